@@ -1,0 +1,371 @@
+/**
+ * The wire protocol shared by the agent server, the client SDK and NATS command intake.
+ *
+ * A request is one ZeroMQ frame holding a MessagePack map:
+ *   { v: PROTOCOL_VERSION, id: string, method: Method, params: {...} }
+ * A reply is one frame holding:
+ *   { v, id, ok: true, result } or { v, id, ok: false, error: { code, message, retryable } }
+ * See docs/protocol.md for the full description.
+ */
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1;
+
+export const AGENT_STATUSES = [
+  "starting",
+  "running",
+  "paused",
+  "stopping",
+  "exited",
+  "failed",
+  "killed",
+  "timed_out",
+] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+/** Statuses after which an agent never changes again. */
+export const TERMINAL_STATUSES: ReadonlySet<AgentStatus> = new Set([
+  "exited",
+  "failed",
+  "killed",
+  "timed_out",
+]);
+
+export const OUTPUT_STREAMS = ["stdout", "stderr"] as const;
+export type OutputStream = (typeof OUTPUT_STREAMS)[number];
+
+export const CONTROL_ACTIONS = ["pause", "resume", "stop", "kill", "signal", "write"] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+
+export const ERROR_CODES = {
+  /** The request is malformed or its params fail validation. Retrying the same request cannot help. */
+  BAD_REQUEST: "BAD_REQUEST",
+  UNKNOWN_METHOD: "UNKNOWN_METHOD",
+  UNSUPPORTED_VERSION: "UNSUPPORTED_VERSION",
+  MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
+  NOT_FOUND: "NOT_FOUND",
+  /** max_agents reached. Retrying later, or on another server, can help. */
+  CAPACITY: "CAPACITY",
+  /** The agent is in a state that does not allow the action (for example resume while running). */
+  INVALID_STATE: "INVALID_STATE",
+  SPAWN_FAILED: "SPAWN_FAILED",
+  /** The server is shutting down. Retrying on another server can help. */
+  DRAINING: "DRAINING",
+  /** A dependency (such as the event spool) cannot accept work now. */
+  UNAVAILABLE: "UNAVAILABLE",
+  TIMEOUT: "TIMEOUT",
+  INTERNAL: "INTERNAL",
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** Whether a retry can help, per error code. The server sets `retryable` from this table. */
+export const RETRYABLE: Record<ErrorCode, boolean> = {
+  BAD_REQUEST: false,
+  UNKNOWN_METHOD: false,
+  UNSUPPORTED_VERSION: false,
+  MESSAGE_TOO_LARGE: false,
+  NOT_FOUND: false,
+  CAPACITY: true,
+  INVALID_STATE: false,
+  SPAWN_FAILED: false,
+  DRAINING: true,
+  UNAVAILABLE: true,
+  TIMEOUT: true,
+  INTERNAL: true,
+};
+
+export interface ProtocolErrorBody {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
+/** An error that travels over the wire. */
+export class ProtocolError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    retryable?: boolean,
+  ) {
+    super(message);
+    this.name = "ProtocolError";
+    this.retryable = retryable ?? RETRYABLE[code];
+  }
+  toBody(): ProtocolErrorBody {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+/** Everything known about one agent. */
+export interface AgentInfo {
+  readonly id: string;
+  readonly serverId: string;
+  readonly name: string | null;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly status: AgentStatus;
+  readonly pid: number | null;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** Why the spawn failed, for status "failed". */
+  readonly error: string | null;
+  readonly timeoutMs: number | null;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  /** Total bytes written per stream, including those dropped by the output cap. */
+  readonly outputBytes: Readonly<Record<OutputStream, number>>;
+  /** Bytes dropped per stream by the output cap (oldest first). */
+  readonly droppedBytes: Readonly<Record<OutputStream, number>>;
+}
+
+const labelKey = z
+  .string()
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$/, "label keys are 1-63 of [A-Za-z0-9._/-]");
+const labels = z.record(labelKey, z.string().max(253));
+const agentId = z.string().min(1).max(128);
+const signalName = z.string().regex(/^SIG[A-Z0-9]+$/, "signal must be a name such as SIGTERM");
+
+export const spawnParams = z
+  .object({
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string().regex(/^[^=\0]+$/, "env names cannot contain '='"), z.string()).default({}),
+    cwd: z.string().min(1).optional(),
+    name: z.string().min(1).max(253).optional(),
+    labels: labels.default({}),
+    timeoutMs: z.number().int().positive().optional(),
+    idempotencyKey: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+export const controlParams = z
+  .object({
+    agentId,
+    action: z.enum(CONTROL_ACTIONS),
+    /** For action "signal". */
+    signal: signalName.optional(),
+    /** For action "write": bytes or UTF-8 text for the agent's stdin. */
+    data: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+    /** For action "write": close stdin after writing. */
+    end: z.boolean().optional(),
+    /** For action "stop": milliseconds between SIGTERM and SIGKILL. @default runner.stopGraceMs */
+    graceMs: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const batchControlParams = z
+  .object({
+    agentIds: z.array(agentId).min(1).max(10_000),
+    action: z.enum(CONTROL_ACTIONS),
+    signal: signalName.optional(),
+    data: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+    end: z.boolean().optional(),
+    graceMs: z.number().int().positive().optional(),
+    mode: z.enum(["fail-fast", "continue"]).default("continue"),
+  })
+  .strict();
+
+export const listParams = z
+  .object({
+    status: z.array(z.enum(AGENT_STATUSES)).optional(),
+    labels: labels.optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+    /** Opaque cursor from a previous page's nextCursor. */
+    cursor: z.string().optional(),
+  })
+  .strict();
+
+export const getParams = z.object({ agentId }).strict();
+
+export const outputParams = z
+  .object({
+    agentId,
+    stream: z.enum(OUTPUT_STREAMS).default("stdout"),
+    /** Absolute byte offset in the stream (counting dropped bytes). */
+    offset: z.number().int().nonnegative().optional(),
+    /** Return the last N bytes instead of reading from an offset. */
+    tail: z.number().int().positive().optional(),
+    /** At most this many bytes. */
+    limit: z
+      .number()
+      .int()
+      .positive()
+      .max(10 * 1024 * 1024)
+      .default(1024 * 1024),
+  })
+  .strict();
+
+export const emptyParams = z.object({}).strict();
+
+/** The methods and the schema of each one's params. */
+export const METHOD_PARAMS = {
+  spawn: spawnParams,
+  control: controlParams,
+  batchControl: batchControlParams,
+  list: listParams,
+  get: getParams,
+  output: outputParams,
+  health: emptyParams,
+  stats: emptyParams,
+} as const;
+
+export type Method = keyof typeof METHOD_PARAMS;
+export const METHODS = Object.keys(METHOD_PARAMS) as Method[];
+
+export type SpawnParams = z.input<typeof spawnParams>;
+export type ControlParams = z.input<typeof controlParams>;
+export type BatchControlParams = z.input<typeof batchControlParams>;
+export type ListParams = z.input<typeof listParams>;
+export type GetParams = z.input<typeof getParams>;
+export type OutputParams = z.input<typeof outputParams>;
+
+export interface BatchControlResult {
+  readonly results: ReadonlyArray<{
+    readonly agentId: string;
+    readonly ok: boolean;
+    readonly agent?: AgentInfo;
+    readonly error?: ProtocolErrorBody;
+    /** True when fail-fast stopped before this agent was tried. */
+    readonly skipped?: boolean;
+  }>;
+}
+
+export interface ListResult {
+  readonly agents: readonly AgentInfo[];
+  readonly nextCursor: string | null;
+  readonly total: number;
+}
+
+export interface OutputResult {
+  readonly stream: OutputStream;
+  readonly data: Uint8Array;
+  /** Absolute offset of the first returned byte. */
+  readonly offset: number;
+  /** Offset to ask for next. */
+  readonly nextOffset: number;
+  /** Bytes dropped by the cap so far; offsets below this are gone. */
+  readonly dropped: number;
+  /** True when the agent has ended and nextOffset is the end of the stream. */
+  readonly eof: boolean;
+}
+
+export interface HealthResult {
+  readonly healthy: boolean;
+  readonly ready: boolean;
+  readonly draining: boolean;
+  readonly serverId: string;
+  readonly version: string;
+  readonly protocolVersion: number;
+  readonly uptimeMs: number;
+  readonly activeAgents: number;
+  readonly maxAgents: number;
+  /** activeAgents / maxAgents, 0..1. */
+  readonly load: number;
+}
+
+export interface StatsResult {
+  readonly serverId: string;
+  readonly requests: Readonly<Record<string, number>>;
+  readonly errors: Readonly<Record<string, number>>;
+  readonly spawns: number;
+  readonly spawnFailures: number;
+  readonly agentsByStatus: Readonly<Record<AgentStatus, number>>;
+  readonly authRejections: number;
+  readonly outputBytesDropped: number;
+  readonly idempotentReplays: number;
+}
+
+/** The result type of each method. */
+export interface MethodResults {
+  spawn: AgentInfo;
+  control: AgentInfo;
+  batchControl: BatchControlResult;
+  list: ListResult;
+  get: AgentInfo;
+  output: OutputResult;
+  health: HealthResult;
+  stats: StatsResult;
+}
+
+/** The params type of each method, as a caller writes them (defaults optional). */
+export interface MethodParams {
+  spawn: SpawnParams;
+  control: ControlParams;
+  batchControl: BatchControlParams;
+  list: ListParams;
+  get: GetParams;
+  output: OutputParams;
+  health: Record<string, never>;
+  stats: Record<string, never>;
+}
+
+export interface RequestEnvelope<M extends Method = Method> {
+  readonly v: number;
+  readonly id: string;
+  readonly method: M;
+  readonly params: MethodParams[M];
+}
+
+export type ReplyEnvelope<M extends Method = Method> =
+  | { readonly v: number; readonly id: string; readonly ok: true; readonly result: MethodResults[M] }
+  | { readonly v: number; readonly id: string; readonly ok: false; readonly error: ProtocolErrorBody };
+
+/** Validated params, with defaults applied. */
+export type ParsedParams<M extends Method> = z.output<(typeof METHOD_PARAMS)[M]>;
+
+/**
+ * Handles one validated request. The ZeroMQ server and NATS command intake both call this,
+ * so the two paths share methods and validation.
+ */
+export type RequestHandler = <M extends Method>(method: M, params: unknown) => Promise<MethodResults[M]>;
+
+/** Streamed on the PUB socket. Topic frame: `status.<agentId>` or `output.<agentId>`. */
+export type StreamEvent =
+  | { readonly kind: "status"; readonly agent: AgentInfo; readonly previous: AgentStatus | null }
+  | {
+      readonly kind: "output";
+      readonly agentId: string;
+      readonly stream: OutputStream;
+      readonly offset: number;
+      readonly data: Uint8Array;
+    };
+
+export const STREAM_TOPICS = {
+  status: (agentId: string) => `status.${agentId}`,
+  output: (agentId: string) => `output.${agentId}`,
+  allStatus: "status.",
+  allOutput: "output.",
+} as const;
+
+/** Lifecycle event types published to JetStream, in subject form. */
+export const LIFECYCLE_EVENT_TYPES = [
+  "spawned",
+  "started",
+  "paused",
+  "resumed",
+  "exited",
+  "failed",
+  "killed",
+  "timed_out",
+  "output_truncated",
+] as const;
+export type LifecycleEventType = (typeof LIFECYCLE_EVENT_TYPES)[number];
+
+/** One lifecycle event, as the runner reports it and as published to JetStream. */
+export interface LifecycleEvent {
+  readonly type: LifecycleEventType;
+  readonly serverId: string;
+  readonly agentId: string;
+  /** Per-agent sequence number, 1-based: gives ordering and a stable message id. */
+  readonly seq: number;
+  /** Milliseconds since the epoch. */
+  readonly time: number;
+  readonly agent: AgentInfo;
+  /** For output_truncated: which stream and how many bytes were dropped in total. */
+  readonly detail?: Readonly<Record<string, string | number>>;
+}

@@ -1,0 +1,123 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  ENV_VARS,
+  configSchema,
+  defaultConfig,
+  loadConfig,
+} from "../../runtime/config/index.js";
+
+const KEY = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+
+function tempFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "zp-config-"));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe("runtime config", () => {
+  it("has an environment variable for every config key, named ZEROPLANE_<SECTION>_<KEY>", () => {
+    const schemaKeys = Object.entries(configSchema.shape).flatMap(([section, schema]) =>
+      Object.keys(schema.shape).map((key) => `${section}.${key}`),
+    );
+    expect(Object.keys(ENV_VARS).sort()).toEqual(schemaKeys.sort());
+    for (const [path, name] of Object.entries(ENV_VARS)) {
+      const expected = `ZEROPLANE_${path
+        .replace(".", "_")
+        .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+        .toUpperCase()}`;
+      expect(name).toBe(expected);
+    }
+  });
+
+  it("is secure by default: CURVE on, ROUTER on port 5555", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.security.curve).toBe(true);
+    expect(config.server.bind).toBe("tcp://0.0.0.0:5555");
+    expect(config.server.maxMessageBytes).toBe(10 * 1024 * 1024);
+  });
+
+  it("applies defaults, then the file, then the environment, then overrides", () => {
+    const file = tempFile("c.yaml", "server:\n  maxAgents: 7\n  id: from-file\nlog:\n  level: debug\n");
+    const config = loadConfig({
+      file,
+      env: { [ENV_VARS["server.maxAgents"]]: "9", [ENV_VARS["nats.urls"]]: "nats://a:4222, nats://b:4222" },
+      overrides: { log: { level: "warn" } },
+    });
+    expect(config.server.maxAgents).toBe(9);
+    expect(config.server.id).toBe("from-file");
+    expect(config.nats.urls).toEqual(["nats://a:4222", "nats://b:4222"]);
+    expect(config.log.level).toBe("warn");
+    expect(config.runner.outputCapBytes).toBe(defaultConfig().runner.outputCapBytes);
+  });
+
+  it("names an unknown key in a file and lists the valid ones", () => {
+    const file = tempFile("c.yaml", "server:\n  maxAgent: 7\n");
+    expect(() => loadConfig({ file, env: {} })).toThrow(/unknown config key "server.maxAgent".*maxAgents/);
+  });
+
+  it("names an unknown section", () => {
+    const file = tempFile("c.json", '{"sever": {}}');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/unknown config section "sever"/);
+  });
+
+  it("names an unknown ZEROPLANE_ variable", () => {
+    expect(() => loadConfig({ env: { ZEROPLANE_SERVER_MAX_AGENT: "3" } })).toThrow(
+      /unknown environment variable ZEROPLANE_SERVER_MAX_AGENT/,
+    );
+  });
+
+  it("names the key, variable and bad value for a wrong type", () => {
+    let error: unknown;
+    try {
+      loadConfig({ env: { [ENV_VARS["server.maxAgents"]]: "lots" } });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toMatch(/ZEROPLANE_SERVER_MAX_AGENTS="lots" is not a number/);
+  });
+
+  it("rejects a value outside its range with the path and value", () => {
+    expect(() => loadConfig({ env: {}, overrides: { server: { maxAgents: 0 } } })).toThrow(
+      /invalid config "server.maxAgents" \(ZEROPLANE_SERVER_MAX_AGENTS\).*got 0/,
+    );
+  });
+
+  it("rejects a malformed Z85 key", () => {
+    expect(() => loadConfig({ env: { [ENV_VARS["security.secretKey"]]: "short" } })).toThrow(
+      /security.secretKey.*40-character Z85/,
+    );
+    expect(loadConfig({ env: { [ENV_VARS["security.secretKey"]]: KEY } }).security.secretKey).toBe(KEY);
+  });
+
+  it("refuses plaintext beyond loopback unless explicitly allowed", () => {
+    expect(() => loadConfig({ env: { [ENV_VARS["security.curve"]]: "false" } })).toThrow(
+      /CURVE is off but tcp:\/\/0.0.0.0:5555.*ZEROPLANE_SECURITY_ALLOW_INSECURE/,
+    );
+    const loopback = loadConfig({
+      env: {},
+      overrides: {
+        security: { curve: false },
+        server: { bind: "tcp://127.0.0.1:5555", publishBind: "tcp://127.0.0.1:5556" },
+      },
+    });
+    expect(loopback.security.curve).toBe(false);
+    const allowed = loadConfig({
+      env: { [ENV_VARS["security.curve"]]: "false", [ENV_VARS["security.allowInsecure"]]: "true" },
+    });
+    expect(allowed.security.allowInsecure).toBe(true);
+  });
+
+  it("reports an unreadable or non-mapping config file", () => {
+    expect(() => loadConfig({ file: "/nonexistent/zeroplane.yaml", env: {} })).toThrow(
+      /cannot read config file/,
+    );
+    expect(() => loadConfig({ file: tempFile("l.yaml", "- a\n- b\n"), env: {} })).toThrow(/not a list/);
+    expect(() => loadConfig({ file: tempFile("b.yaml", "server: [\n"), env: {} })).toThrow(/not valid YAML/);
+  });
+});

@@ -275,6 +275,29 @@ export const ENV_VARS = {
   "log.level": "ZEROPLANE_LOG_LEVEL",
 } as const;
 
+/**
+ * Environment variables read by the client SDK and the `zeroplane` CLI (not by the server).
+ * `loadConfig()` ignores them, so a shell that talks to a server can also start one.
+ */
+export const CLIENT_ENV_VARS = {
+  /** Comma-separated server endpoints: tcp://host:5555 or dns://name:5555 (every A/AAAA record). */
+  endpoints: "ZEROPLANE_ENDPOINTS",
+  /** Comma-separated PUB endpoints, in the same order as the endpoints. @default router port + 1 */
+  publishEndpoints: "ZEROPLANE_PUBLISH_ENDPOINTS",
+  /** The server's CURVE public key (Z85), or a file holding it. */
+  serverPublicKey: "ZEROPLANE_SERVER_PUBLIC_KEY",
+  serverPublicKeyFile: "ZEROPLANE_SERVER_PUBLIC_KEY_FILE",
+  /** The client's CURVE keypair (Z85), or files holding them. */
+  clientSecretKey: "ZEROPLANE_CLIENT_SECRET_KEY",
+  clientSecretKeyFile: "ZEROPLANE_CLIENT_SECRET_KEY_FILE",
+  clientPublicKey: "ZEROPLANE_CLIENT_PUBLIC_KEY",
+  clientPublicKeyFile: "ZEROPLANE_CLIENT_PUBLIC_KEY_FILE",
+  /** Per-call deadline in milliseconds, retries included. */
+  timeoutMs: "ZEROPLANE_CLIENT_TIMEOUT_MS",
+  /** A YAML client config file. */
+  config: "ZEROPLANE_CLIENT_CONFIG",
+} as const;
+
 /** A config path such as `server.maxAgents`. */
 export type ConfigKey = keyof typeof ENV_VARS;
 /** An environment variable name such as `ZEROPLANE_SERVER_MAX_AGENTS`. */
@@ -387,7 +410,7 @@ function describeOptionalKeys(section: string): string {
 function readEnv(env: NodeJS.ProcessEnv): Record<string, Record<string, unknown>> {
   const defaults = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
   const layer: Record<string, Record<string, unknown>> = {};
-  const known = new Set<string>(Object.values(ENV_VARS));
+  const known = new Set<string>([...Object.values(ENV_VARS), ...Object.values(CLIENT_ENV_VARS)]);
   for (const name of Object.keys(env)) {
     if (name.startsWith("ZEROPLANE_") && !known.has(name) && name !== CONFIG_FILE_ENV) {
       throw new ConfigError(

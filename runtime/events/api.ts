@@ -13,3 +13,22 @@ export interface EventSink {
   /** Flushes what it can within the deadline, then closes. */
   close(deadlineMs: number): Promise<void>;
 }
+
+/** What the events service reports about itself (for tests, logs and the CLI). */
+export interface EventsStatus {
+  /** Connected to NATS with the events stream created or checked. */
+  readonly connected: boolean;
+  /** Events in the spool, not yet acknowledged by JetStream. */
+  readonly spoolEvents: number;
+  readonly spoolBytes: number;
+  readonly spoolMaxBytes: number;
+  /** Why publishing is held, if it is (for example a stream that does not cover our subjects). */
+  readonly problem: string | null;
+}
+
+/** The running events service: the sink plus what the server and tests may inspect. */
+export interface EventsService extends EventSink {
+  status(): EventsStatus;
+  /** Resolves true once the spool is empty and nothing is outstanding; false at the timeout. */
+  whenDrained(timeoutMs: number): Promise<boolean>;
+}

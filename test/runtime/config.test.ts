@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  CLIENT_ENV_VARS,
   ConfigError,
   ENV_VARS,
   configSchema,
@@ -68,6 +69,15 @@ describe("runtime config", () => {
   it("names an unknown ZEROPLANE_ variable", () => {
     expect(() => loadConfig({ env: { ZEROPLANE_SERVER_MAX_AGENT: "3" } })).toThrow(
       /unknown environment variable ZEROPLANE_SERVER_MAX_AGENT/,
+    );
+  });
+
+  it("ignores the client's ZEROPLANE_ variables, so one shell can run a server and the CLI", () => {
+    const clientEnv = Object.fromEntries(Object.values(CLIENT_ENV_VARS).map((name) => [name, "x"]));
+    const config = loadConfig({ env: { ...clientEnv, [ENV_VARS["server.maxAgents"]]: "4" } });
+    expect(config.server.maxAgents).toBe(4);
+    expect(Object.values(CLIENT_ENV_VARS).filter((name) => name.startsWith("ZEROPLANE_")).length).toBe(
+      Object.keys(CLIENT_ENV_VARS).length,
     );
   });
 

@@ -1,0 +1,458 @@
+/**
+ * AgentServer: one group of Zeroplane agent servers, a Deployment (or StatefulSet) with its
+ * ServiceAccount, Service, PodDisruptionBudget and, when autoscaled, its HorizontalPodAutoscaler.
+ */
+import { Construct } from "constructs";
+import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import {
+  ALLOWLIST_KEY,
+  CURVE_SECRET_KEYS,
+  DEFAULT_PATHS,
+  DEFAULT_PORTS,
+  ENV_VARS,
+  HTTP_PATHS,
+  defaultConfig,
+} from "../runtime/config/index.js";
+import { AgentServerAutoscaler } from "./autoscaling.js";
+import {
+  LABELS,
+  check,
+  checkDnsLabel,
+  checkLabels,
+  checkPositiveInt,
+  parseQuantity,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  sortedRecord,
+  spreadConstraints,
+} from "./common.js";
+import { checkExposure, publicServiceSpec } from "./load-balancer.js";
+import type { AgentServerGroupSpec, ResourceSpec } from "./platform.js";
+
+/** Seconds added to the server's drain time so the kubelet never kills a draining server. */
+export const TERMINATION_MARGIN_SECONDS = 10;
+
+/** The container name; alerts and dashboards select on it. */
+export const AGENT_SERVER_CONTAINER = "agent-server";
+
+/** Named container ports (at most 15 characters each). */
+export const AGENT_SERVER_PORT_NAMES = { router: "router", events: "events", http: "http-metrics" } as const;
+
+/** How an agent server reaches NATS. */
+export interface AgentServerNatsProps {
+  /** Client URL, e.g. `nats://zeroplane-nats.ns.svc.cluster.local:4222`. */
+  readonly url: string;
+  /** Replicas of the lifecycle stream (nats.replicas): at most the NATS cluster size, at most 5. */
+  readonly streamReplicas: number;
+  /** Secret with keys `user` and `password`, mounted as files. @default none */
+  readonly credentialsSecret?: string;
+  /** Secret holding the CA (`ca.crt`) that signed the NATS client certificate. @default none (plain) */
+  readonly tlsCaSecret?: string;
+}
+
+/** Where the allowlist is mounted from. */
+export interface AllowlistSource {
+  readonly kind: "configMap" | "secret";
+  readonly name: string;
+}
+
+export interface AgentServerProps extends AgentServerGroupSpec {
+  /** Namespace of every object. */
+  readonly namespace: string;
+  /** Name of every object of this group, e.g. `zeroplane-default`. */
+  readonly resourceName: string;
+  /** Platform name (the `app.kubernetes.io/part-of` label). */
+  readonly platformName: string;
+  /** Full image reference. */
+  readonly image: string;
+  /** Secret holding the CURVE keypair. `undefined` means CURVE is off (plaintext, needs `allowPlaintext`). */
+  readonly curveSecretName?: string;
+  /** Explicit acknowledgement of plaintext when `curveSecretName` is unset. @default false */
+  readonly allowPlaintext?: boolean;
+  /** The client allowlist. @default none (any client with the server key may connect) */
+  readonly allowlist?: AllowlistSource;
+  /** NATS connection. @default none (lifecycle events off) */
+  readonly nats?: AgentServerNatsProps;
+  /** Labels on every object. @default none */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+const DEFAULT_RESOURCES: ResourceSpec = {
+  requests: { cpu: "250m", memory: "512Mi" },
+  limits: { cpu: "1", memory: "1Gi" },
+  ephemeralStorage: "1Gi",
+};
+
+export class AgentServer extends Construct {
+  /** Labels that select this group's pods. */
+  readonly selectorLabels: Record<string, string>;
+  /** The ClusterIP Service (router, events, metrics). */
+  readonly serviceName: string;
+  /** Replicas the PDB and alerts can count on: the static count or the HPA minimum. */
+  readonly minReplicas: number;
+  readonly resources: ResourceSpec;
+  readonly maxAgents: number;
+  readonly workloadKind: "Deployment" | "StatefulSet";
+
+  constructor(scope: Construct, id: string, props: AgentServerProps) {
+    super(scope, id);
+    const defaults = defaultConfig();
+    const name = props.resourceName;
+    validateGroup(props);
+
+    this.workloadKind = props.workload ?? "Deployment";
+    this.resources = props.resources ?? DEFAULT_RESOURCES;
+    this.maxAgents = props.maxAgents ?? defaults.server.maxAgents;
+    this.serviceName = name;
+    const shutdownGraceMs = props.shutdownGraceMs ?? defaults.server.shutdownGraceMs;
+    const replicas = props.autoscaling ? undefined : (props.replicas ?? 2);
+    this.minReplicas = props.autoscaling?.minReplicas ?? replicas!;
+    const minAvailable = props.minAvailable ?? Math.min(1, this.minReplicas - 1);
+    check(
+      minAvailable <= this.minReplicas,
+      `agentServers[${props.name}].minAvailable`,
+      `is more than the ${props.autoscaling ? "HPA's minReplicas" : "replica count"} (${this.minReplicas}), so the PodDisruptionBudget would block every node drain`,
+      minAvailable,
+      `set minAvailable to at most ${Math.max(0, this.minReplicas - 1)}, or raise ${props.autoscaling ? "autoscaling.minReplicas" : "replicas"}`,
+    );
+
+    this.selectorLabels = {
+      [LABELS.name]: "zeroplane",
+      [LABELS.instance]: name,
+    };
+    const labels = sortedRecord({
+      ...props.labels,
+      ...this.selectorLabels,
+      [LABELS.component]: "agent-server",
+      [LABELS.partOf]: props.platformName,
+      [LABELS.managedBy]: "cdk8s",
+    });
+    const metadata = { name, namespace: props.namespace, labels };
+
+    new k8s.KubeServiceAccount(this, "service-account", {
+      metadata,
+      automountServiceAccountToken: false,
+    });
+
+    const podSpec = this.podSpec(props, name, shutdownGraceMs);
+    const template = {
+      metadata: { labels: sortedRecord({ ...props.podLabels, ...labels }) },
+      spec: podSpec,
+    };
+    if (this.workloadKind === "Deployment") {
+      new k8s.KubeDeployment(this, "deployment", {
+        metadata,
+        spec: {
+          ...(replicas === undefined ? {} : { replicas }),
+          selector: { matchLabels: this.selectorLabels },
+          strategy: {
+            type: "RollingUpdate",
+            rollingUpdate: {
+              maxSurge: k8s.IntOrString.fromString("25%"),
+              maxUnavailable: k8s.IntOrString.fromNumber(0),
+            },
+          },
+          minReadySeconds: 5,
+          progressDeadlineSeconds: 600,
+          revisionHistoryLimit: 5,
+          template,
+        },
+      });
+    } else {
+      new k8s.KubeStatefulSet(this, "statefulset", {
+        metadata,
+        spec: {
+          ...(replicas === undefined ? {} : { replicas }),
+          serviceName: `${name}-headless`,
+          podManagementPolicy: "Parallel",
+          selector: { matchLabels: this.selectorLabels },
+          updateStrategy: { type: "RollingUpdate" },
+          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: "state", labels: this.selectorLabels },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: k8s.Quantity.fromString(props.stateSize ?? "1Gi") } },
+              },
+            },
+          ],
+          template,
+        },
+      });
+      new k8s.KubeService(this, "headless-service", {
+        metadata: { ...metadata, name: `${name}-headless` },
+        spec: {
+          clusterIp: "None",
+          publishNotReadyAddresses: false,
+          selector: this.selectorLabels,
+          ports: this.servicePorts(true),
+        },
+      });
+    }
+
+    new k8s.KubeService(this, "service", {
+      metadata,
+      spec: { type: "ClusterIP", selector: this.selectorLabels, ports: this.servicePorts(true) },
+    });
+    const exposure = props.exposure ?? { type: "internal" };
+    if (exposure.type === "nlb") {
+      new k8s.KubeService(this, "public-service", {
+        metadata: { ...metadata, name: `${name}-public`, annotations: publicServiceSpec(exposure).annotations },
+        spec: {
+          ...publicServiceSpec(exposure).spec,
+          selector: this.selectorLabels,
+          ports: this.servicePorts(false),
+        },
+      });
+    }
+
+    new k8s.KubePodDisruptionBudget(this, "pdb", {
+      metadata,
+      spec: {
+        minAvailable: k8s.IntOrString.fromNumber(minAvailable),
+        selector: { matchLabels: this.selectorLabels },
+        unhealthyPodEvictionPolicy: "AlwaysAllow",
+      },
+    });
+
+    if (props.autoscaling) {
+      new AgentServerAutoscaler(this, "hpa", {
+        metadata,
+        target: { kind: this.workloadKind, name },
+        spec: props.autoscaling,
+        maxAgents: this.maxAgents,
+        prop: `agentServers[${props.name}].autoscaling`,
+      });
+    }
+  }
+
+  private servicePorts(withMetrics: boolean): k8s.ServicePort[] {
+    const ports: k8s.ServicePort[] = [
+      port(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
+      port(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+    ];
+    if (withMetrics) ports.push(port(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http));
+    return ports;
+  }
+
+  private podSpec(props: AgentServerProps, name: string, shutdownGraceMs: number): k8s.PodSpec {
+    const volumes: k8s.Volume[] = [
+      { name: "tmp", emptyDir: { sizeLimit: k8s.Quantity.fromString("256Mi") } },
+    ];
+    const mounts: k8s.VolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
+    if (this.workloadKind === "Deployment") {
+      volumes.push({ name: "state", emptyDir: { sizeLimit: k8s.Quantity.fromString(props.stateSize ?? "1Gi") } });
+    }
+    mounts.push({ name: "state", mountPath: DEFAULT_PATHS.stateDir });
+    if (props.curveSecretName) {
+      // The whole directory is mounted (no subPath), so a rotated Secret reaches the pod without a restart.
+      volumes.push({
+        name: "curve",
+        secret: {
+          secretName: props.curveSecretName,
+          defaultMode: 0o440,
+          items: [
+            { key: CURVE_SECRET_KEYS.secretKey, path: CURVE_SECRET_KEYS.secretKey },
+            { key: CURVE_SECRET_KEYS.publicKey, path: CURVE_SECRET_KEYS.publicKey },
+          ],
+        },
+      });
+      mounts.push({ name: "curve", mountPath: DEFAULT_PATHS.curveDir, readOnly: true });
+    }
+    if (props.allowlist) {
+      const items = [{ key: ALLOWLIST_KEY, path: ALLOWLIST_KEY }];
+      volumes.push(
+        props.allowlist.kind === "configMap"
+          ? { name: "allowlist", configMap: { name: props.allowlist.name, items, defaultMode: 0o444 } }
+          : { name: "allowlist", secret: { secretName: props.allowlist.name, items, defaultMode: 0o440 } },
+      );
+      mounts.push({ name: "allowlist", mountPath: DEFAULT_PATHS.allowlistDir, readOnly: true });
+    }
+    if (props.nats?.credentialsSecret) {
+      volumes.push({
+        name: "nats-credentials",
+        secret: {
+          secretName: props.nats.credentialsSecret,
+          defaultMode: 0o440,
+          items: [
+            { key: "user", path: "user" },
+            { key: "password", path: "password" },
+          ],
+        },
+      });
+      mounts.push({ name: "nats-credentials", mountPath: DEFAULT_PATHS.natsCredentialsDir, readOnly: true });
+    }
+    if (props.nats?.tlsCaSecret) {
+      volumes.push({
+        name: "nats-ca",
+        secret: { secretName: props.nats.tlsCaSecret, defaultMode: 0o444, items: [{ key: "ca.crt", path: "ca.crt" }] },
+      });
+      mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
+    }
+
+    const resources = this.resources;
+    const ephemeral = k8s.Quantity.fromString(resources.ephemeralStorage ?? "1Gi");
+    return {
+      serviceAccountName: name,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: restrictedPodSecurityContext(),
+      terminationGracePeriodSeconds: Math.ceil(shutdownGraceMs / 1000) + TERMINATION_MARGIN_SECONDS,
+      topologySpreadConstraints: spreadConstraints(this.selectorLabels),
+      containers: [
+        {
+          name: AGENT_SERVER_CONTAINER,
+          image: props.image,
+          imagePullPolicy: "IfNotPresent",
+          args: ["server"],
+          env: this.env(props, shutdownGraceMs),
+          ports: [
+            containerPort(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
+            containerPort(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+            containerPort(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http),
+          ],
+          resources: {
+            requests: {
+              cpu: k8s.Quantity.fromString(resources.requests.cpu),
+              memory: k8s.Quantity.fromString(resources.requests.memory),
+              "ephemeral-storage": ephemeral,
+            },
+            limits: {
+              cpu: k8s.Quantity.fromString(resources.limits.cpu),
+              memory: k8s.Quantity.fromString(resources.limits.memory),
+              "ephemeral-storage": ephemeral,
+            },
+          },
+          startupProbe: httpProbe(HTTP_PATHS.healthz, { periodSeconds: 2, failureThreshold: 60 }),
+          livenessProbe: httpProbe(HTTP_PATHS.healthz, { periodSeconds: 10, failureThreshold: 3 }),
+          readinessProbe: httpProbe(HTTP_PATHS.readyz, { periodSeconds: 5, failureThreshold: 2 }),
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: mounts,
+        },
+      ],
+      volumes,
+    };
+  }
+
+  /** The server's environment. Every name comes from the runtime's config module. */
+  private env(props: AgentServerProps, shutdownGraceMs: number): k8s.EnvVar[] {
+    const env: k8s.EnvVar[] = [
+      { name: ENV_VARS["server.id"], valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: ENV_VARS["server.bind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.router}` },
+      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.events}` },
+      { name: ENV_VARS["server.maxAgents"], value: String(this.maxAgents) },
+      { name: ENV_VARS["server.shutdownGraceMs"], value: String(shutdownGraceMs) },
+      { name: ENV_VARS["http.host"], value: "0.0.0.0" },
+      { name: ENV_VARS["http.port"], value: String(DEFAULT_PORTS.http) },
+      { name: ENV_VARS["runner.stateDir"], value: DEFAULT_PATHS.stateDir },
+      { name: ENV_VARS["log.level"], value: props.logLevel ?? "info" },
+    ];
+    if (props.curveSecretName) {
+      env.push(
+        { name: ENV_VARS["security.curve"], value: "true" },
+        { name: ENV_VARS["security.secretKeyFile"], value: DEFAULT_PATHS.curveSecretKeyFile },
+      );
+    } else {
+      env.push(
+        { name: ENV_VARS["security.curve"], value: "false" },
+        { name: ENV_VARS["security.allowInsecure"], value: "true" },
+      );
+    }
+    if (props.allowlist) {
+      env.push({ name: ENV_VARS["security.allowlistFile"], value: DEFAULT_PATHS.allowlistFile });
+    }
+    if (props.nats) {
+      env.push(
+        { name: ENV_VARS["nats.enabled"], value: "true" },
+        { name: ENV_VARS["nats.urls"], value: props.nats.url },
+        { name: ENV_VARS["nats.replicas"], value: String(props.nats.streamReplicas) },
+        { name: ENV_VARS["nats.spoolDir"], value: `${DEFAULT_PATHS.stateDir}/spool` },
+      );
+      if (props.nats.credentialsSecret) {
+        env.push(
+          { name: ENV_VARS["nats.userFile"], value: `${DEFAULT_PATHS.natsCredentialsDir}/user` },
+          { name: ENV_VARS["nats.passwordFile"], value: `${DEFAULT_PATHS.natsCredentialsDir}/password` },
+        );
+      }
+      if (props.nats.tlsCaSecret) {
+        env.push({ name: ENV_VARS["nats.tlsCaFile"], value: `${NATS_CA_DIR}/ca.crt` });
+      }
+    }
+    return env.sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
+
+/** Where the NATS CA certificate is mounted in the agent server. */
+export const NATS_CA_DIR = "/var/run/zeroplane/nats-ca";
+
+function port(name: string, number: number): k8s.ServicePort {
+  return { name, port: number, targetPort: k8s.IntOrString.fromString(name), protocol: "TCP" };
+}
+
+function containerPort(name: string, number: number): k8s.ContainerPort {
+  return { name, containerPort: number, protocol: "TCP" };
+}
+
+function httpProbe(path: string, timing: { periodSeconds: number; failureThreshold: number }): k8s.Probe {
+  return {
+    httpGet: { path, port: k8s.IntOrString.fromString(AGENT_SERVER_PORT_NAMES.http), scheme: "HTTP" },
+    timeoutSeconds: 3,
+    successThreshold: 1,
+    ...timing,
+  };
+}
+
+/** Checks a group's props early; every message names the prop, the bad value and the fix. */
+export function validateGroup(props: AgentServerProps): void {
+  const at = `agentServers[${props.name}]`;
+  checkDnsLabel(props.name, `${at}.name`, 40);
+  // StatefulSet pods carry a controller-revision-hash label of name + 11 characters (max 63).
+  checkDnsLabel(props.resourceName, `${at} (object name ${props.platformName}-${props.name})`, 52);
+  checkLabels(props.podLabels, `${at}.podLabels`);
+  check(
+    !(props.replicas !== undefined && props.autoscaling !== undefined),
+    `${at}.replicas`,
+    "is set together with autoscaling; an HPA-managed workload must not carry static replicas (every apply would fight the HPA)",
+    props.replicas,
+    "remove replicas and use autoscaling.minReplicas and autoscaling.maxReplicas",
+  );
+  if (props.replicas !== undefined) {
+    checkPositiveInt(props.replicas, `${at}.replicas`, "use 2 or more for availability (1 for development)");
+  }
+  if (props.maxAgents !== undefined) {
+    checkPositiveInt(props.maxAgents, `${at}.maxAgents`, "set the most agents one server may run, e.g. 100");
+  }
+  if (props.shutdownGraceMs !== undefined) {
+    checkPositiveInt(props.shutdownGraceMs, `${at}.shutdownGraceMs`, "set the drain time in milliseconds, e.g. 25000");
+  }
+  if (props.minAvailable !== undefined) {
+    checkPositiveInt(props.minAvailable, `${at}.minAvailable`, "use 0 or more", 0);
+  }
+  const resources = props.resources;
+  if (resources) {
+    for (const kind of ["cpu", "memory"] as const) {
+      const request = parseQuantity(resources.requests[kind], `${at}.resources.requests.${kind}`);
+      const limit = parseQuantity(resources.limits[kind], `${at}.resources.limits.${kind}`);
+      check(
+        request <= limit,
+        `${at}.resources.requests.${kind}`,
+        `is more than the limit (${resources.limits[kind]})`,
+        resources.requests[kind],
+        `lower the request or raise limits.${kind}`,
+      );
+    }
+    if (resources.ephemeralStorage !== undefined) {
+      parseQuantity(resources.ephemeralStorage, `${at}.resources.ephemeralStorage`);
+    }
+  }
+  if (props.stateSize !== undefined) parseQuantity(props.stateSize, `${at}.stateSize`);
+  check(
+    props.curveSecretName !== undefined || props.allowPlaintext === true,
+    `${at}`,
+    "has no CURVE secret and no explicit plaintext acknowledgement",
+    props.curveSecretName,
+    "set curve to generated, external or existing (or mode off with acceptPlaintext: true for development)",
+  );
+  checkExposure(props.exposure, `${at}.exposure`, props.curveSecretName !== undefined);
+}

@@ -1,0 +1,97 @@
+/**
+ * External exposure of an agent-server group: an AWS Network Load Balancer through the
+ * aws-load-balancer-controller. Internal (ClusterIP) is the default and needs nothing from here.
+ */
+import type * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { check, sortedRecord } from "./common.js";
+import type { ExposureSpec } from "./platform.js";
+
+const NLB = "service.beta.kubernetes.io/aws-load-balancer";
+
+const CIDR_V4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const CIDR_V6 = /^[0-9a-fA-F:]+:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
+
+/** True for an IPv4 or IPv6 CIDR such as 10.0.0.0/8. */
+export function isCidr(value: string): boolean {
+  return typeof value === "string" && (CIDR_V4.test(value) || CIDR_V6.test(value));
+}
+
+/** Checks CIDR lists (source ranges, egress allows). */
+export function checkCidrs(values: readonly string[] | undefined, prop: string): void {
+  (values ?? []).forEach((value, index) =>
+    check(isCidr(value), `${prop}[${index}]`, "is not a CIDR", value, "write it like 10.0.0.0/16 or 203.0.113.7/32"),
+  );
+}
+
+/** Checks exposure props early. External exposure needs source ranges and CURVE. */
+export function checkExposure(exposure: ExposureSpec | undefined, prop: string, curveOn: boolean): void {
+  if (!exposure || exposure.type === "internal") return;
+  check(
+    exposure.type === "nlb",
+    `${prop}.type`,
+    'is not a known exposure type',
+    (exposure as { type: unknown }).type,
+    'use "internal" or "nlb"',
+  );
+  check(
+    curveOn,
+    `${prop}.type`,
+    "exposes the servers outside the cluster while CURVE is off, which would put plaintext agent control on the network",
+    exposure.type,
+    'turn CURVE on (curve.mode generated, external or existing) or use exposure { type: "internal" }',
+  );
+  const scheme = exposure.scheme ?? "internal";
+  check(
+    scheme === "internal" || scheme === "internet-facing",
+    `${prop}.scheme`,
+    "is not a load balancer scheme",
+    exposure.scheme,
+    'use "internal" or "internet-facing"',
+  );
+  check(
+    Array.isArray(exposure.sourceRanges) && exposure.sourceRanges.length > 0,
+    `${prop}.sourceRanges`,
+    "is empty; a load balancer without source ranges is open to every address that can route to it",
+    exposure.sourceRanges,
+    "list the client CIDRs, e.g. ['10.20.0.0/16']",
+  );
+  checkCidrs(exposure.sourceRanges, `${prop}.sourceRanges`);
+  if (scheme === "internet-facing") {
+    const open = exposure.sourceRanges.find((range) => /\/0$/.test(range));
+    check(
+      open === undefined,
+      `${prop}.sourceRanges`,
+      "opens an internet-facing load balancer to the whole internet",
+      open,
+      "list only the client networks that need access",
+    );
+  }
+}
+
+/** Service annotations and spec for an NLB (target type ip, explicit scheme, cross-zone). */
+export function publicServiceSpec(exposure: Extract<ExposureSpec, { type: "nlb" }>): {
+  annotations: Record<string, string>;
+  spec: Pick<k8s.ServiceSpec, "type" | "loadBalancerClass" | "loadBalancerSourceRanges" | "allocateLoadBalancerNodePorts">;
+} {
+  const crossZone = exposure.crossZone ?? true;
+  const annotations = sortedRecord({
+    ...exposure.annotations,
+    [`${NLB}-type`]: "external",
+    [`${NLB}-nlb-target-type`]: "ip",
+    [`${NLB}-scheme`]: exposure.scheme ?? "internal",
+    [`${NLB}-attributes`]: `load_balancing.cross_zone.enabled=${crossZone}`,
+    // Keep the client address, so the NetworkPolicy's source ranges match real clients.
+    [`${NLB}-target-group-attributes`]: "preserve_client_ip.enabled=true",
+    [`${NLB}-healthcheck-protocol`]: "tcp",
+  });
+  return {
+    annotations,
+    spec: {
+      type: "LoadBalancer",
+      loadBalancerClass: "service.k8s.aws/nlb",
+      loadBalancerSourceRanges: [...exposure.sourceRanges].sort(),
+      // ip targets reach pods directly: no node ports needed.
+      allocateLoadBalancerNodePorts: false,
+    },
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * Monitoring: a ServiceMonitor or PodMonitor for the agent servers, a PrometheusRule with the alerts
+ * operators need, and a Grafana dashboard ConfigMap. Metric names are the runtime's
+ * (runtime/observability/metrics.ts); the alert thresholds use each group's own limits.
+ */
+import { Construct } from "constructs";
+import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { ERROR_CODES } from "../runtime/protocol/index.js";
+import { AGENT_SERVER_CONTAINER, AGENT_SERVER_PORT_NAMES } from "./agent-server.js";
+import { LABELS, checkLabels, parseQuantity, sortedRecord } from "./common.js";
+import { PodMonitor, PrometheusRule, ServiceMonitor, type AlertRule } from "./crds.js";
+
+/** The runtime's metric names the alerts and the dashboard use. */
+export const METRICS = {
+  requests: "zeroplane_requests_total",
+  requestDuration: "zeroplane_request_duration_seconds",
+  spawns: "zeroplane_spawns_total",
+  spawnFailures: "zeroplane_spawn_failures_total",
+  authRejections: "zeroplane_auth_rejections_total",
+  agents: "zeroplane_agents",
+} as const;
+
+/** Agent statuses that hold a slot against maxAgents. */
+export const ACTIVE_STATUSES = "starting|running|paused|stopping";
+
+/** Pod labels copied onto every scraped series, so alerts can select a platform and a group. */
+const TARGET_LABELS = [LABELS.instance, LABELS.component, LABELS.partOf];
+const promLabel = (label: string): string => label.replace(/[^a-zA-Z0-9_]/g, "_");
+
+export interface MonitoredGroup {
+  /** Object name (the `app.kubernetes.io/instance` label). */
+  readonly name: string;
+  readonly workloadKind: "Deployment" | "StatefulSet";
+  readonly maxAgents: number;
+  readonly memoryLimit: string;
+}
+
+export interface MonitoringProps {
+  readonly namespace: string;
+  readonly platformName: string;
+  readonly scrapeKind: "ServiceMonitor" | "PodMonitor";
+  /** Labels Prometheus selects monitors and rules by. */
+  readonly selectorLabels: Readonly<Record<string, string>>;
+  readonly groups: readonly MonitoredGroup[];
+  /** The NATS StatefulSet name, for the JetStream alert. @default no NATS alert */
+  readonly natsStatefulSet?: string;
+  readonly dashboard: boolean;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export class Monitoring extends Construct {
+  /** The alert rules, as emitted. */
+  readonly rules: readonly AlertRule[];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    checkLabels(props.selectorLabels, "monitoring.selectorLabels");
+    const ns = props.namespace;
+    const name = props.platformName;
+    const labels = sortedRecord({
+      ...props.labels,
+      ...props.selectorLabels,
+      [LABELS.name]: "zeroplane",
+      [LABELS.instance]: name,
+      [LABELS.component]: "monitoring",
+      [LABELS.partOf]: name,
+      [LABELS.managedBy]: "cdk8s",
+    });
+    const selector = {
+      matchLabels: { [LABELS.component]: "agent-server", [LABELS.partOf]: name },
+    };
+    const endpoint = { port: AGENT_SERVER_PORT_NAMES.http, path: "/metrics", interval: "30s", scrapeTimeout: "10s" };
+    if (props.scrapeKind === "ServiceMonitor") {
+      new ServiceMonitor(this, "service-monitor", {
+        metadata: { name: `${name}-agent-servers`, namespace: ns, labels },
+        spec: { selector, endpoints: [endpoint], podTargetLabels: TARGET_LABELS },
+      });
+    } else {
+      new PodMonitor(this, "pod-monitor", {
+        metadata: { name: `${name}-agent-servers`, namespace: ns, labels },
+        spec: { selector, podMetricsEndpoints: [endpoint], podTargetLabels: TARGET_LABELS },
+      });
+    }
+
+    this.rules = alertRules(props);
+    new PrometheusRule(this, "rules", {
+      metadata: { name: `${name}-alerts`, namespace: ns, labels },
+      spec: { groups: [{ name: `${name}.zeroplane`, rules: this.rules }] },
+    });
+
+    if (props.dashboard) {
+      new k8s.KubeConfigMap(this, "dashboard", {
+        metadata: {
+          name: `${name}-dashboard`,
+          namespace: ns,
+          labels: sortedRecord({ ...labels, grafana_dashboard: "1" }),
+        },
+        data: { "zeroplane.json": dashboardJson(props) },
+      });
+    }
+  }
+}
+
+function platformSelector(props: MonitoringProps, extra = ""): string {
+  const parts = [
+    `namespace="${props.namespace}"`,
+    `${promLabel(LABELS.component)}="agent-server"`,
+    `${promLabel(LABELS.partOf)}="${props.platformName}"`,
+  ];
+  return `{${parts.join(", ")}${extra ? `, ${extra}` : ""}}`;
+}
+
+function groupSelector(props: MonitoringProps, group: MonitoredGroup, extra = ""): string {
+  return platformSelector(props, `${promLabel(LABELS.instance)}="${group.name}"${extra ? `, ${extra}` : ""}`);
+}
+
+/** Pod names of one group, exactly (so group "a" never matches group "a-b"). */
+function podRegex(group: MonitoredGroup): string {
+  return group.workloadKind === "StatefulSet" ? `${group.name}-[0-9]+` : `${group.name}-[a-z0-9]+-[a-z0-9]+`;
+}
+
+const BY = `by (${promLabel(LABELS.instance)})`;
+
+/** The alert rules. Exported for tests and docs. */
+export function alertRules(props: MonitoringProps): AlertRule[] {
+  const all = platformSelector(props);
+  const rules: AlertRule[] = [
+    {
+      alert: "ZeroplaneServerUnhealthy",
+      expr: `up${all} == 0`,
+      for: "5m",
+      labels: { severity: "critical" },
+      annotations: {
+        summary: "An agent server has been down or failing scrapes for more than 5 minutes",
+        description: "{{ $labels.pod }} in {{ $labels.namespace }} is not serving /metrics; check its /healthz and events.",
+      },
+    },
+    {
+      alert: "ZeroplaneSpawnFailureRateHigh",
+      expr: `sum ${BY} (rate(${METRICS.spawnFailures}${all}[5m])) / sum ${BY} (rate(${METRICS.spawns}${all}[5m])) > 0.1`,
+      for: "10m",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: "More than 10% of agent spawns fail",
+        description: "{{ $labels.app_kubernetes_io_instance }}: {{ $value | humanizePercentage }} of spawns failed over 5 minutes.",
+      },
+    },
+    {
+      alert: "ZeroplaneRequestTimeoutRateHigh",
+      expr: `sum ${BY} (rate(${METRICS.requests}${platformSelector(props, `result="${ERROR_CODES.TIMEOUT}"`)}[5m])) / sum ${BY} (rate(${METRICS.requests}${all}[5m])) > 0.05`,
+      for: "10m",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: "More than 5% of requests time out",
+        description: "{{ $labels.app_kubernetes_io_instance }}: {{ $value | humanizePercentage }} of requests ended in TIMEOUT.",
+      },
+    },
+    {
+      alert: "ZeroplaneAuthRejectionSpike",
+      expr: `(sum ${BY} (rate(${METRICS.authRejections}${all}[5m])) > 0.2) and (sum ${BY} (rate(${METRICS.authRejections}${all}[5m])) > 5 * sum ${BY} (rate(${METRICS.authRejections}${all}[1h] offset 5m)))`,
+      for: "5m",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: "A spike in clients refused by the CURVE allowlist",
+        description: "{{ $labels.app_kubernetes_io_instance }}: auth rejections at {{ $value }}/s, over 5x the previous hour. A client lost its key, or someone is probing.",
+      },
+    },
+  ];
+  for (const group of props.groups) {
+    rules.push({
+      alert: "ZeroplaneActiveAgentsNearMax",
+      expr: `sum by (pod) (${METRICS.agents}${groupSelector(props, group, `status=~"${ACTIVE_STATUSES}"`)}) > ${0.9 * group.maxAgents}`,
+      for: "10m",
+      labels: { severity: "warning", group: group.name },
+      annotations: {
+        summary: `Active agents above 90% of maxAgents (${group.maxAgents}) in ${group.name}`,
+        description: "{{ $labels.pod }} runs {{ $value }} agents; new spawns will soon be refused. Scale out or raise maxAgents.",
+      },
+    });
+    const limitBytes = parseQuantity(group.memoryLimit, `agentServers[${group.name}].resources.limits.memory`);
+    rules.push({
+      alert: "ZeroplaneMemoryNearLimit",
+      expr: `max by (pod) (container_memory_working_set_bytes{namespace="${props.namespace}", container="${AGENT_SERVER_CONTAINER}", pod=~"${podRegex(group)}"}) > ${Math.floor(0.9 * limitBytes)}`,
+      for: "10m",
+      labels: { severity: "warning", group: group.name },
+      annotations: {
+        summary: `Agent server memory above 90% of its ${group.memoryLimit} limit in ${group.name}`,
+        description: "{{ $labels.pod }} uses {{ $value | humanize1024 }}B; it will be OOM-killed at the limit.",
+      },
+    });
+  }
+  if (props.natsStatefulSet) {
+    const sts = `namespace="${props.namespace}", statefulset="${props.natsStatefulSet}"`;
+    rules.push({
+      alert: "ZeroplaneNatsJetStreamUnhealthy",
+      expr: `(kube_statefulset_status_replicas_ready{${sts}} < kube_statefulset_replicas{${sts}}) or (up{namespace="${props.namespace}", pod=~"${props.natsStatefulSet}-[0-9]+"} == 0)`,
+      for: "5m",
+      labels: { severity: "critical" },
+      annotations: {
+        summary: "NATS JetStream servers are not ready",
+        description: `Some ${props.natsStatefulSet} servers fail /healthz?js-server-only (or their exporter is down): lifecycle events are spooling on the agent servers.`,
+      },
+    });
+  }
+  return rules;
+}
+
+/** The Grafana dashboard, as deterministic JSON. */
+export function dashboardJson(props: MonitoringProps): string {
+  const sel = platformSelector(props);
+  const inst = promLabel(LABELS.instance);
+  const panel = (id: number, title: string, expr: string, legend: string, unit: string, x: number, y: number) => ({
+    id,
+    type: "timeseries",
+    title,
+    datasource: { type: "prometheus", uid: "${datasource}" },
+    gridPos: { h: 8, w: 12, x, y },
+    fieldConfig: { defaults: { unit }, overrides: [] },
+    targets: [{ refId: "A", expr, legendFormat: legend }],
+  });
+  const dashboard = {
+    title: `Zeroplane (${props.platformName} in ${props.namespace})`,
+    uid: `zeroplane-${props.namespace}-${props.platformName}`.slice(0, 40),
+    schemaVersion: 39,
+    version: 1,
+    editable: false,
+    time: { from: "now-6h", to: "now" },
+    refresh: "30s",
+    tags: ["zeroplane"],
+    templating: {
+      list: [{ name: "datasource", type: "datasource", query: "prometheus", label: "Data source" }],
+    },
+    panels: [
+      panel(1, "Requests per second by result", `sum by (result) (rate(${METRICS.requests}${sel}[5m]))`, "{{result}}", "reqps", 0, 0),
+      panel(
+        2,
+        "Request latency p99",
+        `histogram_quantile(0.99, sum by (le, method) (rate(${METRICS.requestDuration}_bucket${sel}[5m])))`,
+        "{{method}}",
+        "s",
+        12,
+        0,
+      ),
+      panel(3, "Agents by status", `sum by (status) (${METRICS.agents}${sel})`, "{{status}}", "short", 0, 8),
+      panel(
+        4,
+        "Spawns and spawn failures",
+        `sum by (${inst}) (rate(${METRICS.spawns}${sel}[5m])) or sum by (${inst}) (rate(${METRICS.spawnFailures}${sel}[5m]))`,
+        `{{${inst}}}`,
+        "ops",
+        12,
+        8,
+      ),
+      panel(5, "Auth rejections", `sum by (reason) (rate(${METRICS.authRejections}${sel}[5m]))`, "{{reason}}", "ops", 0, 16),
+      panel(
+        6,
+        "Memory working set",
+        `sum by (pod) (container_memory_working_set_bytes{namespace="${props.namespace}", container="${AGENT_SERVER_CONTAINER}"})`,
+        "{{pod}}",
+        "bytes",
+        12,
+        16,
+      ),
+    ],
+  };
+  return `${JSON.stringify(dashboard, null, 2)}\n`;
+}

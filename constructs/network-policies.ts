@@ -1,0 +1,146 @@
+/**
+ * The namespace's NetworkPolicies: a default deny for ingress and egress, then one explicit allow per
+ * workload. NatsCluster adds its own policy; this module holds the rest and the shared peer helpers.
+ */
+import { Construct } from "constructs";
+import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { DEFAULT_PORTS } from "../runtime/config/index.js";
+import { checkLabels, sortedRecord } from "./common.js";
+import { checkCidrs } from "./load-balancer.js";
+import { NATS_PORTS } from "./nats-config.js";
+
+/** A peer by namespace labels and/or pod labels (both set: AND). Neither: every pod of this namespace. */
+export interface PeerLabels {
+  readonly namespaceLabels?: Readonly<Record<string, string>>;
+  readonly podLabels?: Readonly<Record<string, string>>;
+}
+
+export function peerFrom(peer: PeerLabels): k8s.NetworkPolicyPeer {
+  const out: { namespaceSelector?: k8s.LabelSelector; podSelector?: k8s.LabelSelector } = {};
+  if (peer.namespaceLabels) out.namespaceSelector = { matchLabels: sortedRecord(peer.namespaceLabels) };
+  out.podSelector = { matchLabels: sortedRecord(peer.podLabels ?? {}) };
+  return out;
+}
+
+/** Checks a list of peer selectors (their label values). */
+export function checkPeers(peers: readonly PeerLabels[] | undefined, prop: string): void {
+  (peers ?? []).forEach((peer, index) => {
+    checkLabels(peer.namespaceLabels, `${prop}[${index}].namespaceLabels`);
+    checkLabels(peer.podLabels, `${prop}[${index}].podLabels`);
+  });
+}
+
+const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: "TCP", port: k8s.IntOrString.fromNumber(port) });
+
+/** Egress to the cluster DNS (kube-dns / CoreDNS in kube-system), UDP and TCP 53. */
+export const DNS_PEERS: k8s.NetworkPolicyEgressRule = {
+  to: [
+    {
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+      podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+    },
+  ],
+  ports: [
+    { protocol: "UDP", port: k8s.IntOrString.fromNumber(53) },
+    { protocol: "TCP", port: k8s.IntOrString.fromNumber(53) },
+  ],
+};
+
+export interface DefaultDenyProps {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Record<string, string>;
+}
+
+/** Denies all ingress and egress for every pod in the namespace; the other policies add allows. */
+export class DefaultDenyPolicy extends Construct {
+  constructor(scope: Construct, id: string, props: DefaultDenyProps) {
+    super(scope, id);
+    new k8s.KubeNetworkPolicy(this, "policy", {
+      metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
+      spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+    });
+  }
+}
+
+export interface AgentServerPolicyProps {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  /** The group's pod selector. */
+  readonly podLabels: Record<string, string>;
+  /** Clients allowed to the ROUTER and PUB ports. */
+  readonly clients: readonly PeerLabels[];
+  /** Load balancer source ranges allowed to the ROUTER and PUB ports (the NLB keeps client addresses). */
+  readonly sourceRanges: readonly string[];
+  /** Prometheus, allowed to the metrics port. @default no scrape */
+  readonly prometheus?: PeerLabels;
+  /** The NATS pods the servers publish to. @default no NATS egress */
+  readonly nats?: Readonly<Record<string, string>>;
+  /** Extra egress for the spawned agents. */
+  readonly agentEgressCidrs: readonly string[];
+  readonly agentEgressPorts: readonly number[];
+}
+
+/** Ingress and egress allows for one agent-server group. */
+export class AgentServerNetworkPolicy extends Construct {
+  constructor(scope: Construct, id: string, props: AgentServerPolicyProps) {
+    super(scope, id);
+    checkCidrs(props.agentEgressCidrs, "networkPolicy.agentEgressCidrs");
+    const servicePorts = [tcp(DEFAULT_PORTS.router), tcp(DEFAULT_PORTS.events)];
+    const ingress: k8s.NetworkPolicyIngressRule[] = [];
+    const clientPeers = [
+      ...props.clients.map(peerFrom),
+      ...[...props.sourceRanges].sort().map((cidr) => ({ ipBlock: { cidr } })),
+    ];
+    if (clientPeers.length) ingress.push({ from: clientPeers, ports: servicePorts });
+    if (props.prometheus) ingress.push({ from: [peerFrom(props.prometheus)], ports: [tcp(DEFAULT_PORTS.http)] });
+    const egress: k8s.NetworkPolicyEgressRule[] = [DNS_PEERS];
+    if (props.nats) egress.push({ to: [{ podSelector: { matchLabels: props.nats } }], ports: [tcp(NATS_PORTS.client)] });
+    if (props.agentEgressCidrs.length) {
+      egress.push({
+        to: [...props.agentEgressCidrs].sort().map((cidr) => ({ ipBlock: { cidr } })),
+        ports: props.agentEgressPorts.map(tcp),
+      });
+    }
+    new k8s.KubeNetworkPolicy(this, "policy", {
+      metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
+      spec: {
+        podSelector: { matchLabels: props.podLabels },
+        policyTypes: ["Ingress", "Egress"],
+        ...(ingress.length ? { ingress } : {}),
+        egress,
+      },
+    });
+  }
+}
+
+export interface KeygenPolicyProps {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly podLabels: Record<string, string>;
+  readonly apiServerCidrs: readonly string[];
+}
+
+/** The keygen Job talks only to DNS and the Kubernetes API server; nothing talks to it. */
+export class KeygenNetworkPolicy extends Construct {
+  constructor(scope: Construct, id: string, props: KeygenPolicyProps) {
+    super(scope, id);
+    checkCidrs(props.apiServerCidrs, "networkPolicy.apiServerCidrs");
+    new k8s.KubeNetworkPolicy(this, "policy", {
+      metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
+      spec: {
+        podSelector: { matchLabels: props.podLabels },
+        policyTypes: ["Ingress", "Egress"],
+        egress: [
+          DNS_PEERS,
+          {
+            to: [...props.apiServerCidrs].sort().map((cidr) => ({ ipBlock: { cidr } })),
+            ports: [tcp(443), tcp(6443)],
+          },
+        ],
+      },
+    });
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * ZeroplanePlatform: one environment from one typed spec (constructs/platform.ts): namespace, CURVE keys,
+ * allowlist, NATS, agent-server groups, network policies and monitoring.
+ */
+import { App, Chart } from "cdk8s";
+import { Construct } from "constructs";
+import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { parseAllDocuments } from "yaml";
+import { ALLOWLIST_KEY } from "../runtime/config/index.js";
+import { AgentServer, type AllowlistSource } from "./agent-server.js";
+import { LABELS, check, checkDnsLabel, checkLabels, imageRef, sortedRecord } from "./common.js";
+import { CurveKeys } from "./curve-keys.js";
+import { checkCidrs } from "./load-balancer.js";
+import { Monitoring } from "./monitoring.js";
+import { NatsCluster } from "./nats-cluster.js";
+import {
+  AgentServerNetworkPolicy,
+  DefaultDenyPolicy,
+  KeygenNetworkPolicy,
+  checkPeers,
+  type PeerLabels,
+} from "./network-policies.js";
+import type { ZeroplanePlatformProps } from "./platform.js";
+
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+const DEFAULT_PROMETHEUS: PeerLabels = {
+  namespaceLabels: { "kubernetes.io/metadata.name": "monitoring" },
+  podLabels: { [LABELS.name]: "prometheus" },
+};
+
+export class ZeroplanePlatform extends Construct {
+  readonly props: ZeroplanePlatformProps;
+  readonly agentServers: readonly AgentServer[];
+  readonly nats?: NatsCluster;
+  readonly curveKeys: CurveKeys;
+  readonly monitoring?: Monitoring;
+
+  constructor(scope: Construct, id: string, props: ZeroplanePlatformProps) {
+    super(scope, id);
+    this.props = props;
+    validatePlatform(props);
+    const ns = props.namespace;
+    const name = props.name ?? "zeroplane";
+    const labels = sortedRecord(props.labels);
+    const image = imageRef(props.image, "image");
+    const monitoringOn = props.monitoring?.enabled === true;
+    const prometheus: PeerLabels | undefined = monitoringOn
+      ? {
+          namespaceLabels: props.monitoring?.prometheusNamespaceLabels ?? DEFAULT_PROMETHEUS.namespaceLabels,
+          podLabels: props.monitoring?.prometheusPodLabels ?? DEFAULT_PROMETHEUS.podLabels,
+        }
+      : undefined;
+    const platformLabels = sortedRecord({
+      ...labels,
+      [LABELS.name]: "zeroplane",
+      [LABELS.partOf]: name,
+      [LABELS.managedBy]: "cdk8s",
+    });
+
+    if (props.createNamespace ?? true) {
+      new k8s.KubeNamespace(this, "namespace", {
+        metadata: {
+          name: ns,
+          labels: sortedRecord({
+            ...platformLabels,
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "v1.27",
+            "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/warn": "restricted",
+          }),
+        },
+      });
+    }
+
+    new DefaultDenyPolicy(this, "default-deny", { namespace: ns, name: `${name}-default-deny`, labels: platformLabels });
+
+    this.curveKeys = new CurveKeys(this, "curve", { namespace: ns, platformName: name, spec: props.curve, image, labels });
+    if (this.curveKeys.keygenPodLabels) {
+      new KeygenNetworkPolicy(this, "keygen-policy", {
+        namespace: ns,
+        name: `${name}-keygen`,
+        labels: platformLabels,
+        podLabels: this.curveKeys.keygenPodLabels,
+        apiServerCidrs: props.networkPolicy?.apiServerCidrs ?? ["0.0.0.0/0"],
+      });
+    }
+
+    const allowlist = this.allowlist(props, name, platformLabels);
+
+    const groupNames = props.agentServers.map((group) => `${name}-${group.name}`);
+    if (props.nats) {
+      this.nats = new NatsCluster(this, "nats", {
+        ...props.nats,
+        namespace: ns,
+        resourceName: `${name}-nats`,
+        clusterName: name,
+        platformName: name,
+        labels,
+        clientPeers: groupNames.map((instance) => ({
+          podLabels: { [LABELS.name]: "zeroplane", [LABELS.instance]: instance },
+        })),
+        prometheus,
+        podMonitorLabels: monitoringOn ? sortedRecord(props.monitoring?.selectorLabels) : undefined,
+      });
+    }
+
+    const clients = props.networkPolicy?.clients ?? [];
+    this.agentServers = props.agentServers.map((group, index) => {
+      const server = new AgentServer(this, `agent-server-${group.name}`, {
+        ...group,
+        namespace: ns,
+        resourceName: groupNames[index]!,
+        platformName: name,
+        image,
+        curveSecretName: this.curveKeys.secretName,
+        allowPlaintext: props.curve.mode === "off",
+        allowlist,
+        nats: this.nats && {
+          url: this.nats.clientUrl,
+          streamReplicas: this.nats.streamReplicas,
+          credentialsSecret: props.nats?.auth?.secretName,
+          tlsCaSecret: props.nats?.tls?.client?.secretName,
+        },
+        labels,
+      });
+      new AgentServerNetworkPolicy(this, `agent-server-${group.name}-policy`, {
+        namespace: ns,
+        name: groupNames[index]!,
+        labels: platformLabels,
+        podLabels: server.selectorLabels,
+        clients,
+        sourceRanges: group.exposure?.type === "nlb" ? group.exposure.sourceRanges : [],
+        prometheus,
+        nats: this.nats?.selectorLabels,
+        agentEgressCidrs: props.networkPolicy?.agentEgressCidrs ?? [],
+        agentEgressPorts: props.networkPolicy?.agentEgressPorts ?? [443],
+      });
+      return server;
+    });
+
+    if (monitoringOn) {
+      this.monitoring = new Monitoring(this, "monitoring", {
+        namespace: ns,
+        platformName: name,
+        scrapeKind: props.monitoring?.scrapeKind ?? "ServiceMonitor",
+        selectorLabels: props.monitoring?.selectorLabels ?? {},
+        groups: this.agentServers.map((server, index) => ({
+          name: groupNames[index]!,
+          workloadKind: server.workloadKind,
+          maxAgents: server.maxAgents,
+          memoryLimit: server.resources.limits.memory,
+        })),
+        natsStatefulSet: this.nats ? `${name}-nats` : undefined,
+        dashboard: props.monitoring?.dashboard ?? true,
+        labels,
+      });
+    }
+  }
+
+  private allowlist(
+    props: ZeroplanePlatformProps,
+    name: string,
+    labels: Record<string, string>,
+  ): AllowlistSource | undefined {
+    const spec = props.allowlist;
+    if (!spec) return undefined;
+    switch (spec.source) {
+      case "publicKeys": {
+        check(
+          Array.isArray(spec.publicKeys) && spec.publicKeys.length > 0,
+          "allowlist.publicKeys",
+          "is empty, so no client could connect",
+          spec.publicKeys,
+          "list the clients' Z85 public keys (from `zeroplane keygen`)",
+        );
+        spec.publicKeys.forEach((key, index) =>
+          check(
+            Z85_KEY.test(key),
+            `allowlist.publicKeys[${index}]`,
+            "is not a 40-character Z85 public key",
+            key,
+            "copy the client's public key file (never its secret key)",
+          ),
+        );
+        const configMapName = `${name}-allowlist`;
+        const sorted = [...new Set(spec.publicKeys)].sort();
+        new k8s.KubeConfigMap(this, "allowlist", {
+          metadata: { name: configMapName, namespace: props.namespace, labels },
+          data: { [ALLOWLIST_KEY]: `${sorted.join("\n")}\n` },
+        });
+        return { kind: "configMap", name: configMapName };
+      }
+      case "configMap":
+      case "secret":
+        checkDnsLabel(spec.name, "allowlist.name", 253);
+        return { kind: spec.source, name: spec.name };
+      default:
+        check(
+          false,
+          "allowlist.source",
+          "is not a known allowlist source",
+          (spec as { source: unknown }).source,
+          'use "publicKeys", "configMap" or "secret"',
+        );
+        return undefined;
+    }
+  }
+}
+
+/** Whole-platform checks that no single construct can make. */
+function validatePlatform(props: ZeroplanePlatformProps): void {
+  checkDnsLabel(props.namespace, "namespace");
+  check(
+    props.namespace !== "default" && !props.namespace.startsWith("kube-"),
+    "namespace",
+    "is a namespace shared with other workloads; the default-deny policy would cut them off",
+    props.namespace,
+    'use a dedicated namespace such as "zeroplane-prod"',
+  );
+  checkDnsLabel(props.name ?? "zeroplane", "name", 30);
+  checkLabels(props.labels, "labels");
+  check(
+    Array.isArray(props.agentServers) && props.agentServers.length > 0,
+    "agentServers",
+    "is empty",
+    props.agentServers,
+    'add at least one group, e.g. [{ name: "default" }]',
+  );
+  const seen = new Set<string>();
+  for (const group of props.agentServers) {
+    check(
+      !seen.has(group.name),
+      "agentServers",
+      "has two groups with the same name",
+      group.name,
+      "give each group a unique name",
+    );
+    seen.add(group.name);
+  }
+  check(
+    props.curve?.mode === "off" || props.allowlist !== undefined,
+    "allowlist",
+    "is missing while CURVE is on; without an allowlist any client that knows the server's public key could connect",
+    props.allowlist,
+    'set allowlist to { source: "publicKeys", publicKeys: [...] } or an existing ConfigMap or Secret',
+  );
+  checkPeers(props.networkPolicy?.clients, "networkPolicy.clients");
+  checkCidrs(props.networkPolicy?.apiServerCidrs, "networkPolicy.apiServerCidrs");
+  (props.networkPolicy?.agentEgressPorts ?? []).forEach((port, index) =>
+    check(
+      Number.isInteger(port) && port >= 1 && port <= 65535,
+      `networkPolicy.agentEgressPorts[${index}]`,
+      "is not a TCP port",
+      port,
+      "use a number from 1 to 65535",
+    ),
+  );
+  if (props.monitoring?.enabled) {
+    check(
+      props.monitoring.scrapeKind === undefined ||
+        props.monitoring.scrapeKind === "ServiceMonitor" ||
+        props.monitoring.scrapeKind === "PodMonitor",
+      "monitoring.scrapeKind",
+      "is not a prometheus-operator monitor kind",
+      props.monitoring.scrapeKind,
+      'use "ServiceMonitor" or "PodMonitor"',
+    );
+    checkLabels(props.monitoring.selectorLabels, "monitoring.selectorLabels");
+    checkLabels(props.monitoring.prometheusNamespaceLabels, "monitoring.prometheusNamespaceLabels");
+    checkLabels(props.monitoring.prometheusPodLabels, "monitoring.prometheusPodLabels");
+  }
+}
+
+/** The result of `synthesizePlatform`. */
+export interface SynthesizedPlatform {
+  readonly app: App;
+  readonly chart: Chart;
+  readonly platform: ZeroplanePlatform;
+  /** Every object, in emission order (validated: `node.addValidation` checks ran). */
+  readonly objects: Record<string, unknown>[];
+  /** The same objects as one multi-document YAML string (byte-identical run to run). */
+  readonly yaml: string;
+}
+
+/**
+ * Builds one environment in its own App and Chart, runs the construct validations and renders it.
+ * Names are stable (no hash suffixes); output is deterministic.
+ */
+export function synthesizePlatform(props: ZeroplanePlatformProps, chartId = props.namespace): SynthesizedPlatform {
+  const app = new App({ outdir: "dist/unused-synth-output" });
+  const chart = new Chart(app, chartId, { disableResourceNameHashes: true });
+  const platform = new ZeroplanePlatform(chart, "platform", props);
+  const yaml = app.synthYaml();
+  const objects = parseAllDocuments(yaml)
+    .map((doc) => doc.toJS() as unknown)
+    .filter((doc): doc is Record<string, unknown> => doc !== null && typeof doc === "object");
+  return { app, chart, platform, objects, yaml };
+}

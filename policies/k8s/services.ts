@@ -1,0 +1,23 @@
+/** Service exposure: which LoadBalancer Services face the outside. */
+import type { K8sObject } from "../core/types.js";
+import { at, str, stringMap } from "./read.js";
+
+const AWS_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme";
+const AWS_INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal";
+const AZURE_INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal";
+const GKE_TYPE = "networking.gke.io/load-balancer-type";
+
+export const LOAD_BALANCER_SCHEME_ANNOTATION = AWS_SCHEME;
+
+/**
+ * Whether a Service is a LoadBalancer reachable from outside the VPC. Anything not explicitly
+ * internal counts as external (the in-tree AWS provider defaults to internet-facing).
+ */
+export function isExternalLoadBalancer(service: K8sObject): boolean {
+  if (service.kind !== "Service" || str(at(service, "spec", "type")) !== "LoadBalancer") return false;
+  const annotations = stringMap(at(service, "metadata", "annotations"));
+  if (annotations[AWS_SCHEME] === "internal") return false;
+  if (annotations[AWS_INTERNAL] === "true" || annotations[AWS_INTERNAL] === "0.0.0.0/0") return false;
+  if (annotations[AZURE_INTERNAL] === "true" || annotations[GKE_TYPE] === "Internal") return false;
+  return true;
+}

@@ -1,0 +1,98 @@
+/**
+ * `zeroplane batch <action> [agent-ids...]`: one action on many agents, given by id or selected by
+ * status and labels.
+ */
+import { Option, type Command } from "commander";
+import { CONTROL_ACTIONS, type BatchControlResult, type ControlAction } from "../../protocol/index.js";
+import {
+  CliError,
+  EXIT_CODES,
+  action,
+  collectRepeatable,
+  formatTable,
+  parsePairs,
+  parsePositiveInt,
+  printJson,
+  withClient,
+  withClientOptions,
+  type ClientFlags,
+} from "../shared.js";
+import { parseStatuses } from "./list.js";
+
+interface BatchFlags extends ClientFlags {
+  readonly status?: string[];
+  readonly label?: string[];
+  readonly signal?: string;
+  readonly grace?: number;
+  readonly data?: string;
+  readonly mode: "fail-fast" | "continue";
+}
+
+export function formatBatch(result: BatchControlResult): string {
+  return formatTable(result.results, [
+    { header: "ID", value: (r) => r.agentId },
+    { header: "RESULT", value: (r) => (r.ok ? "ok" : r.skipped ? "skipped" : "failed") },
+    { header: "STATUS", value: (r) => r.agent?.status },
+    { header: "ERROR", value: (r) => (r.error ? `${r.error.code}: ${r.error.message}` : null) },
+  ]);
+}
+
+export function register(program: Command): void {
+  withClientOptions(
+    program
+      .command("batch")
+      .description("apply one action to many agents: by id, or every agent matching --status/--label")
+      .addArgument(
+        program.createArgument("<action>", "what to do").choices([...CONTROL_ACTIONS]),
+      )
+      .argument("[agent-ids...]", "agent ids (or select with --status / --label)")
+      .option("-s, --status <status>", "select agents with these statuses, repeatable or comma-separated", collectRepeatable)
+      .option("-l, --label <key=value>", "select agents with this label, repeatable", collectRepeatable)
+      .option("--signal <name>", "for signal: the signal name, such as SIGUSR1")
+      .option("--grace <ms>", "for stop: milliseconds between SIGTERM and SIGKILL", parsePositiveInt("--grace"))
+      .option("--data <text>", "for write: text for the agents' stdin")
+      .addOption(new Option("--mode <mode>", "on the first failure").choices(["fail-fast", "continue"]).default("continue")),
+  ).action(
+    action(async (controlAction: ControlAction, ids: string[], flags: BatchFlags) => {
+      const selecting = Boolean(flags.status?.length || flags.label?.length);
+      if (ids.length === 0 && !selecting) {
+        throw new CliError(
+          "no agents given. Fix: list agent ids, or select with --status and/or --label (for example: zeroplane batch stop --label team=search).",
+          EXIT_CODES.usage,
+        );
+      }
+      if (ids.length > 0 && selecting) {
+        throw new CliError("give agent ids or --status/--label, not both.", EXIT_CODES.usage);
+      }
+      return withClient(flags, async (client) => {
+        let agentIds = ids;
+        if (selecting) {
+          const selected = await client.listAll({
+            status: parseStatuses(flags.status),
+            labels: flags.label ? parsePairs("--label", flags.label) : undefined,
+          });
+          for (const { endpoint, error } of selected.unreachable) {
+            process.stderr.write(`zeroplane: warning: ${endpoint} did not answer, its agents are left out: ${error}\n`);
+          }
+          agentIds = selected.agents.map((a) => a.id);
+          if (agentIds.length === 0) {
+            if (flags.json) printJson({ results: [] });
+            else process.stderr.write("no agents matched; nothing to do\n");
+            return EXIT_CODES.ok;
+          }
+        }
+        const result = await client.batchControl({
+          agentIds,
+          action: controlAction,
+          signal: flags.signal,
+          graceMs: flags.grace,
+          data: flags.data,
+          mode: flags.mode,
+        });
+        if (flags.json) printJson(result);
+        else process.stdout.write(formatBatch(result));
+        return result.results.every((r) => r.ok) ? EXIT_CODES.ok : EXIT_CODES.serverError;
+      });
+    }),
+  );
+}

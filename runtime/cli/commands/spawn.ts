@@ -1,0 +1,61 @@
+/** `zeroplane spawn [options] -- <command> [args...]`: starts an agent. */
+import type { Command } from "commander";
+import { formatAgent } from "../agents-format.js";
+import {
+  action,
+  collectRepeatable,
+  parsePairs,
+  parsePositiveInt,
+  printJson,
+  withClient,
+  withClientOptions,
+  type ClientFlags,
+} from "../shared.js";
+
+interface SpawnFlags extends ClientFlags {
+  readonly name?: string;
+  readonly label?: string[];
+  readonly env?: string[];
+  readonly cwd?: string;
+  readonly agentTimeout?: number;
+  readonly idempotencyKey?: string;
+  readonly wait?: boolean;
+  readonly quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  withClientOptions(
+    program
+      .command("spawn")
+      .description("start an agent process on a server (placed by load when there are several)")
+      .argument("<command>", "program to run")
+      .argument("[args...]", "its arguments (put -- before them so their flags are not read as ours)")
+      .option("-n, --name <name>", "a name for the agent")
+      .option("-l, --label <key=value>", "a label, repeatable", collectRepeatable)
+      .option("--env <NAME=value>", "an environment variable for the agent, repeatable", collectRepeatable)
+      .option("--cwd <dir>", "working directory of the agent")
+      .option("--agent-timeout <ms>", "stop the agent after this many milliseconds", parsePositiveInt("--agent-timeout"))
+      .option("--idempotency-key <key>", "reuse this key to make retries of this spawn safe (default: a new one)")
+      .option("-w, --wait", "wait until the agent has ended, then print it")
+      .option("-q, --quiet", "print only the agent id"),
+  ).action(
+    action(async (command: string, args: string[], flags: SpawnFlags) => {
+      await withClient(flags, async (client) => {
+        let agent = await client.spawn({
+          command,
+          args,
+          name: flags.name,
+          labels: parsePairs("--label", flags.label),
+          env: parsePairs("--env", flags.env),
+          cwd: flags.cwd,
+          timeoutMs: flags.agentTimeout,
+          idempotencyKey: flags.idempotencyKey,
+        });
+        if (flags.wait) agent = await client.waitFor(agent.id, { timeoutMs: flags.timeout ?? 24 * 3_600_000 });
+        if (flags.json) printJson(agent);
+        else if (flags.quiet) process.stdout.write(`${agent.id}\n`);
+        else process.stdout.write(formatAgent(agent));
+      });
+    }),
+  );
+}

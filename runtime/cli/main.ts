@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * The `zeroplane` command. Each subcommand lives in ./commands/<name>.ts and registers itself.
+ * Exit codes (see EXIT_CODES in ./shared.ts and docs/client.md): 0 ok, 1 server error,
+ * 2 usage, 3 unreachable or timed out, 4 authentication failed, 5 local file error.
+ */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError } from "commander";
+import { VERSION } from "../version.js";
+import { register as registerBatch } from "./commands/batch.js";
+import { register as registerGet } from "./commands/get.js";
+import { register as registerHealth } from "./commands/health.js";
+import { register as registerKeygen } from "./commands/keygen.js";
+import { register as registerKill } from "./commands/kill.js";
+import { register as registerList } from "./commands/list.js";
+import { register as registerLogs } from "./commands/logs.js";
+import { register as registerPause } from "./commands/pause.js";
+import { register as registerResume } from "./commands/resume.js";
+import { register as registerServer } from "./commands/server.js";
+import { register as registerSignal } from "./commands/signal.js";
+import { register as registerSpawn } from "./commands/spawn.js";
+import { register as registerStats } from "./commands/stats.js";
+import { register as registerStop } from "./commands/stop.js";
+import { EXIT_CODES, exitCodeFor, reportError } from "./shared.js";
+
+/** The program with every command registered. */
+export function buildProgram(): Command {
+  const program = new Command("zeroplane")
+    .description("run and control agents on Zeroplane servers")
+    .version(VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  for (const register of [
+    registerServer,
+    registerKeygen,
+    registerSpawn,
+    registerList,
+    registerGet,
+    registerLogs,
+    registerPause,
+    registerResume,
+    registerStop,
+    registerKill,
+    registerSignal,
+    registerBatch,
+    registerHealth,
+    registerStats,
+  ]) {
+    register(program);
+  }
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/** Runs the CLI; resolves with the exit code (the server command keeps running after it resolves). */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT_CODES.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the message (or the help/version) already.
+      return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+    }
+    reportError(error, argv.includes("--json"));
+    return exitCodeFor(error);
+  }
+}
+
+function isMainModule(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  main().then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * The events service: publishes runner lifecycle events to NATS JetStream (through a crash-safe
+ * on-disk spool) and, when enabled, takes commands over NATS request/reply.
+ *
+ * The agent server calls `startEvents` when `nats.enabled`; see docs/events.md.
+ */
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { ZeroplaneConfig } from "../config/index.js";
+import type { LifecycleEvent, RequestHandler } from "../protocol/index.js";
+import type { EventsService, EventsStatus } from "./api.js";
+import { CommandIntake } from "./commands.js";
+import { connectionOptions, describeAuth } from "./connection.js";
+import { NatsLink, redactUrl } from "./link.js";
+import { createEventsMetrics } from "./metrics.js";
+import { EventPublisher } from "./publisher.js";
+import { Spool } from "./spool.js";
+
+export type { EventSink, EventsService, EventsStatus } from "./api.js";
+export { METRIC_NAMES } from "./metrics.js";
+export { eventFilter, eventMessageId, eventSubject, streamSubject, subjectToken } from "./subjects.js";
+
+export interface StartEventsOptions {
+  readonly config: ZeroplaneConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Validated dispatch, the same the ZeroMQ path uses; serves commands when `nats.commands`. */
+  readonly handler: RequestHandler;
+}
+
+/** The spool directory the config selects: `nats.spoolDir`, else `<runner.stateDir>/spool`. */
+export function spoolDirectory(config: ZeroplaneConfig): string {
+  return config.nats.spoolDir ?? join(config.runner.stateDir, "spool");
+}
+
+/**
+ * Opens the spool, starts connecting to NATS in the background and returns at once.
+ * Throws ConfigError for unreadable credential or TLS files, and errors opening the spool.
+ */
+export async function startEvents(options: StartEventsOptions): Promise<EventsService> {
+  const { config, registry, handler } = options;
+  const nats = config.nats;
+  const logger = options.logger.child({ component: "events" });
+  const connectOptions = connectionOptions(nats, `zeroplane-agent-server/${config.server.id}`);
+  const spoolDir = spoolDirectory(config);
+  const spool = new Spool({
+    dir: spoolDir,
+    maxBytes: nats.spoolMaxBytes,
+    onCorruption: (message) => logger.error({ spoolDir }, message),
+  });
+
+  let link: NatsLink | null = null;
+  const metrics = createEventsMetrics(registry, {
+    spoolEvents: () => spool.depthEvents(),
+    spoolBytes: () => spool.depthBytes(),
+    connected: () => link?.isUsable() ?? false,
+  });
+  const publisher = new EventPublisher({
+    spool,
+    stream: nats.stream,
+    subjectPrefix: nats.subjectPrefix,
+    policy: nats.spoolFullPolicy,
+    logger,
+    metrics,
+  });
+  let intake: CommandIntake | null = null;
+  link = new NatsLink(nats, connectOptions, logger, {
+    onConnected(connection) {
+      if (!nats.commands) return;
+      intake = new CommandIntake({
+        connection,
+        subjectPrefix: nats.commandSubjectPrefix,
+        queueGroup: nats.queueGroup,
+        serverId: config.server.id,
+        handler,
+        logger,
+        metrics,
+      });
+      logger.info({ subjects: intake.subjects(), queueGroup: nats.queueGroup }, "taking commands over NATS");
+    },
+    onUsable: (js) => publisher.attach(js),
+    onUnusable: () => publisher.detach(),
+  });
+
+  logger.info(
+    {
+      servers: nats.urls.map(redactUrl),
+      auth: describeAuth(nats),
+      tls: Boolean(connectOptions.tls),
+      stream: nats.stream,
+      subjectPrefix: nats.subjectPrefix,
+      spoolDir,
+      spoolEvents: spool.depthEvents(),
+      spoolMaxBytes: nats.spoolMaxBytes,
+      spoolFullPolicy: nats.spoolFullPolicy,
+    },
+    "starting lifecycle event publisher",
+  );
+  link.start();
+
+  let closing: Promise<void> | null = null;
+  const activeLink = link;
+  return {
+    publish(event: LifecycleEvent): void {
+      publisher.publish(event);
+    },
+    acceptingSpawns(): boolean {
+      const accepting = publisher.acceptingSpawns();
+      // The server asks once per spawn request, so each "no" is one refused spawn.
+      if (!accepting) metrics.spawnsRefused.inc();
+      return accepting;
+    },
+    ready(): boolean {
+      return !nats.required || activeLink.isUsable();
+    },
+    status(): EventsStatus {
+      return {
+        connected: activeLink.isUsable(),
+        spoolEvents: spool.depthEvents(),
+        spoolBytes: spool.depthBytes(),
+        spoolMaxBytes: nats.spoolMaxBytes,
+        problem: activeLink.isUsable() ? null : (activeLink.currentProblem() ?? "not connected to NATS yet"),
+      };
+    },
+    whenDrained(timeoutMs: number): Promise<boolean> {
+      return publisher.whenIdle(timeoutMs);
+    },
+    close(deadlineMs: number): Promise<void> {
+      closing ??= (async () => {
+        const deadline = Date.now() + deadlineMs;
+        await intake?.close(Math.max(0, Math.floor((deadline - Date.now()) / 2)));
+        if (activeLink.isUsable()) await publisher.whenIdle(Math.max(0, deadline - Date.now()));
+        publisher.close();
+        await activeLink.close();
+        spool.close();
+        metrics.remove();
+        const left = spool.depthEvents();
+        if (left > 0) logger.warn({ spoolEvents: left, spoolDir }, "events left in the spool for the next start");
+      })();
+      return closing;
+    },
+  };
+}

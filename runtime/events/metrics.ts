@@ -1,0 +1,104 @@
+/**
+ * Prometheus metrics of the event publisher and command intake, registered on the server's registry.
+ * `remove()` unregisters them so a restarted service can register again on the same registry.
+ */
+import { Counter, Gauge, type Registry } from "prom-client";
+
+export interface EventsMetrics {
+  readonly published: Counter;
+  readonly publishFailures: Counter;
+  readonly duplicates: Counter;
+  readonly spoolDropped: Counter;
+  readonly spawnsRefused: Counter;
+  readonly commands: Counter<"method" | "outcome">;
+  remove(): void;
+}
+
+/** Live values the gauges read at scrape time. */
+export interface EventsGaugeSource {
+  spoolEvents(): number;
+  spoolBytes(): number;
+  connected(): boolean;
+}
+
+export const METRIC_NAMES = {
+  published: "zeroplane_events_published_total",
+  publishFailures: "zeroplane_events_publish_failures_total",
+  duplicates: "zeroplane_events_duplicates_total",
+  spoolDepthEvents: "zeroplane_events_spool_depth_events",
+  spoolDepthBytes: "zeroplane_events_spool_depth_bytes",
+  spoolDropped: "zeroplane_events_spool_dropped_total",
+  spawnsRefused: "zeroplane_events_spawns_refused_total",
+  natsConnected: "zeroplane_events_nats_connected",
+  commands: "zeroplane_nats_commands_total",
+} as const;
+
+export function createEventsMetrics(registry: Registry, source: EventsGaugeSource): EventsMetrics {
+  const registers = [registry];
+  const published = new Counter({
+    name: METRIC_NAMES.published,
+    help: "Lifecycle events acknowledged by JetStream.",
+    registers,
+  });
+  const publishFailures = new Counter({
+    name: METRIC_NAMES.publishFailures,
+    help: "JetStream publish attempts that failed (timeout, disconnect, error); the event stays spooled and is retried.",
+    registers,
+  });
+  const duplicates = new Counter({
+    name: METRIC_NAMES.duplicates,
+    help: "Retried publishes JetStream recognised by Nats-Msg-Id and did not store again.",
+    registers,
+  });
+  new Gauge({
+    name: METRIC_NAMES.spoolDepthEvents,
+    help: "Lifecycle events in the on-disk spool, not yet acknowledged by JetStream.",
+    registers,
+    collect() {
+      this.set(source.spoolEvents());
+    },
+  });
+  new Gauge({
+    name: METRIC_NAMES.spoolDepthBytes,
+    help: "Bytes of lifecycle events in the on-disk spool, not yet acknowledged by JetStream.",
+    registers,
+    collect() {
+      this.set(source.spoolBytes());
+    },
+  });
+  const spoolDropped = new Counter({
+    name: METRIC_NAMES.spoolDropped,
+    help: "Lifecycle events dropped, oldest first, because the spool was full.",
+    registers,
+  });
+  const spawnsRefused = new Counter({
+    name: METRIC_NAMES.spawnsRefused,
+    help: "Spawns refused because the spool was full under the refuse-spawns policy.",
+    registers,
+  });
+  new Gauge({
+    name: METRIC_NAMES.natsConnected,
+    help: "1 when connected to NATS with the events stream ready, else 0.",
+    registers,
+    collect() {
+      this.set(source.connected() ? 1 : 0);
+    },
+  });
+  const commands = new Counter({
+    name: METRIC_NAMES.commands,
+    help: "Commands received over NATS, by method and outcome (ok or an error code).",
+    labelNames: ["method", "outcome"] as const,
+    registers,
+  });
+  return {
+    published,
+    publishFailures,
+    duplicates,
+    spoolDropped,
+    spawnsRefused,
+    commands,
+    remove() {
+      for (const name of Object.values(METRIC_NAMES)) registry.removeSingleMetric(name);
+    },
+  };
+}

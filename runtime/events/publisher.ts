@@ -1,0 +1,254 @@
+/**
+ * Publishes lifecycle events to JetStream through the spool.
+ *
+ * Every event is appended to the spool first (write-through), then published in spool order with a
+ * window of outstanding publishes; a record is committed (removed) only once JetStream acknowledges it.
+ * So the spool is both the outage buffer and the retry queue, and the order is one global FIFO:
+ * - on the first failed publish no new publish is sent; once the window settles, the acknowledged prefix
+ *   is committed and publishing resumes from the oldest unacknowledged record (after a short backoff, or
+ *   when the connection is back). Records acknowledged behind a failure are sent again and JetStream drops
+ *   them by Nats-Msg-Id, so nothing is stored twice and the per-agent order holds;
+ * - when the spool is full, the oldest records are dropped and counted (both policies: under
+ *   refuse-spawns, spawns stop at 90% so the rest is headroom for agents already running, and dropping is
+ *   the last resort).
+ */
+import type { Logger } from "pino";
+import { headers as natsHeaders, type JetStreamClient, type PubAck } from "nats";
+import type { LifecycleEvent } from "../protocol/index.js";
+import type { EventsMetrics } from "./metrics.js";
+import { Spool, type SpooledRecord } from "./spool.js";
+import { eventMessageId, eventSubject } from "./subjects.js";
+
+export type SpoolFullPolicy = "refuse-spawns" | "drop-oldest";
+
+/** Share of the spool at which the refuse-spawns policy stops accepting spawns. */
+export const REFUSE_SPAWNS_AT = 0.9;
+
+export interface PublisherOptions {
+  readonly spool: Spool;
+  readonly stream: string;
+  readonly subjectPrefix: string;
+  readonly policy: SpoolFullPolicy;
+  readonly logger: Logger;
+  readonly metrics: EventsMetrics;
+  /** Outstanding publishes at once. @default 256 */
+  readonly window?: number;
+  /** Time to wait for a publish acknowledgement. @default 5000 */
+  readonly ackTimeoutMs?: number;
+  /** Longest wait before retrying after a failed publish while connected. @default 2000 */
+  readonly maxRetryDelayMs?: number;
+}
+
+interface InFlight {
+  readonly record: SpooledRecord;
+  state: "pending" | "ok" | "failed";
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Spool record body: [u16 subject length][subject][u16 msg id length][msg id][JSON payload]. */
+export function encodeRecord(subject: string, messageId: string, payload: Uint8Array): Uint8Array {
+  const subjectBytes = encoder.encode(subject);
+  const idBytes = encoder.encode(messageId);
+  const out = Buffer.allocUnsafe(4 + subjectBytes.length + idBytes.length + payload.length);
+  out.writeUInt16LE(subjectBytes.length, 0);
+  out.set(subjectBytes, 2);
+  out.writeUInt16LE(idBytes.length, 2 + subjectBytes.length);
+  out.set(idBytes, 4 + subjectBytes.length);
+  out.set(payload, 4 + subjectBytes.length + idBytes.length);
+  return out;
+}
+
+export function decodeRecord(body: Buffer): { subject: string; messageId: string; payload: Uint8Array } {
+  const subjectLength = body.readUInt16LE(0);
+  const subject = decoder.decode(body.subarray(2, 2 + subjectLength));
+  const idLength = body.readUInt16LE(2 + subjectLength);
+  const idStart = 4 + subjectLength;
+  const messageId = decoder.decode(body.subarray(idStart, idStart + idLength));
+  return { subject, messageId, payload: body.subarray(idStart + idLength) };
+}
+
+export class EventPublisher {
+  private readonly spool: Spool;
+  private readonly window: number;
+  private readonly ackTimeoutMs: number;
+  private readonly maxRetryDelayMs: number;
+  private js: JetStreamClient | null = null;
+  private inflight: InFlight[] = [];
+  private failing = false;
+  private retryDelayMs = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+  private lastDropWarning = 0;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.spool = options.spool;
+    this.window = options.window ?? 256;
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 2000;
+  }
+
+  /** Spools one event and publishes it when it can. Never throws. */
+  publish(event: LifecycleEvent): void {
+    if (this.closed) {
+      this.options.logger.error(
+        { agentId: event.agentId, type: event.type, seq: event.seq },
+        "lifecycle event after the event service closed; dropped",
+      );
+      this.options.metrics.spoolDropped.inc();
+      return;
+    }
+    try {
+      const subject = eventSubject(this.options.subjectPrefix, event);
+      const body = encodeRecord(subject, eventMessageId(event), encoder.encode(JSON.stringify(event)));
+      this.makeRoom(Spool.sizeOf(body.byteLength));
+      this.spool.append(body);
+      this.pump();
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, agentId: event.agentId, type: event.type, seq: event.seq },
+        "cannot spool lifecycle event; dropped",
+      );
+      this.options.metrics.spoolDropped.inc();
+    }
+  }
+
+  /** False under refuse-spawns once the spool is 90% full. */
+  acceptingSpawns(): boolean {
+    if (this.options.policy !== "refuse-spawns") return true;
+    return this.spool.depthBytes() < this.spool.maxBytes() * REFUSE_SPAWNS_AT;
+  }
+
+  /** Starts publishing on this JetStream client (after connecting and checking the stream). */
+  attach(js: JetStreamClient): void {
+    this.js = js;
+    this.retryDelayMs = 0;
+    if (this.retryTimer) {
+      // Waiting out a backoff after a failure: the new connection is a better moment to retry.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.failing = false;
+    }
+    this.pump();
+  }
+
+  /** Stops sending new publishes (disconnected); outstanding ones settle on their own. */
+  detach(): void {
+    this.js = null;
+  }
+
+  /** Resolves when the spool is empty and nothing is outstanding, or after the timeout. True if idle. */
+  async whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.isIdle()) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== done);
+        resolve(this.isIdle());
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.idleWaiters.push(done);
+    });
+  }
+
+  /** Stops publishing. Unacknowledged records stay in the spool for the next start. */
+  close(): void {
+    this.closed = true;
+    this.js = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private isIdle(): boolean {
+    return this.spool.depthEvents() === 0 && this.inflight.length === 0;
+  }
+
+  private makeRoom(size: number): void {
+    if (this.spool.depthBytes() + size <= this.spool.maxBytes()) return;
+    const dropped = this.spool.dropOldest(size);
+    if (dropped === 0) return;
+    this.options.metrics.spoolDropped.inc(dropped);
+    const now = Date.now();
+    if (now - this.lastDropWarning > 10_000) {
+      this.lastDropWarning = now;
+      this.options.logger.warn(
+        { dropped, policy: this.options.policy, spoolMaxBytes: this.spool.maxBytes() },
+        "event spool full: dropping the oldest lifecycle events (see zeroplane_events_spool_dropped_total)",
+      );
+    }
+  }
+
+  private pump(): void {
+    while (this.js && !this.failing && !this.closed && this.inflight.length < this.window) {
+      const records = this.spool.read(this.window - this.inflight.length);
+      if (records.length === 0) break;
+      for (const record of records) this.send(this.js, record);
+    }
+    if (this.isIdle()) this.notifyIdle();
+  }
+
+  private send(js: JetStreamClient, record: SpooledRecord): void {
+    const entry: InFlight = { record, state: "pending" };
+    this.inflight.push(entry);
+    const { subject, messageId, payload } = decodeRecord(record.body);
+    const headers = natsHeaders();
+    headers.set("Content-Type", "application/json");
+    js.publish(subject, payload, {
+      msgID: messageId,
+      timeout: this.ackTimeoutMs,
+      headers,
+      expect: { streamName: this.options.stream },
+    }).then(
+      (ack: PubAck) => {
+        entry.state = "ok";
+        if (ack.duplicate) this.options.metrics.duplicates.inc();
+        this.settle();
+      },
+      (error: unknown) => {
+        entry.state = "failed";
+        this.options.metrics.publishFailures.inc();
+        if (!this.failing) {
+          this.options.logger.warn(
+            { err: error, subject, messageId },
+            "publishing a lifecycle event failed; it stays spooled and is retried in order",
+          );
+        }
+        this.failing = true;
+        this.settle();
+      },
+    );
+  }
+
+  private settle(): void {
+    while (this.inflight[0]?.state === "ok") {
+      const head = this.inflight.shift()!;
+      if (this.spool.commit(head.record)) this.options.metrics.published.inc();
+    }
+    if (!this.failing) {
+      this.retryDelayMs = 0;
+      this.pump();
+      return;
+    }
+    if (this.inflight.some((entry) => entry.state === "pending")) return;
+    // The window has settled after a failure: resend from the oldest unacknowledged record.
+    this.inflight = [];
+    this.spool.rewind();
+    this.retryDelayMs = Math.min(this.maxRetryDelayMs, Math.max(100, this.retryDelayMs * 2));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.failing = false;
+      this.pump();
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}

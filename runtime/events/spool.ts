@@ -1,0 +1,426 @@
+/**
+ * A bounded, crash-safe, on-disk FIFO of records: the queue every lifecycle event passes through
+ * on its way to JetStream.
+ *
+ * Layout of the spool directory:
+ *   `<20-digit position>.seg`  append-only segment files, named by the global byte position of their first byte
+ *   `committed`                the global position below which every record is published (or dropped)
+ *
+ * A record on disk is `[u32 LE body length][u32 LE crc32 of body][body]`. Positions are global byte offsets
+ * that never repeat, so a segment's name plus an offset in it is a position.
+ *
+ * Durability (fsync policy):
+ * - appends are buffered for at most one event-loop turn, then written with one write() call: a crash of the
+ *   process (SIGKILL, OOM) loses nothing that reached write();
+ * - the active segment is fdatasync'ed at most once per `syncIntervalMs` (default 1 s) while it has unsynced
+ *   data, on rotation, and on close: a crash of the machine loses at most that interval;
+ * - the committed position is written at most every `commitIntervalMs` (temp file + rename, atomic). If it is
+ *   lost, the records after the older position are published again and JetStream drops them as duplicates
+ *   (same Nats-Msg-Id within the stream's duplicate window);
+ * - on open, a torn or corrupt tail (bad length or crc) is truncated away.
+ */
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writevSync,
+} from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+
+const HEADER_BYTES = 8;
+const SEGMENT_SUFFIX = ".seg";
+const COMMITTED_FILE = "committed";
+const READ_CHUNK_BYTES = 256 * 1024;
+
+export interface SpoolOptions {
+  /** Directory for segments and the committed position; created if missing. */
+  readonly dir: string;
+  /** Largest size of the uncommitted records, framing included. */
+  readonly maxBytes: number;
+  /** Rotate to a new segment past this size. @default maxBytes / 8, between 64 KiB and 16 MiB */
+  readonly segmentBytes?: number;
+  /** @default 1000 */
+  readonly syncIntervalMs?: number;
+  /** @default 200 */
+  readonly commitIntervalMs?: number;
+  /** Called when a corrupt tail is cut off while opening. */
+  readonly onCorruption?: (message: string) => void;
+}
+
+/** One record read back from the spool. `start`/`end` are its global positions (framing included). */
+export interface SpooledRecord {
+  readonly start: number;
+  readonly end: number;
+  readonly body: Buffer;
+}
+
+interface Segment {
+  readonly start: number;
+  readonly path: string;
+  /** Bytes of valid records in the file (including buffered bytes for the active segment). */
+  size: number;
+}
+
+export class Spool {
+  private readonly segments: Segment[] = [];
+  private readonly segmentBytes: number;
+  private readonly syncIntervalMs: number;
+  private readonly commitIntervalMs: number;
+  private writeFd: number;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private committedPos: number;
+  private committedWrittenPos: number;
+  private readPos: number;
+  private events = 0;
+  private bytes = 0;
+  private unsynced = false;
+  private syncing = false;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private commitTimer: NodeJS.Timeout | null = null;
+  private readFd: { readonly segment: Segment; readonly fd: number } | null = null;
+  private closed = false;
+
+  /** Opens (or creates) the spool, recovering what an earlier process left. */
+  constructor(private readonly options: SpoolOptions) {
+    this.segmentBytes =
+      options.segmentBytes ?? Math.min(16 * 1024 * 1024, Math.max(64 * 1024, Math.floor(options.maxBytes / 8)));
+    this.syncIntervalMs = options.syncIntervalMs ?? 1000;
+    this.commitIntervalMs = options.commitIntervalMs ?? 200;
+    mkdirSync(options.dir, { recursive: true });
+    const committedPath = join(options.dir, COMMITTED_FILE);
+    this.committedPos = existsSync(committedPath) ? parseCommitted(readFileSync(committedPath, "utf8")) : 0;
+    this.committedWrittenPos = this.committedPos;
+    for (const name of readdirSync(options.dir).sort()) {
+      if (!name.endsWith(SEGMENT_SUFFIX)) continue;
+      const start = Number(name.slice(0, -SEGMENT_SUFFIX.length));
+      if (!Number.isSafeInteger(start)) continue;
+      this.segments.push({ start, path: join(options.dir, name), size: 0 });
+    }
+    this.segments.sort((a, b) => a.start - b.start);
+    this.recover();
+    const last = this.segments.at(-1);
+    if (!last || last.size >= this.segmentBytes) {
+      this.writeFd = this.createSegment(last ? last.start + last.size : this.committedPos);
+    } else {
+      this.writeFd = openSync(last.path, "a");
+    }
+    this.readPos = this.committedPos;
+    this.deleteCommittedSegments();
+  }
+
+  /** Records not yet committed (published or dropped). */
+  depthEvents(): number {
+    return this.events;
+  }
+
+  /** Bytes of records not yet committed, framing included. */
+  depthBytes(): number {
+    return this.bytes;
+  }
+
+  /** The configured bound. */
+  maxBytes(): number {
+    return this.options.maxBytes;
+  }
+
+  /** Bytes a record with this body takes in the spool. */
+  static sizeOf(bodyBytes: number): number {
+    return HEADER_BYTES + bodyBytes;
+  }
+
+  /** Appends one record. The caller enforces the bound (see depthBytes and dropOldest). */
+  append(body: Uint8Array): void {
+    if (this.closed) throw new Error("spool is closed");
+    const header = Buffer.allocUnsafe(HEADER_BYTES);
+    header.writeUInt32LE(body.byteLength, 0);
+    header.writeUInt32LE(crc32(body), 4);
+    let active = this.segments.at(-1)!;
+    if (active.size >= this.segmentBytes) {
+      this.rotate();
+      active = this.segments.at(-1)!;
+    }
+    this.pending.push(header, Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    this.pendingBytes += HEADER_BYTES + body.byteLength;
+    active.size += HEADER_BYTES + body.byteLength;
+    this.events += 1;
+    this.bytes += HEADER_BYTES + body.byteLength;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes buffered appends to the active segment. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.pendingBytes === 0 || this.closed) return;
+    const buffers = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    writeAll(this.writeFd, buffers);
+    this.unsynced = true;
+    this.scheduleSync();
+  }
+
+  /**
+   * Reads up to `maxRecords` records after the read cursor and advances it.
+   * The records stay in the spool until committed.
+   */
+  read(maxRecords: number): SpooledRecord[] {
+    if (this.pendingBytes > 0) this.flush();
+    const records: SpooledRecord[] = [];
+    while (records.length < maxRecords) {
+      const segment = this.segmentAt(this.readPos);
+      if (!segment) break;
+      const offset = this.readPos - segment.start;
+      if (offset >= segment.size) {
+        const next = this.segments[this.segments.indexOf(segment) + 1];
+        if (!next) break;
+        this.readPos = next.start;
+        continue;
+      }
+      const wanted = Math.min(READ_CHUNK_BYTES, Math.max(4096, maxRecords * 1024));
+      const chunk = this.readChunk(segment, offset, wanted);
+      let at = 0;
+      while (records.length < maxRecords && at + HEADER_BYTES <= chunk.length) {
+        const length = chunk.readUInt32LE(at);
+        if (at + HEADER_BYTES + length > chunk.length) break;
+        const start = segment.start + offset + at;
+        const end = start + HEADER_BYTES + length;
+        records.push({ start, end, body: chunk.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length) });
+        at += HEADER_BYTES + length;
+      }
+      if (at === 0) {
+        // One record larger than a chunk: read exactly it.
+        const length = chunk.readUInt32LE(0);
+        const whole = this.readChunk(segment, offset, HEADER_BYTES + length);
+        const start = segment.start + offset;
+        records.push({ start, end: start + whole.length, body: whole.subarray(HEADER_BYTES) });
+        at = whole.length;
+      }
+      this.readPos = segment.start + offset + at;
+    }
+    return records;
+  }
+
+  /** Moves the read cursor back to the oldest uncommitted record (after a failed publish). */
+  rewind(): void {
+    this.readPos = this.committedPos;
+  }
+
+  /**
+   * Marks one record published. Records are committed in order; a record already dropped by
+   * `dropOldest` is ignored (returns false), so a late acknowledgement cannot count twice.
+   */
+  commit(record: Pick<SpooledRecord, "start" | "end">): boolean {
+    if (record.end <= this.committedPos) return false;
+    this.committedPos = record.end;
+    this.events -= 1;
+    this.bytes -= record.end - record.start;
+    if (this.readPos < this.committedPos) this.readPos = this.committedPos;
+    this.scheduleCommitWrite();
+    return true;
+  }
+
+  /** Drops the oldest records until at least `bytesNeeded` are free under the bound. Returns how many. */
+  dropOldest(bytesNeeded: number): number {
+    let dropped = 0;
+    const savedRead = this.readPos;
+    this.readPos = this.committedPos;
+    while (this.options.maxBytes - this.bytes < bytesNeeded && this.events > 0) {
+      const [oldest] = this.read(1);
+      if (!oldest) break;
+      this.commit(oldest);
+      dropped += 1;
+    }
+    this.readPos = Math.max(savedRead, this.committedPos);
+    return dropped;
+  }
+
+  /** Flushes, syncs, records the committed position and closes the files. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    fdatasyncSync(this.writeFd);
+    closeSync(this.writeFd);
+    if (this.readFd) closeSync(this.readFd.fd);
+    this.readFd = null;
+    this.writeCommitted();
+  }
+
+  private recover(): void {
+    // Segments wholly below the committed position hold nothing to replay.
+    for (const segment of this.segments) {
+      const fd = openSync(segment.path, "r+");
+      try {
+        const fileSize = fstatSync(fd).size;
+        const validEnd = this.scanSegment(segment, fd, fileSize);
+        if (validEnd < fileSize) {
+          this.options.onCorruption?.(
+            `spool segment ${segment.path} has a torn or corrupt record at byte ${validEnd} of ${fileSize}; cutting the rest off`,
+          );
+          ftruncateSync(fd, validEnd);
+        }
+        segment.size = validEnd;
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const first = this.segments[0];
+    if (first && this.committedPos < first.start) this.committedPos = first.start;
+    const last = this.segments.at(-1);
+    if (last && this.committedPos > last.start + last.size) {
+      // The committed file is ahead of what survived (it was written, segment data was not synced).
+      this.committedPos = last.start + last.size;
+    }
+  }
+
+  /** Validates a segment's records; counts those after the committed position. Returns the valid length. */
+  private scanSegment(segment: Segment, fd: number, fileSize: number): number {
+    let offset = 0;
+    const header = Buffer.alloc(HEADER_BYTES);
+    while (offset + HEADER_BYTES <= fileSize) {
+      readSync(fd, header, 0, HEADER_BYTES, offset);
+      const length = header.readUInt32LE(0);
+      const sum = header.readUInt32LE(4);
+      if (offset + HEADER_BYTES + length > fileSize) break;
+      const body = Buffer.alloc(length);
+      readSync(fd, body, 0, length, offset + HEADER_BYTES);
+      if (crc32(body) !== sum) break;
+      const end = segment.start + offset + HEADER_BYTES + length;
+      if (end > this.committedPos) {
+        this.events += 1;
+        this.bytes += HEADER_BYTES + length;
+      }
+      offset += HEADER_BYTES + length;
+    }
+    return offset;
+  }
+
+  private createSegment(start: number): number {
+    const path = join(this.options.dir, `${String(start).padStart(20, "0")}${SEGMENT_SUFFIX}`);
+    const fd = openSync(path, "a");
+    this.segments.push({ start, path, size: 0 });
+    return fd;
+  }
+
+  private rotate(): void {
+    this.flush();
+    fdatasyncSync(this.writeFd);
+    closeSync(this.writeFd);
+    this.unsynced = false;
+    const last = this.segments.at(-1)!;
+    this.writeFd = this.createSegment(last.start + last.size);
+  }
+
+  private segmentAt(position: number): Segment | undefined {
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i]!;
+      if (segment.start <= position) return segment;
+    }
+    return this.segments[0];
+  }
+
+  private readChunk(segment: Segment, offset: number, wanted: number): Buffer {
+    if (this.readFd?.segment !== segment) {
+      if (this.readFd) closeSync(this.readFd.fd);
+      this.readFd = { segment, fd: openSync(segment.path, "r") };
+    }
+    const length = Math.min(wanted, segment.size - offset);
+    const buffer = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.readFd.fd, buffer, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buffer.subarray(0, got);
+  }
+
+  private scheduleSync(): void {
+    if (this.syncTimer || this.syncing) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = null;
+      if (!this.unsynced || this.closed) return;
+      this.unsynced = false;
+      this.syncing = true;
+      const fd = this.writeFd;
+      fdatasync(fd, () => {
+        this.syncing = false;
+        if (this.unsynced) this.scheduleSync();
+      });
+    }, this.syncIntervalMs);
+    this.syncTimer.unref();
+  }
+
+  private scheduleCommitWrite(): void {
+    if (this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      if (!this.closed) this.writeCommitted();
+    }, this.commitIntervalMs);
+    this.commitTimer.unref();
+  }
+
+  private writeCommitted(): void {
+    if (this.committedWrittenPos === this.committedPos) return;
+    const path = join(this.options.dir, COMMITTED_FILE);
+    writeFileSync(`${path}.tmp`, `${this.committedPos}\n`);
+    renameSync(`${path}.tmp`, path);
+    this.committedWrittenPos = this.committedPos;
+    this.deleteCommittedSegments();
+  }
+
+  /** Deletes segments every byte of which is committed (never the active one). */
+  private deleteCommittedSegments(): void {
+    while (this.segments.length > 1) {
+      const first = this.segments[0]!;
+      if (first.start + first.size > this.committedWrittenPos) break;
+      if (this.readFd?.segment === first) {
+        closeSync(this.readFd.fd);
+        this.readFd = null;
+      }
+      unlinkSync(first.path);
+      this.segments.shift();
+    }
+  }
+}
+
+function parseCommitted(text: string): number {
+  const value = Number(text.trim());
+  return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+function writeAll(fd: number, buffers: Buffer[]): void {
+  let remaining = buffers;
+  while (remaining.length > 0) {
+    let written = writevSync(fd, remaining);
+    const rest: Buffer[] = [];
+    for (const buffer of remaining) {
+      if (written >= buffer.length) {
+        written -= buffer.length;
+      } else {
+        rest.push(written > 0 ? buffer.subarray(written) : buffer);
+        written = 0;
+      }
+    }
+    remaining = rest;
+  }
+}

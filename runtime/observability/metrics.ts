@@ -1,0 +1,181 @@
+/**
+ * Prometheus metrics for the agent server, plus the plain counters the `stats` method returns.
+ * Label values come from fixed sets (method names, error codes), never from client input.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { AGENT_STATUSES, METHODS, type AgentStatus } from "../protocol/index.js";
+
+/** What the metrics read from the process runner at scrape time. */
+export interface AgentGaugeSource {
+  countsByStatus(): Record<AgentStatus, number>;
+  droppedBytesTotal(): number;
+}
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
+
+/** A method name safe to use as a label: hostile input must not mint label values. */
+export function methodLabel(method: unknown): string {
+  return typeof method === "string" && KNOWN_METHODS.has(method) ? method : "unknown";
+}
+
+export class ServerMetrics {
+  readonly registry: Registry;
+  private readonly requests: Counter<"method" | "result">;
+  private readonly duration: Histogram<"method">;
+  private readonly spawns: Counter;
+  private readonly spawnFailures: Counter;
+  private readonly authRejectionsCounter: Counter<"reason">;
+  private readonly handshakeFailures: Counter<"reason">;
+  private readonly malformed: Counter<"reason">;
+  private readonly replays: Counter;
+  private readonly streamDrops: Counter;
+  private readonly requestChildren = new Map<string, { inc(): void }>();
+  private readonly durationChildren = new Map<string, { observe(value: number): void }>();
+  private source: AgentGaugeSource | null = null;
+
+  /** Plain totals for the `stats` method. */
+  readonly totals = {
+    requests: {} as Record<string, number>,
+    errors: {} as Record<string, number>,
+    spawns: 0,
+    spawnFailures: 0,
+    authRejections: 0,
+    idempotentReplays: 0,
+  };
+
+  constructor(registry: Registry = new Registry()) {
+    this.registry = registry;
+    collectDefaultMetrics({ register: registry });
+    this.requests = new Counter({
+      name: "zeroplane_requests_total",
+      help: "Requests handled, by method and result (ok or an error code).",
+      labelNames: ["method", "result"],
+      registers: [registry],
+    });
+    this.duration = new Histogram({
+      name: "zeroplane_request_duration_seconds",
+      help: "Time from receiving a request to queueing its reply.",
+      labelNames: ["method"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    this.spawns = new Counter({
+      name: "zeroplane_spawns_total",
+      help: "Agents spawned (including those whose process failed to start).",
+      registers: [registry],
+    });
+    this.spawnFailures = new Counter({
+      name: "zeroplane_spawn_failures_total",
+      help: "Spawns that failed: refused by the runner or the process could not start.",
+      registers: [registry],
+    });
+    this.authRejectionsCounter = new Counter({
+      name: "zeroplane_auth_rejections_total",
+      help: "Clients refused by ZAP (CURVE key not in the allowlist).",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
+    this.handshakeFailures = new Counter({
+      name: "zeroplane_handshake_failures_total",
+      help: "ZMTP security handshakes that failed, such as a client using the wrong server key.",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
+    this.malformed = new Counter({
+      name: "zeroplane_malformed_messages_total",
+      help: "Messages that were not a valid request envelope.",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
+    this.replays = new Counter({
+      name: "zeroplane_idempotent_replays_total",
+      help: "Spawns answered from the idempotency cache instead of starting a new agent.",
+      registers: [registry],
+    });
+    this.streamDrops = new Counter({
+      name: "zeroplane_stream_events_dropped_total",
+      help: "PUB stream events dropped because the publish queue was full.",
+      registers: [registry],
+    });
+    const metrics = this;
+    new Gauge({
+      name: "zeroplane_agents",
+      help: "Agents known to the server, by status.",
+      labelNames: ["status"],
+      registers: [registry],
+      collect() {
+        const counts = metrics.source?.countsByStatus();
+        for (const status of AGENT_STATUSES) this.set({ status }, counts?.[status] ?? 0);
+      },
+    });
+    let droppedSeen = 0;
+    new Counter({
+      name: "zeroplane_output_bytes_dropped_total",
+      help: "Agent output bytes dropped by the per-stream output cap.",
+      registers: [registry],
+      collect() {
+        const total = metrics.source?.droppedBytesTotal() ?? droppedSeen;
+        if (total > droppedSeen) this.inc(total - droppedSeen);
+        droppedSeen = Math.max(droppedSeen, total);
+      },
+    });
+  }
+
+  /** Where the agent gauges read from. */
+  attachAgents(source: AgentGaugeSource): void {
+    this.source = source;
+  }
+
+  recordRequest(method: string, result: string, seconds: number): void {
+    const key = `${method}\u0000${result}`;
+    let child = this.requestChildren.get(key);
+    if (!child) {
+      child = this.requests.labels(method, result);
+      this.requestChildren.set(key, child);
+    }
+    child.inc();
+    let timer = this.durationChildren.get(method);
+    if (!timer) {
+      timer = this.duration.labels(method);
+      this.durationChildren.set(method, timer);
+    }
+    timer.observe(seconds);
+    const totals = this.totals;
+    totals.requests[method] = (totals.requests[method] ?? 0) + 1;
+    if (result !== "ok") totals.errors[result] = (totals.errors[result] ?? 0) + 1;
+  }
+
+  recordSpawn(failed: boolean): void {
+    this.spawns.inc();
+    this.totals.spawns++;
+    if (failed) this.recordSpawnFailure();
+  }
+
+  /** A spawn refused before a process was tried (capacity, bad command). */
+  recordSpawnFailure(): void {
+    this.spawnFailures.inc();
+    this.totals.spawnFailures++;
+  }
+
+  recordAuthRejection(reason: string): void {
+    this.authRejectionsCounter.inc({ reason });
+    this.totals.authRejections++;
+  }
+
+  recordHandshakeFailure(reason: string): void {
+    this.handshakeFailures.inc({ reason });
+  }
+
+  recordMalformed(reason: string): void {
+    this.malformed.inc({ reason });
+  }
+
+  recordReplay(): void {
+    this.replays.inc();
+    this.totals.idempotentReplays++;
+  }
+
+  recordStreamDrop(): void {
+    this.streamDrops.inc();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The process runner's entry point. The server uses only `createAgentRunner` and the types in api.ts.
+ * See docs/runner.md.
+ */
+import type { AgentRunnerOptions } from "./api.js";
+import { ProcessRunner } from "./process-runner.js";
+import { AgentRecords } from "./records.js";
+import { Watchdog } from "./watchdog.js";
+
+export type { AgentRunner, AgentRunnerEvents, AgentRunnerOptions } from "./api.js";
+export { ProcessRunner } from "./process-runner.js";
+export type { AgentRecord, ReapReport } from "./records.js";
+export { readAgentRecords, recordsPath } from "./records.js";
+export { buildAgentEnv, INHERITED_ENV_VARS } from "./agent-env.js";
+
+/**
+ * Opens `options.stateDir` (killing agents left alive by a previous server that crashed), starts the
+ * watchdog, and returns a runner ready to spawn. Throws if the options are invalid or another live
+ * runner owns the stateDir.
+ */
+export async function createAgentRunner(options: AgentRunnerOptions): Promise<ProcessRunner> {
+  validateOptions(options);
+  const { records, report } = await AgentRecords.open(options.stateDir);
+  const watchdog = new Watchdog((message) => process.emitWarning(message, "ZeroplaneRunnerWarning"));
+  return new ProcessRunner({ ...options }, records, watchdog, report);
+}
+
+function validateOptions(options: AgentRunnerOptions): void {
+  const integers: Array<[keyof AgentRunnerOptions, number]> = [
+    ["maxAgents", 1],
+    ["outputCapBytes", 1],
+    ["retentionMs", 0],
+    ["stopGraceMs", 1],
+  ];
+  for (const [key, min] of integers) {
+    const value = options[key];
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+      throw new RangeError(
+        `runner option ${key} must be an integer of at least ${min}, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  if (!options.serverId) throw new RangeError("runner option serverId must be a non-empty string");
+  if (!options.stateDir) {
+    throw new RangeError("runner option stateDir must be a writable directory path, got an empty value");
+  }
+}

@@ -1,0 +1,569 @@
+/**
+ * The process runner: starts agents as child processes, each the leader of its own process group,
+ * drives their status, keeps their output, and makes sure none outlives the server.
+ *
+ * Status machine (see docs/runner.md):
+ *   starting → running ⇄ paused;  starting|running|paused → stopping;
+ *   any live status → exited (code) | killed (signal) | timed_out;  starting → failed (spawn error).
+ */
+import { spawn as spawnChild, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { statSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import {
+  AGENT_STATUSES,
+  ProtocolError,
+  type AgentInfo,
+  type AgentStatus,
+  type LifecycleEvent,
+  type LifecycleEventType,
+  type ListResult,
+  type OutputResult,
+  type OutputStream,
+  type ParsedParams,
+  type StreamEvent,
+} from "../protocol/index.js";
+import { Agent } from "./agent.js";
+import { buildAgentEnv } from "./agent-env.js";
+import type { AgentRunner, AgentRunnerEvents, AgentRunnerOptions } from "./api.js";
+import { isSignalName, signalGroup } from "./process-groups.js";
+import { AgentRecords, type ReapReport } from "./records.js";
+import { Watchdog } from "./watchdog.js";
+
+/** After the leader exits, how long to wait for its output pipes to close before closing them ourselves. */
+const DRAIN_TIMEOUT_MS = 2_000;
+/** Unwritten stdin beyond this makes "write" fail instead of growing the server's memory. */
+const MAX_STDIN_BACKLOG_BYTES = 16 * 1024 * 1024;
+
+type ControlParams = ParsedParams<"control">;
+
+export class ProcessRunner implements AgentRunner {
+  private readonly agents = new Map<string, Agent>();
+  private readonly counts: Record<AgentStatus, number> = Object.fromEntries(
+    AGENT_STATUSES.map((status) => [status, 0]),
+  ) as Record<AgentStatus, number>;
+  private readonly events = new EventEmitter();
+  private nextOrder = 1;
+  private active = 0;
+  private droppedTotal = 0;
+  private closed = false;
+
+  /** Use createAgentRunner(): it opens the stateDir (and reaps leftovers) first. */
+  constructor(
+    private readonly options: AgentRunnerOptions,
+    private readonly records: AgentRecords,
+    private readonly watchdog: Watchdog,
+    /** What opening the stateDir found and killed from a previous run. */
+    readonly reapedAtStartup: ReapReport,
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  /** The watchdog's pid, or null if it is not running (for diagnostics and tests). */
+  get watchdogPid(): number | null {
+    return this.watchdog.pid;
+  }
+
+  on<E extends keyof AgentRunnerEvents>(event: E, listener: AgentRunnerEvents[E]): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off<E extends keyof AgentRunnerEvents>(event: E, listener: AgentRunnerEvents[E]): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  async spawn(params: ParsedParams<"spawn">): Promise<AgentInfo> {
+    if (this.closed) throw new ProtocolError("UNAVAILABLE", "the process runner is closed; no new agents");
+    const { maxAgents, serverId } = this.options;
+    if (this.active >= maxAgents) {
+      throw new ProtocolError(
+        "CAPACITY",
+        `server ${serverId} is at capacity: ${this.active} active agents, limit ${maxAgents} (max_agents); ` +
+          "retry later or on another server",
+      );
+    }
+    const agent = new Agent(
+      randomUUID(),
+      this.nextOrder++,
+      serverId,
+      params,
+      Date.now(),
+      this.options.outputCapBytes,
+    );
+    this.admit(agent);
+
+    const cwdProblem = params.cwd === undefined ? null : checkCwd(params.cwd);
+    if (cwdProblem) {
+      this.fail(agent, cwdProblem);
+      return agent.snapshot();
+    }
+    let child: ChildProcess;
+    try {
+      child = spawnChild(params.command, params.args, {
+        cwd: params.cwd,
+        env: buildAgentEnv(params.env),
+        // Own process group (setsid): signals to -pid reach everything the agent starts.
+        detached: true,
+        stdio: "pipe",
+      });
+    } catch (error) {
+      this.fail(agent, describeSpawnError(params.command, error));
+      return agent.snapshot();
+    }
+    this.attach(agent, child);
+    await agent.settled;
+    return agent.snapshot();
+  }
+
+  async control(params: ControlParams): Promise<AgentInfo> {
+    const agent = this.find(params.agentId);
+    switch (params.action) {
+      case "pause":
+        this.pause(agent);
+        break;
+      case "resume":
+        this.resume(agent);
+        break;
+      case "stop":
+        this.stop(agent, params.graceMs ?? this.options.stopGraceMs);
+        break;
+      case "kill":
+        this.kill(agent);
+        break;
+      case "signal":
+        this.signal(agent, params.signal);
+        break;
+      case "write":
+        this.write(agent, params.data, params.end ?? false);
+        break;
+    }
+    return agent.snapshot();
+  }
+
+  get(agentId: string): AgentInfo {
+    return this.find(agentId).snapshot();
+  }
+
+  list(params: ParsedParams<"list">): ListResult {
+    const after = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
+    const statuses = params.status && params.status.length > 0 ? new Set(params.status) : null;
+    const labels = params.labels ?? {};
+    const page: AgentInfo[] = [];
+    let total = 0;
+    let last = 0;
+    let more = false;
+    for (const agent of this.agents.values()) {
+      if (statuses && !statuses.has(agent.status)) continue;
+      if (!agent.hasLabels(labels)) continue;
+      total++;
+      if (agent.order <= after) continue;
+      if (page.length < params.limit) {
+        page.push(agent.snapshot());
+        last = agent.order;
+      } else {
+        more = true;
+      }
+    }
+    return { agents: page, nextCursor: more ? encodeCursor(last) : null, total };
+  }
+
+  output(params: ParsedParams<"output">): OutputResult {
+    const agent = this.find(params.agentId);
+    const buffer = agent.output[params.stream];
+    const slice =
+      params.tail !== undefined
+        ? buffer.readTail(params.tail, params.limit)
+        : buffer.read(params.offset ?? 0, params.limit);
+    return {
+      stream: params.stream,
+      data: slice.data,
+      offset: slice.offset,
+      nextOffset: slice.nextOffset,
+      dropped: slice.dropped,
+      eof: agent.terminal && slice.nextOffset === buffer.total,
+    };
+  }
+
+  activeCount(): number {
+    return this.active;
+  }
+
+  countsByStatus(): Record<AgentStatus, number> {
+    return { ...this.counts };
+  }
+
+  droppedBytesTotal(): number {
+    return this.droppedTotal;
+  }
+
+  async stopAll(graceMs: number): Promise<void> {
+    const live = [...this.agents.values()].filter((agent) => !agent.terminal);
+    for (const agent of live) {
+      if (agent.status !== "stopping" && agent.pid !== null && !agent.leaderExited) this.beginStop(agent, graceMs);
+    }
+    await Promise.all(live.map((agent) => agent.ended));
+  }
+
+  /**
+   * Releases timers, the records file and the watchdog, and lets this process exit; does not stop agents.
+   * Agents still running keep running while this process lives; the watchdog stays armed for them and
+   * kills them when this process exits. Call stopAll() first for a graceful shutdown.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const agent of this.agents.values()) {
+      agent.clearTimers();
+      agent.child?.unref();
+    }
+    await this.records.close();
+    await this.watchdog.close();
+  }
+
+  /** Writes the agent records to stateDir now instead of with the next batch. */
+  flushRecords(): Promise<void> {
+    return this.records.flush();
+  }
+
+  // ---- transitions ---------------------------------------------------------------------------
+
+  private attach(agent: Agent, child: ChildProcess): void {
+    agent.child = child;
+    if (child.pid !== undefined) {
+      agent.pid = child.pid;
+      this.watchdog.register(child.pid);
+      this.records.add(agent.id, child.pid);
+    }
+    child.once("spawn", () => this.onStarted(agent));
+    child.on("error", (error) => {
+      // After a successful start, errors come only from our own signalling, which we handle there.
+      if (agent.status === "starting" && agent.startedAt === null) {
+        this.fail(agent, describeSpawnError(agent.params.command, error));
+      }
+    });
+    child.once("exit", (code, signal) => this.onLeaderExit(agent, code, signal));
+    child.once("close", () => this.finish(agent));
+    child.stdout?.on("data", (chunk: Buffer) => this.onOutput(agent, "stdout", chunk));
+    child.stderr?.on("data", (chunk: Buffer) => this.onOutput(agent, "stderr", chunk));
+    child.stdin?.on("error", () => {
+      // EPIPE: the agent closed its stdin or died. Later writes report INVALID_STATE.
+      agent.stdinEnded = true;
+    });
+  }
+
+  private onStarted(agent: Agent): void {
+    agent.startedAt = Date.now();
+    if (agent.status === "starting") this.transition(agent, "running", "started");
+    const timeoutMs = agent.params.timeoutMs;
+    if (timeoutMs !== undefined && !agent.leaderExited) {
+      agent.timers.timeout = setTimeout(() => this.onTimeout(agent), timeoutMs);
+      agent.timers.timeout.unref();
+    }
+    agent.markSettled();
+  }
+
+  private onTimeout(agent: Agent): void {
+    if (agent.terminal || agent.leaderExited || agent.status === "stopping") return;
+    agent.timedOut = true;
+    this.beginStop(agent, this.options.stopGraceMs);
+  }
+
+  private onLeaderExit(agent: Agent, code: number | null, signal: NodeJS.Signals | null): void {
+    agent.leaderExited = true;
+    agent.exitCode = code;
+    agent.signal = code === null ? signal : null;
+    clearTimeout(agent.timers.kill);
+    clearTimeout(agent.timers.timeout);
+    if (agent.pid !== null) {
+      this.watchdog.unregister(agent.pid);
+      this.records.remove(agent.id);
+      // An agent's lifetime is its leader's: whatever it left running in its group goes with it.
+      signalGroup(agent.pid, "SIGKILL");
+    }
+    // Output still in the pipes arrives before "close". A grandchild that escaped the group could
+    // hold them open forever, so stop waiting after a while.
+    agent.timers.drain = setTimeout(() => {
+      agent.child?.stdout?.destroy();
+      agent.child?.stderr?.destroy();
+      this.finish(agent);
+    }, DRAIN_TIMEOUT_MS);
+    agent.timers.drain.unref();
+  }
+
+  /** The process has exited and its output is drained: record the final status. */
+  private finish(agent: Agent): void {
+    if (agent.terminal || !agent.leaderExited) return;
+    clearTimeout(agent.timers.drain);
+    agent.child?.stdin?.destroy();
+    agent.stdinEnded = true;
+    agent.endedAt = Date.now();
+    if (agent.timedOut) this.transition(agent, "timed_out", "timed_out");
+    else if (agent.exitCode !== null) this.transition(agent, "exited", "exited");
+    else this.transition(agent, "killed", "killed");
+    this.retire(agent);
+  }
+
+  private fail(agent: Agent, message: string): void {
+    if (agent.terminal) return;
+    agent.error = message;
+    agent.endedAt = Date.now();
+    agent.stdinEnded = true;
+    agent.child?.stdout?.destroy();
+    agent.child?.stderr?.destroy();
+    agent.child?.stdin?.destroy();
+    if (agent.pid !== null) {
+      this.watchdog.unregister(agent.pid);
+      this.records.remove(agent.id);
+    }
+    this.transition(agent, "failed", "failed");
+    this.retire(agent);
+  }
+
+  /** A terminal agent: release its process, settle its promises, and schedule its eviction. */
+  private retire(agent: Agent): void {
+    agent.clearTimers();
+    // Drop our listeners so the process object can be freed; keep "error" handled, as Node requires.
+    agent.child?.removeAllListeners().on("error", () => {});
+    agent.child = null;
+    agent.markSettled();
+    agent.markEnded();
+    if (this.closed) return;
+    agent.timers.evict = setTimeout(() => this.agents.delete(agent.id), this.options.retentionMs);
+    agent.timers.evict.unref();
+  }
+
+  /** Counts a new agent in and announces it: status "starting" (previous null), lifecycle "spawned". */
+  private admit(agent: Agent): void {
+    this.agents.set(agent.id, agent);
+    this.counts.starting++;
+    this.active++;
+    const info = agent.snapshot();
+    this.emit("stream", { kind: "status", agent: info, previous: null });
+    this.emitLifecycle(agent, "spawned", info);
+  }
+
+  private transition(agent: Agent, status: AgentStatus, lifecycle: LifecycleEventType | null): void {
+    const previous = agent.status;
+    const wasActive = !agent.terminal;
+    this.counts[previous]--;
+    this.counts[status]++;
+    agent.status = status;
+    this.active += Number(!agent.terminal) - Number(wasActive);
+    const info = agent.snapshot();
+    this.emit("stream", { kind: "status", agent: info, previous });
+    if (lifecycle) this.emitLifecycle(agent, lifecycle, info);
+  }
+
+  private emitLifecycle(
+    agent: Agent,
+    type: LifecycleEventType,
+    info: AgentInfo,
+    detail?: Record<string, string | number>,
+  ): void {
+    const event: LifecycleEvent = {
+      type,
+      serverId: this.options.serverId,
+      agentId: agent.id,
+      seq: ++agent.lifecycleSeq,
+      time: Date.now(),
+      agent: info,
+      ...(detail ? { detail } : {}),
+    };
+    this.emit("lifecycle", event);
+  }
+
+  private onOutput(agent: Agent, stream: OutputStream, chunk: Buffer): void {
+    const buffer = agent.output[stream];
+    const offset = buffer.total;
+    const dropped = buffer.append(chunk);
+    this.emit("stream", { kind: "output", agentId: agent.id, stream, offset, data: chunk });
+    if (dropped === 0) return;
+    this.droppedTotal += dropped;
+    // Once per stream: the count keeps growing in AgentInfo.droppedBytes without an event per chunk.
+    if (agent.truncationReported.has(stream)) return;
+    agent.truncationReported.add(stream);
+    this.emitLifecycle(agent, "output_truncated", agent.snapshot(), {
+      stream,
+      droppedBytes: buffer.dropped,
+      capBytes: this.options.outputCapBytes,
+    });
+  }
+
+  // ---- control actions -----------------------------------------------------------------------
+
+  private pause(agent: Agent): void {
+    this.require(agent, "pause", ["running"]);
+    signalGroup(this.pidOf(agent), "SIGSTOP");
+    this.transition(agent, "paused", "paused");
+  }
+
+  private resume(agent: Agent): void {
+    this.require(agent, "resume", ["paused"]);
+    signalGroup(this.pidOf(agent), "SIGCONT");
+    this.transition(agent, "running", "resumed");
+  }
+
+  private stop(agent: Agent, graceMs: number): void {
+    if (agent.status === "stopping") return;
+    this.require(agent, "stop", ["starting", "running", "paused"]);
+    this.beginStop(agent, graceMs);
+  }
+
+  private kill(agent: Agent): void {
+    this.require(agent, "kill", ["starting", "running", "paused", "stopping"]);
+    const pid = this.pidOf(agent);
+    if (agent.status !== "stopping") this.transition(agent, "stopping", null);
+    clearTimeout(agent.timers.kill);
+    signalGroup(pid, "SIGKILL");
+  }
+
+  private signal(agent: Agent, name: string | undefined): void {
+    if (name === undefined) {
+      throw new ProtocolError("BAD_REQUEST", 'action "signal" needs a signal name, such as "SIGUSR1"');
+    }
+    if (!isSignalName(name)) {
+      throw new ProtocolError("BAD_REQUEST", `unknown signal ${JSON.stringify(name)}; use a name such as SIGUSR1`);
+    }
+    // Stopping and continuing the group is what pause and resume do; keep the status truthful.
+    if (name === "SIGSTOP" && agent.status === "running") return this.pause(agent);
+    if (name === "SIGCONT" && agent.status === "paused") return this.resume(agent);
+    if (name === "SIGKILL") return this.kill(agent);
+    this.require(agent, `send ${name} to`, ["starting", "running", "paused", "stopping"]);
+    signalGroup(this.pidOf(agent), name);
+  }
+
+  private write(agent: Agent, data: string | Uint8Array | undefined, end: boolean): void {
+    if (data === undefined && !end) {
+      throw new ProtocolError("BAD_REQUEST", 'action "write" needs data, end: true, or both');
+    }
+    this.require(agent, "write to", ["starting", "running", "paused", "stopping"]);
+    const stdin = agent.child?.stdin;
+    if (!stdin || agent.stdinEnded || !stdin.writable) {
+      throw new ProtocolError(
+        "INVALID_STATE",
+        `agent ${agent.id} is ${agent.describeStatus()} but its stdin is closed; cannot write to it`,
+      );
+    }
+    if (data !== undefined) {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data);
+      if (stdin.writableLength + bytes.length > MAX_STDIN_BACKLOG_BYTES) {
+        throw new ProtocolError(
+          "UNAVAILABLE",
+          `agent ${agent.id} has ${stdin.writableLength} bytes of stdin not yet read; ` +
+            `more would exceed ${MAX_STDIN_BACKLOG_BYTES} bytes; retry when the agent has read its input`,
+        );
+      }
+      stdin.write(bytes);
+    }
+    if (end) {
+      agent.stdinEnded = true;
+      stdin.end();
+    }
+  }
+
+  /** SIGTERM to the group (and SIGCONT, so a paused group can act on it), then SIGKILL after graceMs. */
+  private beginStop(agent: Agent, graceMs: number): void {
+    const pid = this.pidOf(agent);
+    const wasPaused = agent.status === "paused";
+    this.transition(agent, "stopping", null);
+    signalGroup(pid, "SIGTERM");
+    if (wasPaused) signalGroup(pid, "SIGCONT");
+    clearTimeout(agent.timers.kill);
+    agent.timers.kill = setTimeout(() => signalGroup(pid, "SIGKILL"), graceMs);
+    agent.timers.kill.unref();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private find(agentId: string): Agent {
+    const agent = this.agents.get(agentId);
+    if (!agent) {
+      throw new ProtocolError(
+        "NOT_FOUND",
+        `no agent ${JSON.stringify(agentId)} on server ${this.options.serverId}; ` +
+          `it never existed here or ended more than ${this.options.retentionMs} ms ago`,
+      );
+    }
+    return agent;
+  }
+
+  private require(agent: Agent, action: string, allowed: readonly AgentStatus[]): void {
+    if (allowed.includes(agent.status)) return;
+    throw new ProtocolError(
+      "INVALID_STATE",
+      `agent ${agent.id} is ${agent.describeStatus()}; cannot ${action} it (only when ${allowed.join(" or ")})`,
+    );
+  }
+
+  /** The group to signal. Only a spawn that is failing has none, and it is about to be "failed". */
+  private pidOf(agent: Agent): number {
+    if (agent.pid === null || agent.leaderExited) {
+      throw new ProtocolError(
+        "INVALID_STATE",
+        `agent ${agent.id} is ${agent.describeStatus()} and has no running process to signal`,
+      );
+    }
+    return agent.pid;
+  }
+
+  /** Emits to every listener; a listener that throws must not break the runner's bookkeeping. */
+  private emit(event: "stream", payload: StreamEvent): void;
+  private emit(event: "lifecycle", payload: LifecycleEvent): void;
+  private emit(event: keyof AgentRunnerEvents, payload: StreamEvent | LifecycleEvent): void {
+    for (const listener of this.events.listeners(event)) {
+      try {
+        (listener as (value: typeof payload) => void)(payload);
+      } catch (error) {
+        process.emitWarning(`a runner "${event}" listener threw: ${String(error)}`, "ZeroplaneRunnerWarning");
+      }
+    }
+  }
+}
+
+/** Why `cwd` cannot be used as a working directory, or null when it can. */
+function checkCwd(cwd: string): string | null {
+  if (!isAbsolute(cwd)) return `cwd ${JSON.stringify(cwd)} is not an absolute path; pass an absolute directory`;
+  try {
+    if (!statSync(cwd).isDirectory()) return `cwd ${JSON.stringify(cwd)} is not a directory`;
+    return null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return `cwd ${JSON.stringify(cwd)} does not exist; create it or pass an existing directory`;
+    return `cwd ${JSON.stringify(cwd)} cannot be used (${code ?? String(error)})`;
+  }
+}
+
+function describeSpawnError(command: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const name = JSON.stringify(command);
+  switch (code) {
+    case "ENOENT":
+      return `command ${name} not found (ENOENT); check the command name and the PATH in the agent's env`;
+    case "EACCES":
+      return `command ${name} is not executable (EACCES); check its file mode`;
+    case "EAGAIN":
+    case "EMFILE":
+    case "ENFILE":
+      return `cannot start ${name}: the server is out of processes or file descriptors (${code})`;
+    default:
+      return `cannot start ${name}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+function encodeCursor(order: number): string {
+  return Buffer.from(`after:${order}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^after:(\d+)$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match) {
+    throw new ProtocolError(
+      "BAD_REQUEST",
+      `list cursor ${JSON.stringify(cursor)} is not valid; pass nextCursor from a previous list reply`,
+    );
+  }
+  return Number(match[1]);
+}

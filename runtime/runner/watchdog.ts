@@ -1,0 +1,151 @@
+/**
+ * The watchdog: one small detached process per runner that kills every agent's process group
+ * when the server dies, however it dies (SIGKILL and OOM included).
+ *
+ * The runner writes "+<pgid>" when an agent starts and "-<pgid>" when it ends, one per line, on the
+ * watchdog's stdin. The kernel closes that pipe when the server exits, so the watchdog reads EOF and
+ * SIGKILLs every group still registered. It remembers each leader's start time (from /proc) and skips
+ * a group whose pid now belongs to a different process, so it never kills an unrelated reused pid.
+ * Agents never inherit the pipe (Node opens it close-on-exec), so only the server's death closes it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Socket } from "node:net";
+import { DEFAULT_AGENT_PATH } from "./agent-env.js";
+
+/** The watchdog program, run with `node -e`. Plain CommonJS: it must start fast and depend on nothing. */
+export const WATCHDOG_SCRIPT = `"use strict";
+process.title = "zeroplane-watchdog";
+const fs = require("fs");
+const groups = new Map();
+function startTime(pid) {
+  try {
+    const text = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
+    return text.slice(text.lastIndexOf(")") + 2).split(" ")[19] || null;
+  } catch (_) {
+    return null;
+  }
+}
+function killAll() {
+  for (const [pgid, started] of groups) {
+    const now = startTime(pgid);
+    const sameLeader = started === null ? now === null : now === null || now === started;
+    if (!sameLeader) continue;
+    try { process.kill(-pgid, "SIGKILL"); } catch (_) {}
+  }
+  groups.clear();
+}
+let pending = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  const lines = (pending + chunk).split("\\n");
+  pending = lines.pop();
+  for (const line of lines) {
+    const pgid = Number(line.slice(1));
+    if (!Number.isInteger(pgid) || pgid <= 1) continue;
+    if (line[0] === "+") groups.set(pgid, startTime(pgid));
+    else if (line[0] === "-") groups.delete(pgid);
+  }
+});
+const finish = () => { killAll(); process.exit(0); };
+process.stdin.on("end", finish);
+process.stdin.on("error", finish);
+for (const name of ["SIGINT", "SIGHUP", "SIGPIPE"]) process.on(name, () => {});
+`;
+
+/** Restarts allowed within RESTART_WINDOW_MS before the runner gives up and relies on stateDir reaping. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+export class Watchdog {
+  private child: ChildProcess | null = null;
+  private readonly groups = new Set<number>();
+  private restarts: number[] = [];
+  private closed = false;
+
+  constructor(private readonly onProblem: (message: string) => void) {
+    this.start();
+  }
+
+  /** The watchdog's pid, or null when it is not running. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  /** Guards process group `pgid` from now on. */
+  register(pgid: number): void {
+    this.groups.add(pgid);
+    this.send(`+${pgid}\n`);
+  }
+
+  /** Stops guarding `pgid` (its leader has exited and been reaped). */
+  unregister(pgid: number): void {
+    if (this.groups.delete(pgid)) this.send(`-${pgid}\n`);
+  }
+
+  /**
+   * Lets this process exit without waiting for the watchdog. With no group registered the watchdog
+   * exits now; otherwise it stays armed and kills the remaining groups when this process exits.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    const child = this.child;
+    if (!child) return;
+    if (this.groups.size > 0) {
+      unrefPipe(child);
+      child.unref();
+      return;
+    }
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.stdin?.end();
+    await exited;
+  }
+
+  private start(): void {
+    const child = spawn(process.execPath, ["--max-old-space-size=16", "-e", WATCHDOG_SCRIPT], {
+      detached: true,
+      stdio: ["pipe", "ignore", "ignore"],
+      cwd: "/",
+      env: { PATH: process.env.PATH ?? DEFAULT_AGENT_PATH },
+    });
+    this.child = child;
+    child.unref();
+    // The pipe must not keep the server alive; writes still go out while it runs.
+    unrefPipe(child);
+    child.stdin?.on("error", () => {
+      // EPIPE: the watchdog died. Its exit handler restarts it.
+    });
+    child.on("error", (error) => this.onProblem(`watchdog could not start: ${error.message}`));
+    child.on("exit", (code, signal) => this.onExit(child, code, signal));
+    const replay = [...this.groups].map((pgid) => `+${pgid}\n`).join("");
+    if (replay) this.send(replay);
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return;
+    this.child = null;
+    if (this.closed) return;
+    const now = Date.now();
+    this.restarts = this.restarts.filter((time) => now - time < RESTART_WINDOW_MS);
+    if (this.restarts.length >= MAX_RESTARTS) {
+      this.onProblem(
+        `watchdog exited (${signal ?? `code ${code}`}) ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS} ms; ` +
+          "not restarting it: agents will only be reaped from stateDir records when the server restarts",
+      );
+      return;
+    }
+    this.restarts.push(now);
+    this.onProblem(`watchdog exited (${signal ?? `code ${code}`}); restarting it`);
+    this.start();
+  }
+
+  private send(line: string): void {
+    const stdin = this.child?.stdin;
+    if (stdin && !stdin.destroyed && stdin.writable) stdin.write(line);
+  }
+}
+
+/** A "pipe" stdio stream is a net.Socket; unref it so an idle pipe does not hold the event loop open. */
+function unrefPipe(child: ChildProcess): void {
+  (child.stdin as Socket | null)?.unref();
+}

@@ -1,0 +1,283 @@
+/**
+ * The agent server: a ROUTER socket for requests, a PUB socket for status and output, CURVE with a
+ * ZAP allowlist, the process runner behind them, JetStream lifecycle events when NATS is enabled,
+ * and the observability HTTP port. `startServer` wires these together; `shutdown` drains them.
+ */
+import { type Logger } from "pino";
+import { Context, Publisher, Router } from "zeromq";
+import { ConfigError, ENV_VARS, isLoopbackEndpoint, type ZeroplaneConfig } from "../config/index.js";
+import type { EventSink } from "../events/api.js";
+import { createLogger } from "../observability/logger.js";
+import { ServerMetrics } from "../observability/metrics.js";
+import { startObservabilityServer, type ObservabilityServer } from "../observability/http.js";
+import type { RequestHandler } from "../protocol/index.js";
+import type { AgentRunner } from "../runner/api.js";
+import { createAgentRunner } from "../runner/index.js";
+import { Allowlist } from "../security/allowlist.js";
+import { readSecretKey } from "../security/keys.js";
+import { ZapHandler } from "../security/zap.js";
+import { createRequestHandler } from "./handler.js";
+import { StreamPublisher } from "./publisher.js";
+import { RequestSocket } from "./request-socket.js";
+import { serverSocketOptions } from "./sockets.js";
+
+export interface AgentServer {
+  /** The addresses actually bound (ephemeral ports resolved). */
+  readonly endpoints: { readonly router: string; readonly publish: string; readonly http: string };
+  /** Validated dispatch, shared by the ZeroMQ socket and NATS command intake. */
+  readonly handler: RequestHandler;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  /** True once the sockets are bound, until draining starts (and while a required NATS is connected). */
+  ready(): boolean;
+  draining(): boolean;
+  /**
+   * The SIGTERM drain: readiness fails at once, new spawns get DRAINING, in-flight requests finish,
+   * agents are stopped when server.stopAgentsOnShutdown, then everything closes, all within
+   * server.shutdownGraceMs.
+   */
+  shutdown(): Promise<void>;
+  /** Closes at once: no drain, agents are left as they are. */
+  close(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  readonly logger?: Logger;
+}
+
+/** Refuses configurations that would weaken security, with a message naming the fix. */
+function checkSecurity(config: ZeroplaneConfig): void {
+  if (config.security.curve) {
+    if (!config.security.allowlistFile) {
+      throw new ConfigError(
+        `CURVE is on but no client allowlist is configured. Fix: set ${ENV_VARS["security.allowlistFile"]} to a file with one client public key (Z85) per line.`,
+        "security.allowlistFile",
+      );
+    }
+    return;
+  }
+  const exposed = [config.server.bind, config.server.publishBind].filter((e) => !isLoopbackEndpoint(e));
+  if (exposed.length && !config.security.allowInsecure) {
+    throw new ConfigError(
+      `CURVE is off but ${exposed.join(" and ")} binds beyond loopback. Fix: turn CURVE on, bind to 127.0.0.1, or set ${ENV_VARS["security.allowInsecure"]}=true if you accept plaintext on the network.`,
+      "security.curve",
+    );
+  }
+}
+
+/** Runs cleanup steps in reverse order, ignoring failures (used when startup fails half way). */
+class Cleanup {
+  private readonly steps: Array<() => unknown> = [];
+  add(step: () => unknown): void {
+    this.steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const step of this.steps.reverse()) {
+      try {
+        await step();
+      } catch {
+        // Best effort: the original startup error is the one to report.
+      }
+    }
+  }
+}
+
+export async function startServer(config: ZeroplaneConfig, options: StartServerOptions = {}): Promise<AgentServer> {
+  const serverId = config.server.id;
+  const logger = options.logger ?? createLogger({ level: config.log.level, bindings: { serverId } });
+  checkSecurity(config);
+  const secretKey = config.security.curve ? readSecretKey(config) : null;
+
+  const cleanup = new Cleanup();
+  try {
+    const startedAt = Date.now();
+    const metrics = new ServerMetrics();
+    const allowlist = secretKey
+      ? new Allowlist(config.security.allowlistFile!, { logger: logger.child({ component: "allowlist" }) })
+      : null;
+    if (allowlist) cleanup.add(() => allowlist.close());
+
+    const runner: AgentRunner = await createAgentRunner({
+      serverId,
+      maxAgents: config.server.maxAgents,
+      outputCapBytes: config.runner.outputCapBytes,
+      retentionMs: config.runner.retentionMs,
+      stopGraceMs: config.runner.stopGraceMs,
+      stateDir: config.runner.stateDir,
+    });
+    cleanup.add(() => runner.close());
+    metrics.attachAgents(runner);
+
+    // A context of our own: the ZAP handler then governs exactly these sockets.
+    const context = new Context();
+    let zap: ZapHandler | null = null;
+    if (allowlist) {
+      const zapHandler = new ZapHandler(context, allowlist, (rejection) => {
+        metrics.recordAuthRejection(rejection.reason);
+        logger.warn(
+          { reason: rejection.reason, clientFingerprint: rejection.fingerprint, peer: rejection.address },
+          "client refused by ZAP",
+        );
+      });
+      zap = zapHandler;
+      await zapHandler.start();
+      cleanup.add(() => zapHandler.close());
+    }
+
+    const router = new Router(serverSocketOptions(config, context, secretKey, "router"));
+    const pub = new Publisher(serverSocketOptions(config, context, secretKey, "publisher"));
+    cleanup.add(() => router.close());
+    cleanup.add(() => pub.close());
+    for (const socket of [router, pub]) {
+      socket.events.on("handshake:error:protocol", (event) => {
+        metrics.recordHandshakeFailure(event.error.code);
+        logger.info({ reason: event.error.code, peer: event.address }, "client handshake failed");
+      });
+    }
+    await bindSocket(router, config.server.bind, ENV_VARS["server.bind"]);
+    await bindSocket(pub, config.server.publishBind, ENV_VARS["server.publishBind"]);
+
+    let draining = false;
+    let sink: EventSink | null = null;
+    const ready = () => !draining && (!config.nats.required || sink === null || sink.ready());
+    const handler = createRequestHandler({
+      runner,
+      metrics,
+      idempotencyWindowMs: config.server.idempotencyWindowMs,
+      state: {
+        serverId,
+        maxAgents: config.server.maxAgents,
+        startedAt,
+        draining: () => draining,
+        ready,
+        sink: () => sink,
+      },
+    });
+
+    if (config.nats.enabled) {
+      // Loaded only when enabled, so servers without NATS never touch the NATS client.
+      const { startEvents } = await import("../events/index.js");
+      const started = await startEvents({
+        config,
+        logger: logger.child({ component: "events" }),
+        registry: metrics.registry,
+        handler: handler.handle,
+      });
+      sink = started;
+      cleanup.add(() => started.close(1_000));
+    }
+
+    const publisher = new StreamPublisher(pub, metrics, logger, config.server.sendHighWaterMark);
+    const onLifecycle = (event: Parameters<EventSink["publish"]>[0]) => sink?.publish(event);
+    runner.on("lifecycle", onLifecycle);
+    runner.on("stream", (event) => publisher.publish(event));
+
+    const requests = new RequestSocket(
+      router,
+      handler.handle,
+      metrics,
+      logger,
+      config.server.maxMessageBytes,
+      config.server.sendHighWaterMark,
+    );
+    requests.start();
+
+    let closed = false;
+    const http: ObservabilityServer = await startObservabilityServer({
+      host: config.http.host,
+      port: config.http.port,
+      registry: metrics.registry,
+      probes: {
+        alive: () => !closed,
+        ready: () => {
+          if (closed) return { ready: false, reason: "closed" };
+          if (draining) return { ready: false, reason: "draining" };
+          if (!ready()) return { ready: false, reason: "NATS is required and not connected" };
+          return { ready: true };
+        },
+      },
+    });
+    cleanup.add(() => http.close());
+
+    const endpoints = {
+      router: router.lastEndpoint ?? config.server.bind,
+      publish: pub.lastEndpoint ?? config.server.publishBind,
+      http: http.url,
+    };
+
+    const closeAll = async (sinkDeadlineMs: number) => {
+      if (closed) return;
+      closed = true;
+      router.close();
+      await requests.stopped();
+      pub.close();
+      await Promise.allSettled([
+        sink?.close(sinkDeadlineMs),
+        zap?.close(),
+        http.close(),
+        // The runner waits for its watchdog to exit; a timer keeps the event loop alive meanwhile.
+        withTimeout(runner.close(), 5_000),
+      ]);
+      runner.off("lifecycle", onLifecycle);
+      allowlist?.close();
+    };
+
+    let shuttingDown: Promise<void> | null = null;
+    const shutdown = () => {
+      shuttingDown ??= (async () => {
+        const deadline = Date.now() + config.server.shutdownGraceMs;
+        // Keep a slice of the grace period for closing sockets and flushing events.
+        const margin = Math.min(2_000, config.server.shutdownGraceMs * 0.1);
+        const remaining = () => Math.max(0, deadline - margin - Date.now());
+        draining = true;
+        logger.info({ graceMs: config.server.shutdownGraceMs }, "draining: refusing new spawns");
+        await withTimeout(handler.idle(), remaining() / 2);
+        if (config.server.stopAgentsOnShutdown && runner.activeCount() > 0) {
+          const graceMs = Math.max(1, Math.min(config.runner.stopGraceMs, remaining() - 500));
+          logger.info({ agents: runner.activeCount(), graceMs }, "stopping agents");
+          await withTimeout(runner.stopAll(graceMs), remaining());
+        }
+        await withTimeout(Promise.all([requests.drained(), publisher.drained()]), remaining());
+        await closeAll(Math.max(100, deadline - Date.now() - 200));
+        logger.info("shutdown complete");
+      })();
+      return shuttingDown;
+    };
+
+    logger.info({ endpoints, curve: Boolean(secretKey), nats: config.nats.enabled }, "zeroplane server listening");
+    return {
+      endpoints,
+      handler: handler.handle,
+      metrics,
+      logger,
+      ready: () => !closed && ready(),
+      draining: () => draining,
+      shutdown,
+      close: () => closeAll(1_000),
+    };
+  } catch (error) {
+    await cleanup.run();
+    throw error;
+  }
+}
+
+async function bindSocket(socket: Router | Publisher, endpoint: string, envName: string): Promise<void> {
+  try {
+    await socket.bind(endpoint);
+  } catch (error) {
+    throw new ConfigError(
+      `cannot bind ${endpoint} (${envName}): ${(error as Error).message}. Fix: choose a free address or port.`,
+      envName,
+    );
+  }
+}
+
+/** Waits for a promise, but no longer than ms. */
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}

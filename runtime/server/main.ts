@@ -1,0 +1,63 @@
+/**
+ * The server process: `zeroplane server` and the container image run this. Loads the config,
+ * starts the server and drains on SIGTERM or SIGINT, exiting within server.shutdownGraceMs.
+ * Runs directly too: `node --import tsx runtime/server/main.ts`.
+ */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { loadConfig, type ZeroplaneConfigInput } from "../config/index.js";
+import { createLogger } from "../observability/logger.js";
+import { startServer } from "./index.js";
+
+/**
+ * Starts the server with config from defaults, ZEROPLANE_CONFIG, ZEROPLANE_* variables and the
+ * overrides. Resolves once serving; the process exits after a signal-driven drain. Rejects with a
+ * ConfigError (naming the setting and the fix) when the server cannot start.
+ */
+export async function runServerProcess(overrides?: ZeroplaneConfigInput): Promise<void> {
+  const config = loadConfig(overrides ? { overrides } : {});
+  const logger = createLogger({ level: config.log.level, bindings: { serverId: config.server.id } });
+  const server = await startServer(config, { logger });
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, "second signal: exiting without finishing the drain");
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ signal }, "shutdown requested");
+    // The drain has its own deadline; this one guarantees exit even if a step hangs.
+    const hardStop = setTimeout(() => {
+      logger.error("shutdown grace period exceeded: exiting");
+      process.exit(1);
+    }, config.server.shutdownGraceMs);
+    hardStop.unref();
+    server.shutdown().then(
+      () => process.exit(0),
+      (error: Error) => {
+        logger.error({ err: error.message }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+function isMainModule(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  runServerProcess().catch((error: Error) => {
+    process.stderr.write(`zeroplane server: ${error.message}\n`);
+    process.exit(1);
+  });
+}

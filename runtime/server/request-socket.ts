@@ -1,0 +1,151 @@
+/**
+ * The ROUTER socket's request loop. Each message is [client identity, request frame]. Requests are
+ * handled concurrently (a slow spawn never delays a health check) and replies go out through a
+ * send queue. Hostile input gets an error reply or is dropped; it never stops the loop.
+ */
+import type { Logger } from "pino";
+import type { Router } from "zeromq";
+import type { ServerMetrics } from "../observability/metrics.js";
+import { ERROR_CODES, ProtocolError, type RequestHandler } from "../protocol/index.js";
+import { toProtocolError } from "./handler.js";
+import { SendQueue } from "./send-queue.js";
+import { decodeRequest, encodeError, encodeResult } from "./wire.js";
+
+/** Requests in progress beyond which the loop stops reading (ZeroMQ then queues, then pushes back). */
+const MAX_IN_FLIGHT = 10_000;
+
+export class RequestSocket {
+  private readonly replies: SendQueue;
+  private inFlight = 0;
+  private resumeReading: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly socket: Router,
+    private readonly handle: RequestHandler,
+    private readonly metrics: ServerMetrics,
+    private readonly logger: Logger,
+    private readonly maxMessageBytes: number,
+    sendHighWaterMark: number,
+  ) {
+    this.replies = new SendQueue(
+      socket,
+      Math.max(sendHighWaterMark, 1_000),
+      () => metrics.recordMalformed("reply-queue-full"),
+      (error) => logger.warn({ err: error.message }, "reply send failed"),
+    );
+  }
+
+  start(): void {
+    this.loop = this.receiveLoop();
+  }
+
+  /** Resolves when every reply queued so far has been handed to ZeroMQ. */
+  drained(): Promise<void> {
+    return this.replies.drained();
+  }
+
+  /** Resolves when the receive loop has ended (after the socket is closed). */
+  async stopped(): Promise<void> {
+    await this.loop;
+  }
+
+  private async receiveLoop(): Promise<void> {
+    while (!this.socket.closed) {
+      if (this.inFlight >= MAX_IN_FLIGHT) {
+        await new Promise<void>((resolve) => (this.resumeReading = resolve));
+        continue;
+      }
+      let frames: Buffer[];
+      try {
+        frames = await this.socket.receive();
+      } catch (error) {
+        if (this.socket.closed) return;
+        this.logger.error({ err: (error as Error).message }, "receive failed");
+        continue;
+      }
+      this.dispatch(frames);
+    }
+  }
+
+  private dispatch(frames: Buffer[]): void {
+    const identity = frames[0];
+    if (!identity) return;
+    if (frames.length !== 2) {
+      this.refuse(
+        identity,
+        "",
+        frames.length < 2 ? "missing-frame" : "extra-frames",
+        new ProtocolError(
+          ERROR_CODES.BAD_REQUEST,
+          `a request is exactly one frame holding a MessagePack envelope; got ${frames.length - 1} frames`,
+        ),
+      );
+      return;
+    }
+    const frame = frames[1]!;
+    const decoded = decodeRequest(frame);
+    if (frame.length > this.maxMessageBytes) {
+      // Already read (it is under libzmq's hard ceiling), so echo its id when it has one: the client
+      // can then fail that request at once instead of waiting for a timeout.
+      this.refuse(
+        identity,
+        decoded.ok ? decoded.request.id : decoded.id,
+        "too-large",
+        new ProtocolError(
+          ERROR_CODES.MESSAGE_TOO_LARGE,
+          `the request is ${frame.length} bytes; this server accepts at most ${this.maxMessageBytes} (server.maxMessageBytes)`,
+        ),
+      );
+      return;
+    }
+    if (!decoded.ok) {
+      this.refuse(identity, decoded.id, decoded.reason, decoded.error);
+      return;
+    }
+    const { id, method, params } = decoded.request;
+    this.inFlight++;
+    this.handle(method as never, params).then(
+      (result) => this.reply(identity, id, result),
+      (error: unknown) => this.replyError(identity, id, error),
+    );
+  }
+
+  private reply(identity: Buffer, id: string, result: unknown): void {
+    let frame: Uint8Array;
+    try {
+      frame = encodeResult(id, result);
+    } catch (error) {
+      this.logger.error({ err: (error as Error).message }, "cannot encode a reply");
+      frame = encodeError(id, new ProtocolError(ERROR_CODES.INTERNAL, "cannot encode the reply").toBody());
+    }
+    this.replies.push([identity, frame]);
+    this.finished();
+  }
+
+  private replyError(identity: Buffer, id: string, error: unknown): void {
+    const wire = toProtocolError(error);
+    if (wire.code === ERROR_CODES.INTERNAL) {
+      const cause = (wire.cause ?? error) as Error;
+      this.logger.error({ err: cause?.message, stack: cause?.stack }, "request failed");
+    }
+    this.replies.push([identity, encodeError(id, wire.toBody())]);
+    this.finished();
+  }
+
+  /** Answers a frame that never reached the handler, and counts it. */
+  private refuse(identity: Buffer, id: string, reason: string, error: ProtocolError): void {
+    this.metrics.recordMalformed(reason);
+    this.metrics.recordRequest("unknown", error.code, 0);
+    this.replies.push([identity, encodeError(id, error.toBody())]);
+  }
+
+  private finished(): void {
+    this.inFlight--;
+    if (this.resumeReading && this.inFlight < MAX_IN_FLIGHT / 2) {
+      const resume = this.resumeReading;
+      this.resumeReading = null;
+      resume();
+    }
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The AWS side of one environment: the image repository, the server's CURVE keypair in Secrets
+ * Manager (KMS-encrypted), the IAM role that lets only the SecretStore's service account read it,
+ * and a security group for every NLB.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_PORTS } from "../../runtime/config/index.js";
+import type { Environment } from "../environment/load.js";
+import type { AwsEnabledConfig } from "../environment/schema.js";
+import { awsNames, kubernetesNames } from "../names.js";
+import { CurveServerKey } from "./curve-key.js";
+
+/** The ports an NLB forwards: the ZeroMQ ROUTER and PUB sockets. */
+export const NLB_PORTS = [DEFAULT_PORTS.router, DEFAULT_PORTS.events] as const;
+
+export class ZeroplaneAws extends pulumi.ComponentResource {
+  /** `<account>.dkr.ecr.<region>.amazonaws.com/<name>`. */
+  readonly repositoryUrl: pulumi.Output<string>;
+  /** The server's CURVE public key (Z85). */
+  readonly curvePublicKey: pulumi.Output<string>;
+  /** The server's CURVE secret key (Z85). A Pulumi secret; never export it. */
+  readonly curveSecretKey: pulumi.Output<string>;
+  /** The Secrets Manager secret holding the keypair as JSON. */
+  readonly curveSecretArn: pulumi.Output<string>;
+  /** The secret's version: its `secretString` is a Pulumi secret. */
+  readonly curveSecretVersion: aws.secretsmanager.SecretVersion;
+  readonly kmsKeyArn: pulumi.Output<string>;
+  /** The role the SecretStore's service account assumes (IRSA). */
+  readonly readerRoleArn: pulumi.Output<string>;
+  /** The reader role's only permissions, as a JSON policy document. */
+  readonly readerPolicy: pulumi.Output<string>;
+  /** NLB security group ids by agent-server group. */
+  readonly nlbSecurityGroupIds: Record<string, pulumi.Output<string>>;
+
+  constructor(name: string, env: Environment, config: AwsEnabledConfig, opts: pulumi.ComponentResourceOptions = {}) {
+    super("zeroplane:aws:Environment", name, {}, opts);
+    const names = awsNames(env, config);
+    const provider = new aws.Provider(
+      "aws",
+      {
+        region: config.region as aws.Region,
+        // Refuse to touch any other account than the one the spec names.
+        allowedAccountIds: [config.accountId],
+        defaultTags: {
+          tags: { ...config.tags, "app.kubernetes.io/part-of": env.platformName, "zeroplane.dev/environment": env.environment },
+        },
+      },
+      { parent: this },
+    );
+    const child = { parent: this, provider };
+
+    const repository = new aws.ecr.Repository(
+      "image",
+      {
+        name: names.repositoryName,
+        imageTagMutability: "IMMUTABLE",
+        imageScanningConfiguration: { scanOnPush: true },
+        encryptionConfigurations: [{ encryptionType: "AES256" }],
+      },
+      child,
+    );
+    new aws.ecr.LifecyclePolicy(
+      "image",
+      { repository: repository.name, policy: JSON.stringify(lifecyclePolicy(config)) },
+      child,
+    );
+    this.repositoryUrl = repository.repositoryUrl;
+
+    const key = new aws.kms.Key(
+      "curve",
+      {
+        description: `Encrypts the ${env.platformName} ${env.environment} CURVE server key in Secrets Manager`,
+        enableKeyRotation: true,
+        deletionWindowInDays: config.kmsDeletionWindowDays ?? 30,
+      },
+      child,
+    );
+    new aws.kms.Alias("curve", { name: names.kmsAlias, targetKeyId: key.keyId }, child);
+    this.kmsKeyArn = key.arn;
+
+    // Generated once; protected in production so a stray destroy cannot lose the server identity.
+    const keypair = new CurveServerKey("curve-server-key", { parent: this, protect: env.production === true });
+    this.curvePublicKey = keypair.publicKey;
+    this.curveSecretKey = pulumi.secret(keypair.secretKey);
+
+    const secret = new aws.secretsmanager.Secret(
+      "curve",
+      {
+        name: names.curveSecretName,
+        description: `CURVE keypair of the ${env.platformName} ${env.environment} agent servers (JSON: publicKey, secretKey)`,
+        kmsKeyId: key.arn,
+        recoveryWindowInDays: config.secretRecoveryWindowDays ?? 30,
+      },
+      child,
+    );
+    this.curveSecretVersion = new aws.secretsmanager.SecretVersion(
+      "curve",
+      {
+        secretId: secret.id,
+        secretString: pulumi.secret(
+          pulumi.jsonStringify({ publicKey: keypair.publicKey, secretKey: keypair.secretKey }),
+        ),
+      },
+      child,
+    );
+    this.curveSecretArn = secret.arn;
+
+    const role = new aws.iam.Role(
+      "curve-reader",
+      {
+        name: names.readerRoleName,
+        description: `Lets ${env.namespace}/${kubernetesNames(env).secretsServiceAccount} read the CURVE key, and nothing else`,
+        assumeRolePolicy: JSON.stringify(trustPolicy(env, config)),
+        maxSessionDuration: 3600,
+      },
+      child,
+    );
+    this.readerPolicy = pulumi.jsonStringify(readerPolicy(secret.arn, key.arn, config.region));
+    new aws.iam.RolePolicy("curve-reader", { role: role.id, policy: this.readerPolicy }, child);
+    this.readerRoleArn = role.arn;
+
+    this.nlbSecurityGroupIds = {};
+    for (const [group, spec] of Object.entries(env.agentServers).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (spec.exposure?.type !== "nlb") continue;
+      const sgName = names.nlbSecurityGroup(group);
+      const sources = [...spec.exposure.sourceRanges].sort();
+      const v4 = sources.filter((range) => !range.includes(":"));
+      const v6 = sources.filter((range) => range.includes(":"));
+      const sg = new aws.ec2.SecurityGroup(
+        `nlb-${group}`,
+        {
+          name: sgName,
+          description: `NLB of ${env.platformName} ${env.environment} agent servers "${group}": ZeroMQ from the source ranges only`,
+          vpcId: config.vpcId,
+          ingress: NLB_PORTS.map((port) => ({
+            description: "ZeroMQ (CURVE) from the allowed source ranges",
+            protocol: "tcp",
+            fromPort: port,
+            toPort: port,
+            cidrBlocks: v4,
+            ipv6CidrBlocks: v6,
+          })),
+          // Forward only to the pods (ip targets in the VPC), only on the ZeroMQ ports.
+          egress: NLB_PORTS.map((port) => ({
+            description: "to the agent-server pods",
+            protocol: "tcp",
+            fromPort: port,
+            toPort: port,
+            cidrBlocks: [config.vpcCidr!],
+          })),
+          tags: { Name: sgName },
+        },
+        child,
+      );
+      this.nlbSecurityGroupIds[group] = sg.id;
+    }
+
+    this.registerOutputs({
+      repositoryUrl: this.repositoryUrl,
+      curvePublicKey: this.curvePublicKey,
+      curveSecretArn: this.curveSecretArn,
+      readerRoleArn: this.readerRoleArn,
+    });
+  }
+}
+
+/** ECR lifecycle: expire untagged images after some days, keep the newest N images. */
+export function lifecyclePolicy(config: AwsEnabledConfig) {
+  return {
+    rules: [
+      {
+        rulePriority: 1,
+        description: "Expire untagged images",
+        selection: {
+          tagStatus: "untagged",
+          countType: "sinceImagePushed",
+          countUnit: "days",
+          countNumber: config.ecr?.untaggedExpiryDays ?? 7,
+        },
+        action: { type: "expire" },
+      },
+      {
+        rulePriority: 2,
+        description: "Keep only the newest images",
+        selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: config.ecr?.keepImages ?? 30 },
+        action: { type: "expire" },
+      },
+    ],
+  };
+}
+
+/** IRSA trust: only the SecretStore's service account in this namespace, only through the cluster's OIDC provider. */
+export function trustPolicy(env: Environment, config: AwsEnabledConfig) {
+  const issuer = config.irsa.oidcProviderUrl.replace(/^https:\/\//, "");
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Federated: config.irsa.oidcProviderArn },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+          StringEquals: {
+            [`${issuer}:sub`]: `system:serviceaccount:${env.namespace}:${kubernetesNames(env).secretsServiceAccount}`,
+            [`${issuer}:aud`]: "sts.amazonaws.com",
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** Read that one secret, decrypt with that one key (and only through Secrets Manager). No wildcards. */
+export function readerPolicy(secretArn: pulumi.Input<string>, keyArn: pulumi.Input<string>, region: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "ReadCurveKey",
+        Effect: "Allow",
+        Action: ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+        Resource: secretArn,
+      },
+      {
+        Sid: "DecryptCurveKey",
+        Effect: "Allow",
+        Action: "kms:Decrypt",
+        Resource: keyArn,
+        Condition: { StringEquals: { "kms:ViaService": `secretsmanager.${region}.amazonaws.com` } },
+      },
+    ],
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * One environment's Kubernetes objects: the ZeroplanePlatform chart plus, with AWS on, the
+ * SecretStore wiring. Built with cdk8s (construct validations run) and returned as plain objects,
+ * for the Pulumi program (ConfigGroups) and for GitOps synthesis (YAML files) alike.
+ */
+import { App, Chart } from "cdk8s";
+import { parseAllDocuments } from "yaml";
+import { ConstructPropsError } from "../../constructs/common.js";
+import { ZeroplanePlatform } from "../../constructs/zeroplane-platform.js";
+import type { Environment } from "../environment/load.js";
+import { needsAwsSecretStore, platformProps } from "../platform-props.js";
+import { AwsSecretStore } from "./secret-store.js";
+
+/** A Kubernetes object as synthesized. */
+export interface KubeObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [key: string]: unknown };
+  readonly [key: string]: unknown;
+}
+
+/** The platform refused the spec; the message names the config key, the value and the fix. */
+export class PlatformSpecError extends Error {
+  constructor(
+    /** Config key at fault, e.g. `zeroplane:agentServers.default.replicas`. */
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "PlatformSpecError";
+  }
+}
+
+/** Synthesizes the environment. Throws PlatformSpecError when a construct rejects the spec. */
+export function synthesizeEnvironment(env: Environment): KubeObject[] {
+  const app = new App({ outdir: "dist/unused-synth-output" });
+  const chart = new Chart(app, env.environment, { disableResourceNameHashes: true });
+  let yaml: string;
+  try {
+    new ZeroplanePlatform(chart, "platform", platformProps(env));
+    if (needsAwsSecretStore(env) && env.aws?.enabled) new AwsSecretStore(chart, "aws-secret-store", env, env.aws);
+    yaml = app.synthYaml(); // runs every node.addValidation check
+  } catch (error) {
+    if (!(error instanceof ConstructPropsError)) throw error;
+    const key = propToConfigKey(env, error.prop);
+    throw new PlatformSpecError(key, `${env.source}: ${key} (platform prop ${error.message})`);
+  }
+  return parseAllDocuments(yaml)
+    .map((doc) => doc.toJS() as unknown)
+    .filter((doc): doc is KubeObject => doc !== null && typeof doc === "object");
+}
+
+/** `agentServers[1].replicas` -> `zeroplane:agentServers.<name>.replicas` (groups are sorted by name). */
+function propToConfigKey(env: Environment, prop: string): string {
+  const groups = Object.keys(env.agentServers).sort();
+  const mapped = prop.replace(/^agentServers\[(\d+)\]/, (whole, index: string) => {
+    const name = groups[Number(index)];
+    return name === undefined ? whole : `agentServers.${name}`;
+  });
+  return `zeroplane:${mapped}`;
+}
+
+/** Namespaces and CRDs: what the rest needs to exist first. */
+export function isFoundation(object: KubeObject): boolean {
+  return object.kind === "Namespace" || object.kind === "CustomResourceDefinition";
+}

@@ -1,0 +1,45 @@
+/** Shared helpers for the construct tests: synthesize a spec, find objects, build variants of examples. */
+import { synthesizePlatform, type SynthesizedPlatform } from "../../constructs/index.js";
+import { exampleSpec } from "../../constructs/examples.js";
+import type { ZeroplanePlatformProps } from "../../constructs/platform.js";
+
+export type K8sObject = Record<string, unknown> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  // Tests read deep into specs; typing each kind would add noise without catching more.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  spec?: any;
+  data?: Record<string, string>;
+};
+
+export function synth(props: ZeroplanePlatformProps): SynthesizedPlatform & { objects: K8sObject[] } {
+  return synthesizePlatform(props) as SynthesizedPlatform & { objects: K8sObject[] };
+}
+
+/** The one object of a kind and name; fails loudly when absent. */
+export function find(objects: readonly K8sObject[], kind: string, name: string): K8sObject {
+  const found = objects.find((object) => object.kind === kind && object.metadata.name === name);
+  if (!found) {
+    throw new Error(`no ${kind}/${name}; have ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
+  }
+  return found;
+}
+
+export function ofKind(objects: readonly K8sObject[], kind: string): K8sObject[] {
+  return objects.filter((object) => object.kind === kind);
+}
+
+/** A minimal valid spec (one group, generated keys, no NATS) to vary in tests. */
+export function minimalSpec(overrides: Partial<ZeroplanePlatformProps> = {}): ZeroplanePlatformProps {
+  return {
+    namespace: "zp-test",
+    image: { repository: "registry.example/zeroplane", tag: "1.2.3" },
+    agentServers: [{ name: "default" }],
+    curve: { mode: "generated" },
+    allowlist: { source: "configMap", name: "clients" },
+    ...overrides,
+  };
+}
+
+export { exampleSpec };

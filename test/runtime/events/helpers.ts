@@ -1,0 +1,166 @@
+/** Shared wiring for the events tests: configs, synthetic lifecycle events, reading the stream back. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type JetStreamManager, type NatsConnection } from "nats";
+import pino from "pino";
+import { Registry } from "prom-client";
+import { defaultConfig, type ZeroplaneConfig } from "../../../runtime/config/index.js";
+import {
+  ProtocolError,
+  type AgentInfo,
+  type LifecycleEvent,
+  type LifecycleEventType,
+  type RequestHandler,
+} from "../../../runtime/protocol/index.js";
+
+export const silentLogger = pino({ level: "silent" });
+
+/** A temp state dir; remove with `cleanup`. */
+export function tempDir(prefix = "zeroplane-events-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function cleanup(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The default config with NATS on, pointed at `urls`, state under `stateDir`. */
+export function eventsConfig(
+  urls: string[],
+  stateDir: string,
+  nats: Partial<ZeroplaneConfig["nats"]> = {},
+  serverId = "srv-a",
+): ZeroplaneConfig {
+  const config = defaultConfig();
+  return {
+    ...config,
+    server: { ...config.server, id: serverId },
+    runner: { ...config.runner, stateDir },
+    nats: { ...config.nats, enabled: true, urls, reconnectWaitMs: 250, ...nats },
+  };
+}
+
+/** A handler that refuses everything: for tests that only publish. */
+export const refusingHandler: RequestHandler = async () => {
+  throw new ProtocolError("UNAVAILABLE", "no runner in this test");
+};
+
+export function newRegistry(): Registry {
+  return new Registry();
+}
+
+function agentInfo(serverId: string, agentId: string, status: AgentInfo["status"]): AgentInfo {
+  return {
+    id: agentId,
+    serverId,
+    name: null,
+    command: "/bin/true",
+    args: [],
+    cwd: null,
+    labels: {},
+    status,
+    pid: 4242,
+    exitCode: status === "exited" ? 0 : null,
+    signal: null,
+    error: null,
+    timeoutMs: null,
+    createdAt: 1_700_000_000_000,
+    startedAt: 1_700_000_000_001,
+    endedAt: status === "exited" ? 1_700_000_000_002 : null,
+    outputBytes: { stdout: 0, stderr: 0 },
+    droppedBytes: { stdout: 0, stderr: 0 },
+  };
+}
+
+const STATUS_OF: Record<LifecycleEventType, AgentInfo["status"]> = {
+  spawned: "starting",
+  started: "running",
+  paused: "paused",
+  resumed: "running",
+  exited: "exited",
+  failed: "failed",
+  killed: "killed",
+  timed_out: "timed_out",
+  output_truncated: "running",
+};
+
+export function lifecycleEvent(
+  serverId: string,
+  agentId: string,
+  seq: number,
+  type: LifecycleEventType,
+): LifecycleEvent {
+  return { type, serverId, agentId, seq, time: 1_700_000_000_000 + seq, agent: agentInfo(serverId, agentId, STATUS_OF[type]) };
+}
+
+/** The three events of one agent's short life: spawned, started, exited (seq 1..3). */
+export function agentLife(serverId: string, agentId: string): LifecycleEvent[] {
+  return (["spawned", "started", "exited"] as const).map((type, i) => lifecycleEvent(serverId, agentId, i + 1, type));
+}
+
+export interface StoredEvent {
+  readonly subject: string;
+  readonly streamSeq: number;
+  readonly msgId: string | undefined;
+  readonly event: LifecycleEvent;
+}
+
+/** Every message in the stream, in stream order (direct gets by sequence, so no consumer is involved). */
+export async function readStream(nc: NatsConnection, stream: string): Promise<StoredEvent[]> {
+  const jsm = await nc.jetstreamManager();
+  const { state } = (await jsm.streams.info(stream));
+  const out: StoredEvent[] = [];
+  for (let first = state.first_seq; first <= state.last_seq && state.messages > 0; first += 100) {
+    const last = Math.min(state.last_seq, first + 99);
+    const batch = await Promise.all(
+      Array.from({ length: last - first + 1 }, (_, i) => getWithRetry(jsm, stream, first + i)),
+    );
+    for (const stored of batch) if (stored) out.push(stored);
+  }
+  return out;
+}
+
+async function getWithRetry(jsm: JetStreamManager, stream: string, seq: number): Promise<StoredEvent | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const msg = await jsm.streams.getMessage(stream, { seq });
+      return {
+        subject: msg.subject,
+        streamSeq: msg.seq,
+        msgId: msg.header.get("Nats-Msg-Id") || undefined,
+        event: msg.json<LifecycleEvent>(),
+      };
+    } catch (error) {
+      if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === 10037) return null; // deleted
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}
+
+/** Polls until `check` returns true, or fails with `what` after the timeout. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function natsClient(urls: string[]): Promise<NatsConnection> {
+  return connect({ servers: urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+}
+
+/** Asserts each (server, agent) sequence is 1..n with no gap or repeat, in stream order. Returns counts. */
+export function perAgentSequences(stored: readonly StoredEvent[]): Map<string, number[]> {
+  const byAgent = new Map<string, number[]>();
+  for (const { event } of stored) {
+    const key = `${event.serverId}/${event.agentId}`;
+    const list = byAgent.get(key) ?? [];
+    list.push(event.seq);
+    byAgent.set(key, list);
+  }
+  return byAgent;
+}

@@ -1,0 +1,139 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { NatsConnection } from "nats";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startEvents, type EventsService } from "../../../runtime/events/index.js";
+import { startNats, type NatsCluster } from "../../support/nats.js";
+import {
+  agentLife,
+  cleanup,
+  eventsConfig,
+  natsClient,
+  newRegistry,
+  perAgentSequences,
+  readStream,
+  refusingHandler,
+  silentLogger,
+  tempDir,
+  waitFor,
+  type StoredEvent,
+} from "./helpers.js";
+
+const AGENTS = 1000;
+
+function expectExactlyOnceInOrder(stored: readonly StoredEvent[], agents: number, serverId = "srv-a"): void {
+  const ids = stored.map((s) => s.msgId);
+  expect(new Set(ids).size).toBe(ids.length);
+  const sequences = perAgentSequences(stored);
+  expect(sequences.size).toBe(agents);
+  for (let i = 0; i < agents; i++) {
+    expect(sequences.get(`${serverId}/agent-${i}`), `agent-${i}`).toEqual([1, 2, 3]);
+  }
+}
+
+describe("lifecycle events when NATS is unreachable", () => {
+  let nats: NatsCluster;
+  let stateDir: string;
+  let client: NatsConnection | undefined;
+  const services: EventsService[] = [];
+
+  beforeEach(async () => {
+    nats = await startNats();
+    stateDir = tempDir();
+  });
+
+  afterEach(async () => {
+    for (const service of services.splice(0)) await service.close(1000);
+    await client?.close();
+    client = undefined;
+    await nats.stop();
+    cleanup(stateDir);
+  });
+
+  it("spools 1,000 agents' events while NATS is down and publishes each once, in order per agent, after", async () => {
+    const service = await startEvents({
+      config: eventsConfig(nats.urls, stateDir, { required: true }),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(service);
+    await waitFor("the first connection", () => service.ready());
+    const node = nats.nodes[0]!;
+    for (let i = 0; i < AGENTS; i++) {
+      if (i === 300) {
+        await node.stop();
+        await waitFor("the outage to be noticed", () => !service.ready());
+      }
+      if (i === 700) {
+        expect(service.status().spoolEvents).toBeGreaterThanOrEqual(400 * 3);
+        expect(service.status().connected).toBe(false);
+        await node.restart();
+      }
+      for (const event of agentLife("srv-a", `agent-${i}`)) service.publish(event);
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await service.whenDrained(45_000)).toBe(true);
+    expect(service.ready()).toBe(true);
+    client = await natsClient(nats.urls);
+    const stored = await readStream(client, "AGENT_EVENTS");
+    expect(stored).toHaveLength(AGENTS * 3);
+    expectExactlyOnceInOrder(stored, AGENTS);
+  });
+
+  it("keeps spooled events across a restart of the service and drains them after", async () => {
+    await nats.nodes[0]!.stop();
+    const first = await startEvents({
+      config: eventsConfig(nats.urls, stateDir),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    for (let i = 0; i < 100; i++) for (const event of agentLife("srv-a", `agent-${i}`)) first.publish(event);
+    await first.close(500);
+    expect(first.status().spoolEvents).toBe(300);
+
+    await nats.nodes[0]!.restart();
+    const second = await startEvents({
+      config: eventsConfig(nats.urls, stateDir),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(second);
+    expect(second.status().spoolEvents).toBe(300);
+    expect(await second.whenDrained(30_000)).toBe(true);
+    client = await natsClient(nats.urls);
+    const stored = await readStream(client, "AGENT_EVENTS");
+    expect(stored).toHaveLength(300);
+    expectExactlyOnceInOrder(stored, 100);
+  });
+
+  it("keeps spooled events when the agent server is killed (SIGKILL) and drains them after", async () => {
+    const script = fileURLToPath(new URL("./fixtures/spool-writer.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", script, stateDir, "200", "srv-a"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    await waitFor(`the writer to spool (output: ${output})`, () => output.includes("spooled 600"), 45_000);
+    child.kill("SIGKILL");
+    await exited;
+
+    const service = await startEvents({
+      config: eventsConfig(nats.urls, stateDir),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(service);
+    expect(service.status().spoolEvents).toBe(600);
+    expect(await service.whenDrained(30_000)).toBe(true);
+    client = await natsClient(nats.urls);
+    const stored = await readStream(client, "AGENT_EVENTS");
+    expect(stored).toHaveLength(600);
+    expectExactlyOnceInOrder(stored, 200);
+  });
+});

@@ -1,0 +1,164 @@
+import type { NatsConnection } from "nats";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startEvents, type EventsService } from "../../../runtime/events/index.js";
+import { desiredStreamConfig } from "../../../runtime/events/stream.js";
+import { startNats, type NatsCluster } from "../../support/nats.js";
+import {
+  agentLife,
+  cleanup,
+  eventsConfig,
+  lifecycleEvent,
+  natsClient,
+  newRegistry,
+  readStream,
+  refusingHandler,
+  silentLogger,
+  tempDir,
+  waitFor,
+} from "./helpers.js";
+
+describe("lifecycle events on a single NATS node", () => {
+  let nats: NatsCluster;
+  let stateDir: string;
+  let client: NatsConnection;
+  const services: EventsService[] = [];
+
+  beforeEach(async () => {
+    nats = await startNats();
+    stateDir = tempDir();
+    client = await natsClient(nats.urls);
+  });
+
+  afterEach(async () => {
+    for (const service of services.splice(0)) await service.close(1000);
+    await client.close();
+    await nats.stop();
+    cleanup(stateDir);
+  });
+
+  it("creates the stream and publishes each event once on <prefix>.<serverId>.<agentId>.<type>", async () => {
+    const config = eventsConfig(nats.urls, stateDir);
+    const registry = newRegistry();
+    const service = await startEvents({ config, logger: silentLogger, registry, handler: refusingHandler });
+    services.push(service);
+    const events = [...agentLife("srv-a", "agent-1"), ...agentLife("srv-a", "agent-2")];
+    for (const event of events) service.publish(event);
+    expect(await service.whenDrained(20_000)).toBe(true);
+
+    const jsm = await client.jetstreamManager();
+    const info = await jsm.streams.info("AGENT_EVENTS");
+    expect(info.config.subjects).toEqual(["agent.events.>"]);
+    expect(info.config.num_replicas).toBe(1);
+    expect(info.config.storage).toBe("file");
+    expect(info.config.duplicate_window).toBeGreaterThan(0);
+
+    const stored = await readStream(client, "AGENT_EVENTS");
+    expect(stored.map((s) => s.subject)).toEqual([
+      "agent.events.srv-a.agent-1.spawned",
+      "agent.events.srv-a.agent-1.started",
+      "agent.events.srv-a.agent-1.exited",
+      "agent.events.srv-a.agent-2.spawned",
+      "agent.events.srv-a.agent-2.started",
+      "agent.events.srv-a.agent-2.exited",
+    ]);
+    expect(stored.map((s) => s.msgId)).toEqual([
+      "srv-a.agent-1.1",
+      "srv-a.agent-1.2",
+      "srv-a.agent-1.3",
+      "srv-a.agent-2.1",
+      "srv-a.agent-2.2",
+      "srv-a.agent-2.3",
+    ]);
+    expect(stored.map((s) => s.event)).toEqual(events);
+    expect(await registry.getSingleMetricAsString("zeroplane_events_published_total")).toMatch(/ 6$/m);
+    expect(service.status()).toMatchObject({ connected: true, spoolEvents: 0, spoolBytes: 0, problem: null });
+  });
+
+  it("stores an event published twice (same server, agent and seq) only once", async () => {
+    const service = await startEvents({
+      config: eventsConfig(nats.urls, stateDir),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(service);
+    const event = lifecycleEvent("srv-a", "agent-1", 1, "spawned");
+    service.publish(event);
+    service.publish(event);
+    expect(await service.whenDrained(20_000)).toBe(true);
+    const stored = await readStream(client, "AGENT_EVENTS");
+    expect(stored).toHaveLength(1);
+  });
+
+  it("escapes agent ids that are not valid subject tokens", async () => {
+    const service = await startEvents({
+      config: eventsConfig(nats.urls, stateDir),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(service);
+    service.publish(lifecycleEvent("srv-a", "team.a/job 7", 1, "spawned"));
+    expect(await service.whenDrained(20_000)).toBe(true);
+    const [stored] = await readStream(client, "AGENT_EVENTS");
+    expect(stored?.subject).toBe("agent.events.srv-a.team~2ea~2fjob~207.spawned");
+    expect(stored?.event.agentId).toBe("team.a/job 7");
+  });
+
+  it("uses an existing stream whose subjects cover ours", async () => {
+    const jsm = await client.jetstreamManager();
+    await jsm.streams.add({ ...desiredStreamConfig(eventsConfig(nats.urls, stateDir).nats), subjects: ["agent.>"] });
+    const service = await startEvents({
+      config: eventsConfig(nats.urls, stateDir),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(service);
+    service.publish(lifecycleEvent("srv-a", "agent-1", 1, "spawned"));
+    expect(await service.whenDrained(20_000)).toBe(true);
+    const info = await jsm.streams.info("AGENT_EVENTS");
+    expect(info.config.subjects).toEqual(["agent.>"]);
+    expect(info.state.messages).toBe(1);
+  });
+
+  it("refuses a stream that does not cover our subjects: not ready, events kept, problem named", async () => {
+    const jsm = await client.jetstreamManager();
+    await jsm.streams.add({ name: "AGENT_EVENTS", subjects: ["other.>"] });
+    const config = eventsConfig(nats.urls, stateDir, { required: true });
+    const service = await startEvents({
+      config,
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(service);
+    service.publish(lifecycleEvent("srv-a", "agent-1", 1, "spawned"));
+    await waitFor("the mismatch to be reported", () => /do not cover agent\.events\.>/.test(service.status().problem ?? ""));
+    expect(service.ready()).toBe(false);
+    expect(service.status().spoolEvents).toBe(1);
+    expect((await jsm.streams.info("AGENT_EVENTS")).state.messages).toBe(0);
+  });
+
+  it("is ready at once when NATS is not required, and once connected when it is", async () => {
+    const optional = await startEvents({
+      config: eventsConfig(["nats://127.0.0.1:1"], stateDir, { required: false }),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(optional);
+    expect(optional.ready()).toBe(true);
+    expect(optional.status().connected).toBe(false);
+
+    const required = await startEvents({
+      config: eventsConfig(nats.urls, tempDir(), { required: true }),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    services.push(required);
+    await waitFor("readiness", () => required.ready());
+    expect(required.status().connected).toBe(true);
+  });
+});

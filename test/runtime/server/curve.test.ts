@@ -1,0 +1,136 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError } from "../../../runtime/config/index.js";
+import { generateKeypair, writeKeypair, type CurveKeypair } from "../../../runtime/security/keys.js";
+import { startServer } from "../../../runtime/server/index.js";
+import { metricValue, startTestServer, testConfig, type TestServer } from "./harness.js";
+import { StreamCollector, waitFor, type CurveClientKeys } from "./wire-client.js";
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "zeroplane-curve-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Replaces the allowlist the way an editor or a Secret update would: write aside, then rename. */
+function writeAllowlist(file: string, keys: string[]): void {
+  writeFileSync(`${file}.tmp`, `# clients\n${keys.join("\n")}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+async function curveServer(allowed: CurveKeypair[]): Promise<{ t: TestServer; server: CurveKeypair; allowlistFile: string }> {
+  const dir = tempDir();
+  const server = writeKeypair(join(dir, "curve"));
+  const allowlistFile = join(dir, "allowlist.txt");
+  writeAllowlist(allowlistFile, allowed.map((k) => k.publicKey));
+  const t = await startTestServer({
+    security: { curve: true, secretKeyFile: server.secretKeyFile, allowlistFile },
+  });
+  cleanups.push(() => t.stop());
+  return { t, server, allowlistFile };
+}
+
+function keysFor(server: CurveKeypair, client: CurveKeypair): CurveClientKeys {
+  return { serverPublicKey: server.publicKey, publicKey: client.publicKey, secretKey: client.secretKey };
+}
+
+describe("CURVE and the ZAP allowlist", () => {
+  it("serves an allowlisted client that uses the right server key", async () => {
+    const alice = generateKeypair();
+    const { t, server } = await curveServer([alice]);
+    const health = await t.client(keysFor(server, alice)).request("health", {});
+    expect(health.healthy).toBe(true);
+  });
+
+  it("gives no answer to a client using the wrong server key", async () => {
+    const alice = generateKeypair();
+    const { t } = await curveServer([alice]);
+    const impostor = generateKeypair();
+    const client = t.client(keysFor(impostor, alice));
+    await expect(client.request("health", {}, 1_500)).rejects.toThrow(/no reply/);
+    // The handshake fails cryptographically before ZAP is asked, so it is not an auth rejection.
+    await waitFor(async () => metricValue(await t.metricsText(), "zeroplane_handshake_failures_total") > 0, 10_000, "a handshake failure");
+    expect(metricValue(await t.metricsText(), "zeroplane_auth_rejections_total", { reason: "not-allowlisted" })).toBe(0);
+  });
+
+  it("refuses a client whose key is not in the allowlist, counts it and logs no key", async () => {
+    const alice = generateKeypair();
+    const mallory = generateKeypair();
+    const { t, server } = await curveServer([alice]);
+    await expect(t.client(keysFor(server, mallory)).request("health", {}, 1_500)).rejects.toThrow(/no reply/);
+    const stats = await t.client(keysFor(server, alice)).request("stats", {});
+    expect(stats.authRejections).toBeGreaterThan(0);
+    expect(metricValue(await t.metricsText(), "zeroplane_auth_rejections_total", { reason: "not-allowlisted" })).toBeGreaterThan(0);
+    const refusals = t.logLines.filter((line) => line.includes("client refused by ZAP"));
+    expect(refusals.length).toBeGreaterThan(0);
+    const logs = t.logLines.join("\n");
+    for (const key of [mallory.publicKey, mallory.secretKey, alice.publicKey, server.secretKey, server.publicKey]) {
+      expect(logs).not.toContain(key);
+    }
+  });
+
+  it("admits a newly allowlisted client without a restart", async () => {
+    const alice = generateKeypair();
+    const bob = generateKeypair();
+    const { t, server, allowlistFile } = await curveServer([alice]);
+    const rejected = t.client(keysFor(server, bob));
+    await expect(rejected.request("health", {}, 1_500)).rejects.toThrow(/no reply/);
+    writeAllowlist(allowlistFile, [alice.publicKey, bob.publicKey]);
+    // The refused connection retries its handshake; once the reload lands a request gets through.
+    const admitted = t.client(keysFor(server, bob));
+    const health = await waitFor(
+      () => admitted.request("health", {}, 1_000).catch(() => null),
+      20_000,
+      "bob to be admitted",
+    );
+    expect(health.healthy).toBe(true);
+  });
+
+  it("protects the PUB stream with CURVE and the allowlist too", async () => {
+    const alice = generateKeypair();
+    const mallory = generateKeypair();
+    const { t, server } = await curveServer([alice]);
+    const allowed = new StreamCollector(t.server.endpoints.publish, ["status."], keysFor(server, alice));
+    const refused = new StreamCollector(t.server.endpoints.publish, ["status."], keysFor(server, mallory));
+    cleanups.push(() => allowed.close(), () => refused.close());
+    const client = t.client(keysFor(server, alice));
+    await waitFor(async () => {
+      await client.request("spawn", { command: "true" });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return allowed.events.length > 0;
+    }, 15_000, "the allowlisted subscriber to receive events");
+    expect(refused.events).toEqual([]);
+  });
+});
+
+describe("security at startup", () => {
+  it("refuses to start with CURVE on and no secret key, naming the variable and `zeroplane keygen`", async () => {
+    const config = testConfig({ security: { curve: true, allowlistFile: "/nonexistent" } });
+    await expect(startServer(config)).rejects.toThrow(ConfigError);
+    await expect(startServer(config)).rejects.toThrow(/ZEROPLANE_SECURITY_SECRET_KEY_FILE.*zeroplane keygen/s);
+  });
+
+  it("refuses to start with CURVE on and the allowlist file missing", async () => {
+    const dir = tempDir();
+    const keys = writeKeypair(dir);
+    const config = testConfig({
+      security: { curve: true, secretKeyFile: keys.secretKeyFile, allowlistFile: join(dir, "missing.txt") },
+    });
+    await expect(startServer(config)).rejects.toThrow(/allowlist .*missing\.txt.*ENOENT/s);
+    const unset = testConfig({ security: { curve: true, secretKeyFile: keys.secretKeyFile } });
+    await expect(startServer(unset)).rejects.toThrow(/ZEROPLANE_SECURITY_ALLOWLIST_FILE/);
+  });
+
+  it("refuses a plaintext listener beyond loopback unless allowInsecure is set", async () => {
+    const config = testConfig();
+    const exposed = { ...config, server: { ...config.server, bind: "tcp://0.0.0.0:*" } };
+    await expect(startServer(exposed)).rejects.toThrow(/beyond loopback/);
+  });
+});

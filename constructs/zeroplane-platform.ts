@@ -5,7 +5,6 @@
 import { App, Chart } from "cdk8s";
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import { parseAllDocuments } from "yaml";
 import { ALLOWLIST_KEY } from "../runtime/config/index.js";
 import { AgentServer, type AllowlistSource } from "./agent-server.js";
 import { LABELS, check, checkDnsLabel, checkLabels, imageRef, sortedRecord } from "./common.js";
@@ -21,6 +20,7 @@ import {
   type PeerLabels,
 } from "./network-policies.js";
 import type { ZeroplanePlatformProps } from "./platform.js";
+import { PlatformTreeChecks } from "./tree-checks.js";
 
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
@@ -40,6 +40,7 @@ export class ZeroplanePlatform extends Construct {
     super(scope, id);
     this.props = props;
     validatePlatform(props);
+    this.node.addValidation(new PlatformTreeChecks(this));
     const ns = props.namespace;
     const name = props.name ?? "zeroplane";
     const labels = sortedRecord(props.labels);
@@ -292,8 +293,6 @@ export function synthesizePlatform(props: ZeroplanePlatformProps, chartId = prop
   const chart = new Chart(app, chartId, { disableResourceNameHashes: true });
   const platform = new ZeroplanePlatform(chart, "platform", props);
   const yaml = app.synthYaml();
-  const objects = parseAllDocuments(yaml)
-    .map((doc) => doc.toJS() as unknown)
-    .filter((doc): doc is Record<string, unknown> => doc !== null && typeof doc === "object");
+  const objects = chart.toJson() as Record<string, unknown>[];
   return { app, chart, platform, objects, yaml };
 }

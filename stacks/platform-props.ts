@@ -36,7 +36,11 @@ export function platformProps(env: Environment): ZeroplanePlatformProps {
   });
 }
 
-function agentServerGroup(env: Environment, name: string, group: AgentServerGroupConfig): AgentServerGroupSpec {
+function agentServerGroup(
+  env: Environment,
+  name: string,
+  group: AgentServerGroupConfig,
+): AgentServerGroupSpec {
   return dropUndefined({ ...group, name, exposure: exposure(env, name, group.exposure) });
 }
 

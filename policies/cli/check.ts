@@ -7,10 +7,13 @@ import { resolve, sep } from "node:path";
 import { ruleContext } from "../core/context.js";
 import { checkObjects, type SourcedObject } from "../core/engine.js";
 import type { Violation } from "../core/types.js";
-import { loadManifests, type InputProblem } from "./manifests.js";
+import { loadManifests, parseManifestText, type InputProblem } from "./manifests.js";
 
 export interface CheckOptions {
-  readonly paths: readonly string[];
+  /** Files or folders to read. */
+  readonly paths?: readonly string[];
+  /** Manifests already in memory (file name for reports and deploy/<env> grouping, YAML text). */
+  readonly texts?: readonly { readonly file: string; readonly text: string }[];
   /** Overrides the environment inferred from `deploy/<env>/` paths. */
   readonly environment?: string;
   readonly allowedRegistries?: readonly string[];
@@ -46,9 +49,11 @@ export function environmentFromPath(file: string): string | undefined {
 }
 
 export function checkManifests(options: CheckOptions): CheckReport {
-  const loaded = loadManifests(options.paths);
+  const loaded = loadManifests(options.paths ?? []);
+  const problems = [...loaded.problems];
+  const files = [...loaded.files, ...(options.texts ?? []).map(({ file, text }) => parseManifestText(file, text, problems))];
   const groups = new Map<string, { files: number; objects: SourcedObject[] }>();
-  for (const file of loaded.files) {
+  for (const file of files) {
     const key = environmentFromPath(file.file) ?? "";
     const group = groups.get(key) ?? { files: 0, objects: [] };
     group.files += 1;
@@ -73,8 +78,8 @@ export function checkManifests(options: CheckOptions): CheckReport {
   return {
     environments,
     violations,
-    problems: loaded.problems,
-    files: loaded.files.length,
+    problems,
+    files: files.length,
     objects: environments.reduce((sum, e) => sum + e.objects, 0),
   };
 }

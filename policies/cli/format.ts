@@ -67,7 +67,6 @@ export function formatSarif(report: CheckReport): string {
         tool: {
           driver: {
             name: TOOL_NAME,
-            informationUri: "https://github.com/zeroplane/zeroplane/blob/main/docs/policies.md",
             rules: RULES.map((rule) => ({
               id: rule.id,
               shortDescription: { text: rule.description },

@@ -80,14 +80,20 @@ function locator(file: string, index: number, document: Document, lines: LineCou
 
 function loadFile(file: string, problems: InputProblem[]): LoadedFile {
   const shown = displayPath(file);
-  const objects: SourcedObject[] = [];
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
     problems.push({ severity: "error", file: shown, message: `cannot read ${shown}: ${(error as Error).message}` });
-    return { file: shown, objects };
+    return { file: shown, objects: [] };
   }
+  return parseManifestText(shown, text, problems);
+}
+
+/** Parses one file's text; `file` is the name used in reports (and for deploy/<env> grouping). */
+export function parseManifestText(file: string, text: string, problems: InputProblem[]): LoadedFile {
+  const shown = file;
+  const objects: SourcedObject[] = [];
   if (text.includes("\u0000")) {
     problems.push({ severity: "error", file: shown, message: `${shown} is not a text file. Fix: pass YAML manifests only.` });
     return { file: shown, objects };

@@ -73,3 +73,14 @@ export function describeObject(object: { readonly kind: string }): string {
 export function renderPath(path: FieldPath): string {
   return path.map((key, index) => (typeof key === "number" ? `[${key}]` : index === 0 ? key : `.${key}`)).join("");
 }
+
+/**
+ * Whether `object.key` holds a value (not undefined, null or ""), without reading it. Under
+ * CrossGuard's unknownCheckingProxy an unknown value (known to be set, value not yet known) counts
+ * as present instead of throwing: presence checks never need the value itself.
+ */
+export function hasValue(object: unknown, key: string): boolean {
+  if (!isRecord(object)) return false;
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  return descriptor !== undefined && descriptor.value !== undefined && descriptor.value !== null && descriptor.value !== "";
+}

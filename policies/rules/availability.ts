@@ -1,6 +1,6 @@
 /** Replicas, autoscaling, disruption budgets and spreading (CHECKS.md section G). */
 import type { K8sObject, ObjectFinding, ObjectRule, Rule, SetRule } from "../core/types.js";
-import { at, describeObject, isRecord, list, namespaceOf, nameOf, num, record, str } from "../k8s/read.js";
+import { at, describeObject, hasValue, isRecord, list, namespaceOf, nameOf, num, record, str } from "../k8s/read.js";
 import { hpaFor, hpaMaxReplicas, hpaMinReplicas, replicaRange } from "../k8s/scaling.js";
 import { labelSelectorMatches } from "../k8s/selectors.js";
 import { podTemplateOf, REPLICATED_KINDS, workloadsIn } from "../k8s/workloads.js";
@@ -50,7 +50,7 @@ const setRules: readonly SetRule[] = [
     checks: ["hpa-no-static-replicas"],
     check(objects) {
       return objects
-        .filter((o) => (REPLICATED_KINDS as readonly string[]).includes(o.kind) && at(o, "spec", "replicas") !== undefined && at(o, "spec", "replicas") !== null)
+        .filter((o) => (REPLICATED_KINDS as readonly string[]).includes(o.kind) && hasValue(at(o, "spec"), "replicas"))
         .filter((w) => hpaFor(objects, w))
         .map((w) => ({ object: w, message: `${describeObject(w)} is scaled by an HPA but sets spec.replicas`, path: ["spec", "replicas"] }));
     },
@@ -240,7 +240,7 @@ const objectRules: readonly ObjectRule[] = [
     fix: "Set spec.maxUnavailable: 1 (or a minAvailable below the replica floor).",
     checks: ["pdb-has-policy"],
     check: (pdb) =>
-      at(pdb, "spec", "minAvailable") === undefined && at(pdb, "spec", "maxUnavailable") === undefined
+      !hasValue(at(pdb, "spec"), "minAvailable") && !hasValue(at(pdb, "spec"), "maxUnavailable")
         ? [{ message: "neither minAvailable nor maxUnavailable is set", path: ["spec"] }]
         : [],
   },

@@ -1,6 +1,6 @@
 /** The AWS resources the stacks create: ECR, Secrets Manager, IAM. */
 import type { AwsRule, Finding } from "../core/types.js";
-import { at, isRecord, list, str } from "../k8s/read.js";
+import { at, hasValue, isRecord, list, str } from "../k8s/read.js";
 
 export const ECR_REPOSITORY = "aws:ecr/repository:Repository";
 export const SECRETS_MANAGER_SECRET = "aws:secretsmanager/secret:Secret";
@@ -75,8 +75,7 @@ export const awsRules: readonly AwsRule[] = [
     fix: "Create an aws.kms.Key (with rotation) and set kmsKeyId to its ARN.",
     checks: [],
     check: (r) => {
-      const key = r.props.kmsKeyId;
-      return key === undefined || key === null || key === "" ? [{ message: "kmsKeyId is not set (the AWS-managed key is used)", path: ["kmsKeyId"] }] : [];
+      return !hasValue(r.props, "kmsKeyId") ? [{ message: "kmsKeyId is not set (the AWS-managed key is used)", path: ["kmsKeyId"] }] : [];
     },
   },
   {

@@ -2,16 +2,13 @@
  * Container hardening beyond PSS, resources, probes and images (CHECKS.md sections C, D, E, F).
  */
 import type { Finding, ObjectRule } from "../core/types.js";
-import { at, isRecord, list, num, record, str } from "../k8s/read.js";
+import { at, hasValue, list, num, record, str } from "../k8s/read.js";
 import { hasDigest, parseImage } from "../k8s/images.js";
 import { containersOf, describeContainer, isLongRunning } from "../k8s/workloads.js";
 import { podRule } from "./define.js";
 
 const HIGH_ID = 10000;
 
-function quantitySet(value: unknown): boolean {
-  return (typeof value === "string" && value.trim() !== "") || (typeof value === "number" && Number.isFinite(value));
-}
 
 /** A resources rule: every container and init container sets `resources.<section>.<resource>`. */
 function resourceRule(
@@ -32,7 +29,7 @@ function resourceRule(
       containersOf(t, ["containers", "initContainers"]).flatMap((c) => {
         const missing = wanted.filter((w) => {
           const [section = "", resource = ""] = w.split(".");
-          return !quantitySet(at(c.container, "resources", section, resource));
+          return !hasValue(at(c.container, "resources", section), resource);
         });
         return missing.length
           ? [{ message: `${describeContainer(c)} has no resources ${missing.join(", ")}`, path: [...c.path, "resources"] }]
@@ -55,7 +52,7 @@ function probeRule(id: "probes-readiness" | "probes-liveness", field: "readiness
     check: (t, object) =>
       isLongRunning(object)
         ? containersOf(t, ["containers"])
-            .filter((c) => !isRecord(c.container[field]))
+            .filter((c) => !hasValue(c.container, field))
             .map((c) => ({ message: `${describeContainer(c)} has no ${field}`, path: [...c.path, field] }))
         : [],
   });

@@ -165,7 +165,10 @@ function checkEnvelope(envelope: DecodedEnvelope, method: string): void {
 
 function errorBody(error: unknown): ProtocolErrorBody {
   if (error instanceof ProtocolError) return error.toBody();
-  return new ProtocolError(ERROR_CODES.INTERNAL, `internal error: ${(error as Error)?.message ?? String(error)}`).toBody();
+  return new ProtocolError(
+    ERROR_CODES.INTERNAL,
+    `internal error: ${(error as Error)?.message ?? String(error)}`,
+  ).toBody();
 }
 
 function encodeReply(reply: Reply, encoding: Encoding): Uint8Array {

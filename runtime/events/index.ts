@@ -41,7 +41,7 @@ export function spoolDirectory(config: ZeroplaneConfig): string {
 export async function startEvents(options: StartEventsOptions): Promise<EventsService> {
   const { config, registry, handler } = options;
   const nats = config.nats;
-  const logger = options.logger.child({ component: "events" });
+  const logger = options.logger;
   const connectOptions = connectionOptions(nats, `zeroplane-agent-server/${config.server.id}`);
   const spoolDir = spoolDirectory(config);
   const spool = new Spool({
@@ -136,7 +136,8 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
         spool.close();
         metrics.remove();
         const left = spool.depthEvents();
-        if (left > 0) logger.warn({ spoolEvents: left, spoolDir }, "events left in the spool for the next start");
+        if (left > 0)
+          logger.warn({ spoolEvents: left, spoolDir }, "events left in the spool for the next start");
       })();
       return closing;
     },

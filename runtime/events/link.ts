@@ -91,7 +91,10 @@ export class NatsLink {
       if (this.closed) return;
       switch (status.type) {
         case "disconnect":
-          this.logger.warn({ server: redactUrl(String(status.data)) }, "disconnected from NATS; spooling events");
+          this.logger.warn(
+            { server: redactUrl(String(status.data)) },
+            "disconnected from NATS; spooling events",
+          );
           this.problem = "disconnected from NATS";
           this.generation += 1; // An ensure() still running belongs to the old connection.
           if (this.ensureTimer) clearTimeout(this.ensureTimer);

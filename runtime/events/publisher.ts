@@ -82,6 +82,7 @@ export class EventPublisher {
   private closed = false;
   private idleWaiters: Array<() => void> = [];
   private lastDropWarning = 0;
+  private pumpScheduled = false;
 
   constructor(private readonly options: PublisherOptions) {
     this.spool = options.spool;
@@ -105,7 +106,14 @@ export class EventPublisher {
       const body = encodeRecord(subject, eventMessageId(event), encoder.encode(JSON.stringify(event)));
       this.makeRoom(Spool.sizeOf(body.byteLength));
       this.spool.append(body);
-      this.pump();
+      // Once per event-loop turn: events published together are written and sent together.
+      if (!this.pumpScheduled) {
+        this.pumpScheduled = true;
+        setImmediate(() => {
+          this.pumpScheduled = false;
+          this.pump();
+        });
+      }
     } catch (error) {
       this.options.logger.error(
         { err: error, agentId: event.agentId, type: event.type, seq: event.seq },

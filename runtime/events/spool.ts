@@ -43,6 +43,7 @@ const HEADER_BYTES = 8;
 const SEGMENT_SUFFIX = ".seg";
 const COMMITTED_FILE = "committed";
 const READ_CHUNK_BYTES = 256 * 1024;
+const CACHE_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface SpoolOptions {
   /** Directory for segments and the committed position; created if missing. */
@@ -93,11 +94,16 @@ export class Spool {
   private commitTimer: NodeJS.Timeout | null = null;
   private readFd: { readonly segment: Segment; readonly fd: number } | null = null;
   private closed = false;
+  /** Recently appended records, consecutive and in order, so reads rarely touch the disk. */
+  private cache: SpooledRecord[] = [];
+  private cacheHead = 0;
+  private cacheBytes = 0;
 
   /** Opens (or creates) the spool, recovering what an earlier process left. */
   constructor(private readonly options: SpoolOptions) {
     this.segmentBytes =
-      options.segmentBytes ?? Math.min(16 * 1024 * 1024, Math.max(64 * 1024, Math.floor(options.maxBytes / 8)));
+      options.segmentBytes ??
+      Math.min(16 * 1024 * 1024, Math.max(64 * 1024, Math.floor(options.maxBytes / 8)));
     this.syncIntervalMs = options.syncIntervalMs ?? 1000;
     this.commitIntervalMs = options.commitIntervalMs ?? 200;
     mkdirSync(options.dir, { recursive: true });
@@ -153,9 +159,12 @@ export class Spool {
       this.rotate();
       active = this.segments.at(-1)!;
     }
-    this.pending.push(header, Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    const bodyBuffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    this.pending.push(header, bodyBuffer);
     this.pendingBytes += HEADER_BYTES + body.byteLength;
+    const start = active.start + active.size;
     active.size += HEADER_BYTES + body.byteLength;
+    this.remember({ start, end: start + HEADER_BYTES + body.byteLength, body: bodyBuffer });
     this.events += 1;
     this.bytes += HEADER_BYTES + body.byteLength;
     if (!this.flushScheduled) {
@@ -181,9 +190,17 @@ export class Spool {
    * The records stay in the spool until committed.
    */
   read(maxRecords: number): SpooledRecord[] {
-    if (this.pendingBytes > 0) this.flush();
     const records: SpooledRecord[] = [];
+    let cached = this.cachedIndex(this.readPos);
+    while (cached >= 0 && cached < this.cache.length && records.length < maxRecords) {
+      const record = this.cache[cached++]!;
+      records.push(record);
+      this.readPos = record.end;
+    }
+    if (records.length > 0) return records;
+    if (this.pendingBytes > 0) this.flush();
     while (records.length < maxRecords) {
+      if (this.cachedIndex(this.readPos) >= 0) break; // The rest is in memory: the next call serves it.
       const segment = this.segmentAt(this.readPos);
       if (!segment) break;
       const offset = this.readPos - segment.start;
@@ -232,6 +249,9 @@ export class Spool {
     this.events -= 1;
     this.bytes -= record.end - record.start;
     if (this.readPos < this.committedPos) this.readPos = this.committedPos;
+    while (this.cacheHead < this.cache.length && this.cache[this.cacheHead]!.end <= this.committedPos) {
+      this.forgetOldest();
+    }
     this.scheduleCommitWrite();
     return true;
   }
@@ -263,6 +283,37 @@ export class Spool {
     if (this.readFd) closeSync(this.readFd.fd);
     this.readFd = null;
     this.writeCommitted();
+  }
+
+  private remember(record: SpooledRecord): void {
+    this.cache.push(record);
+    this.cacheBytes += record.end - record.start;
+    while (this.cacheBytes > CACHE_MAX_BYTES) this.forgetOldest();
+  }
+
+  private forgetOldest(): void {
+    const oldest = this.cache[this.cacheHead];
+    if (!oldest) return;
+    this.cacheBytes -= oldest.end - oldest.start;
+    this.cacheHead += 1;
+    if (this.cacheHead > 1024 && this.cacheHead * 2 > this.cache.length) {
+      this.cache = this.cache.slice(this.cacheHead);
+      this.cacheHead = 0;
+    }
+  }
+
+  /** Index in the cache of the record starting at `position`, or -1. */
+  private cachedIndex(position: number): number {
+    let low = this.cacheHead;
+    let high = this.cache.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const start = this.cache[middle]!.start;
+      if (start === position) return middle;
+      if (start < position) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
   }
 
   private recover(): void {

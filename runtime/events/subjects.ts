@@ -22,7 +22,10 @@ export function subjectToken(id: string): string {
 }
 
 /** The subject an event is published on. */
-export function eventSubject(prefix: string, event: Pick<LifecycleEvent, "serverId" | "agentId" | "type">): string {
+export function eventSubject(
+  prefix: string,
+  event: Pick<LifecycleEvent, "serverId" | "agentId" | "type">,
+): string {
   return `${prefix}.${subjectToken(event.serverId)}.${subjectToken(event.agentId)}.${event.type}`;
 }
 

@@ -4,14 +4,25 @@
  *   tsx runtime/image/bundle.ts OUT [ENTRY]      (ENTRY defaults to runtime/cli/main.ts)
  *
  * OUT/package.json                   name, version and module type (runtime/version.ts reads the version)
- * OUT/bin/zeroplane.mjs              the `zeroplane` CLI (server, keygen, ...) bundled into one ESM file
+ * OUT/bin/zeroplane.mjs              the `zeroplane` CLI (server, keygen, ...) bundled as ES modules,
+ * OUT/bin/chunks/*.mjs               with the lazily loaded parts (the server) split into chunks
  * OUT/node_modules/zeromq            zeromq's JavaScript plus only the linux x64 glibc addon for this Node ABI
  * OUT/node_modules/cmake-ts          the addon loader that zeromq requires
  *
  * zeromq stays external: it is a native addon that finds its binary relative to its own package.
  */
 import { build } from "esbuild";
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -43,15 +54,24 @@ function fail(message: string): never {
   throw new Error(`bundle: ${message}`);
 }
 
-/** Bundles the CLI into OUT/bin/zeroplane.mjs, executable, with a node shebang. */
+/**
+ * Bundles the CLI into OUT/bin/zeroplane.mjs, executable, with a node shebang. Code splitting keeps
+ * each dynamically imported module (the server, loaded only by `zeroplane server`) in its own chunk
+ * under OUT/bin/chunks: the other commands start without parsing the server, and every module that
+ * compares its own import.meta.url with the entry script (an "am I the entry point?" check) sees
+ * the same answer as when run from the sources.
+ */
 async function bundleCli(out: string, entryPath: string): Promise<void> {
   const entry = resolve(repoRoot, entryPath);
   if (!existsSync(entry)) fail(`${entryPath} does not exist. Fix: build from a checkout that has the CLI.`);
-  const outfile = join(out, "bin", "zeroplane.mjs");
+  const outdir = join(out, "bin");
   const result = await build({
-    entryPoints: [entry],
-    outfile,
+    entryPoints: { zeroplane: entry },
+    outdir,
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "chunks/[name]-[hash]",
     bundle: true,
+    splitting: true,
     platform: "node",
     format: "esm",
     target: "node20",
@@ -64,6 +84,7 @@ async function bundleCli(out: string, entryPath: string): Promise<void> {
     absWorkingDir: repoRoot,
   });
   if (result.errors.length) fail(`esbuild reported ${result.errors.length} error(s)`);
+  const outfile = join(outdir, "zeroplane.mjs");
   let code = readFileSync(outfile, "utf8");
   if (!code.startsWith("#!")) code = `#!/usr/bin/env node\n${code}`;
   writeFileSync(outfile, code);
@@ -130,7 +151,10 @@ function stageZeromq(out: string): void {
     (path) =>
       path === "package.json" ||
       path.startsWith("LICENSE") ||
-      (path.endsWith(".js") && !path.startsWith(".") && !path.startsWith("script/") && !path.startsWith("src/")),
+      (path.endsWith(".js") &&
+        !path.startsWith(".") &&
+        !path.startsWith("script/") &&
+        !path.startsWith("src/")),
   );
   cpSync(join(source, "build", addonPath), join(target, "build", addonPath));
   // A manifest naming only the shipped addon, so the loader never tries (and warns about) the others.

@@ -79,7 +79,8 @@ export class ContainerEngine {
   async hostPort(container: string, containerPort: number): Promise<number> {
     const out = await this.ok(["port", container, `${containerPort}/tcp`]);
     const match = /:(\d+)\s*$/m.exec(out.trim().split("\n")[0] ?? "");
-    if (!match) throw new Error(`cannot read the host port of ${container} ${containerPort}/tcp from "${out}"`);
+    if (!match)
+      throw new Error(`cannot read the host port of ${container} ${containerPort}/tcp from "${out}"`);
     return Number(match[1]);
   }
 

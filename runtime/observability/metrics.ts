@@ -56,7 +56,9 @@ export class ServerMetrics {
       name: "zeroplane_request_duration_seconds",
       help: "Time from receiving a request to queueing its reply.",
       labelNames: ["method"],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+      ],
       registers: [registry],
     });
     this.spawns = new Counter({
@@ -97,14 +99,15 @@ export class ServerMetrics {
       help: "PUB stream events dropped because the publish queue was full.",
       registers: [registry],
     });
-    const metrics = this;
+    // prom-client calls collect() with the metric as `this`, so read the source through a closure.
+    const source = () => this.source;
     new Gauge({
       name: "zeroplane_agents",
       help: "Agents known to the server, by status.",
       labelNames: ["status"],
       registers: [registry],
       collect() {
-        const counts = metrics.source?.countsByStatus();
+        const counts = source()?.countsByStatus();
         for (const status of AGENT_STATUSES) this.set({ status }, counts?.[status] ?? 0);
       },
     });
@@ -114,7 +117,7 @@ export class ServerMetrics {
       help: "Agent output bytes dropped by the per-stream output cap.",
       registers: [registry],
       collect() {
-        const total = metrics.source?.droppedBytesTotal() ?? droppedSeen;
+        const total = source()?.droppedBytesTotal() ?? droppedSeen;
         if (total > droppedSeen) this.inc(total - droppedSeen);
         droppedSeen = Math.max(droppedSeen, total);
       },

@@ -6,7 +6,16 @@
  */
 
 /** Server variables an agent may inherit. Nothing else is copied. */
-export const INHERITED_ENV_VARS = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME"] as const;
+export const INHERITED_ENV_VARS = [
+  "PATH",
+  "HOME",
+  "LANG",
+  "LC_ALL",
+  "TZ",
+  "TMPDIR",
+  "USER",
+  "LOGNAME",
+] as const;
 
 /** Used when the server itself has no PATH. */
 export const DEFAULT_AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -44,7 +44,8 @@ export class OutputBuffer {
   append(chunk: Buffer): number {
     if (chunk.length === 0) return 0;
     // A chunk larger than the cap keeps only its tail; copy so the big source buffer can be freed.
-    const kept = chunk.length > this.capBytes ? Buffer.from(chunk.subarray(chunk.length - this.capBytes)) : chunk;
+    const kept =
+      chunk.length > this.capBytes ? Buffer.from(chunk.subarray(chunk.length - this.capBytes)) : chunk;
     const droppedHere = chunk.length - kept.length;
     this.droppedBytes += droppedHere;
     this.chunks.push(kept);

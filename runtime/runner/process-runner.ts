@@ -10,6 +10,7 @@ import { spawn as spawnChild, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { statSync } from "node:fs";
+import type { Socket } from "node:net";
 import { isAbsolute } from "node:path";
 import {
   AGENT_STATUSES,
@@ -202,7 +203,8 @@ export class ProcessRunner implements AgentRunner {
   async stopAll(graceMs: number): Promise<void> {
     const live = [...this.agents.values()].filter((agent) => !agent.terminal);
     for (const agent of live) {
-      if (agent.status !== "stopping" && agent.pid !== null && !agent.leaderExited) this.beginStop(agent, graceMs);
+      if (agent.status !== "stopping" && agent.pid !== null && !agent.leaderExited)
+        this.beginStop(agent, graceMs);
     }
     await Promise.all(live.map((agent) => agent.ended));
   }
@@ -217,7 +219,11 @@ export class ProcessRunner implements AgentRunner {
     this.closed = true;
     for (const agent of this.agents.values()) {
       agent.clearTimers();
-      agent.child?.unref();
+      const child = agent.child;
+      if (!child) continue;
+      child.unref();
+      // Pipe streams are net.Sockets; unref'd, they no longer hold the event loop open.
+      for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as Socket | null)?.unref();
     }
     await this.records.close();
     await this.watchdog.close();
@@ -425,7 +431,10 @@ export class ProcessRunner implements AgentRunner {
       throw new ProtocolError("BAD_REQUEST", 'action "signal" needs a signal name, such as "SIGUSR1"');
     }
     if (!isSignalName(name)) {
-      throw new ProtocolError("BAD_REQUEST", `unknown signal ${JSON.stringify(name)}; use a name such as SIGUSR1`);
+      throw new ProtocolError(
+        "BAD_REQUEST",
+        `unknown signal ${JSON.stringify(name)}; use a name such as SIGUSR1`,
+      );
     }
     // Stopping and continuing the group is what pause and resume do; keep the status truthful.
     if (name === "SIGSTOP" && agent.status === "running") return this.pause(agent);
@@ -525,13 +534,15 @@ export class ProcessRunner implements AgentRunner {
 
 /** Why `cwd` cannot be used as a working directory, or null when it can. */
 function checkCwd(cwd: string): string | null {
-  if (!isAbsolute(cwd)) return `cwd ${JSON.stringify(cwd)} is not an absolute path; pass an absolute directory`;
+  if (!isAbsolute(cwd))
+    return `cwd ${JSON.stringify(cwd)} is not an absolute path; pass an absolute directory`;
   try {
     if (!statSync(cwd).isDirectory()) return `cwd ${JSON.stringify(cwd)} is not a directory`;
     return null;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return `cwd ${JSON.stringify(cwd)} does not exist; create it or pass an existing directory`;
+    if (code === "ENOENT")
+      return `cwd ${JSON.stringify(cwd)} does not exist; create it or pass an existing directory`;
     return `cwd ${JSON.stringify(cwd)} cannot be used (${code ?? String(error)})`;
   }
 }

@@ -8,10 +8,11 @@
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { ENV_VARS } from "../config/index.js";
 import { isAlive, readProcStat, readProcStatAsync, signalGroup } from "./process-groups.js";
 
 /** How long changes are collected before one rewrite of the records file. */
-const FLUSH_DELAY_MS = 20;
+const FLUSH_DELAY_MS = 50;
 /** How long opening a stateDir waits for reaped groups to die. */
 const REAP_WAIT_MS = 5_000;
 
@@ -76,7 +77,15 @@ export class AgentRecords {
         `stateDir ${stateDir} is already used by another runner in this process; give each runner its own stateDir`,
       );
     }
-    await mkdir(join(stateDir, "runner"), { recursive: true });
+    try {
+      await mkdir(join(stateDir, "runner"), { recursive: true });
+    } catch (error) {
+      throw new Error(
+        `stateDir ${stateDir} cannot be used for agent records (${(error as NodeJS.ErrnoException).code}); ` +
+          `set runner.stateDir (${ENV_VARS["runner.stateDir"]}) to a writable directory`,
+        { cause: error },
+      );
+    }
     const previous = await readRecordsFile(path);
     if (previous && previous.owner.pid !== process.pid && ownerIsAlive(previous.owner)) {
       throw new Error(
@@ -165,7 +174,9 @@ export class AgentRecords {
 
 function ownerIsAlive(owner: RecordsFile["owner"]): boolean {
   const stat = readProcStat(owner.pid);
-  return stat !== null && stat.state !== "Z" && owner.startTime !== null && stat.startTime === owner.startTime;
+  return (
+    stat !== null && stat.state !== "Z" && owner.startTime !== null && stat.startTime === owner.startTime
+  );
 }
 
 async function readRecordsFile(path: string): Promise<RecordsFile | null> {

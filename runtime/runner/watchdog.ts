@@ -55,6 +55,8 @@ for (const name of ["SIGINT", "SIGHUP", "SIGPIPE"]) process.on(name, () => {});
 /** Restarts allowed within RESTART_WINDOW_MS before the runner gives up and relies on stateDir reaping. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
+/** How long close() waits for an idle watchdog to exit. */
+const CLOSE_WAIT_MS = 2_000;
 
 export class Watchdog {
   private child: ChildProcess | null = null;
@@ -90,13 +92,14 @@ export class Watchdog {
     this.closed = true;
     const child = this.child;
     if (!child) return;
-    if (this.groups.size > 0) {
-      unrefPipe(child);
-      child.unref();
-      return;
-    }
+    // Still guarding agents: stay armed (the pipe is already unref'd, so this process can exit).
+    if (this.groups.size > 0) return;
     if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    // Bounded: a watchdog frozen by SIGSTOP must not hang close(); it exits on EOF once it runs again.
+    const exited = new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      setTimeout(resolve, CLOSE_WAIT_MS).unref();
+    });
     child.stdin?.end();
     await exited;
   }

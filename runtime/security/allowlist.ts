@@ -25,7 +25,9 @@ export function parseAllowlist(text: string, source: string): Set<string> {
   const lines = text.split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {
     // '#' is also a Z85 character, so a comment is a whole line, or text after whitespace.
-    const line = lines[index]!.replace(/^\s*#.*$/, "").replace(/\s+#.*$/, "").trim();
+    const line = lines[index]!.replace(/^\s*#.*$/, "")
+      .replace(/\s+#.*$/, "")
+      .trim();
     if (line === "") continue;
     if (!isZ85Key(line)) {
       // Name the line, not its content: a malformed line may still be someone's key.
@@ -102,7 +104,10 @@ export class Allowlist {
     try {
       next = readAllowlistFile(this.file);
     } catch (error) {
-      this.logger?.error({ err: (error as Error).message }, "allowlist reload failed; keeping the previous list");
+      this.logger?.error(
+        { err: (error as Error).message },
+        "allowlist reload failed; keeping the previous list",
+      );
       return false;
     }
     if (sameKeys(next, this.keys)) return false;

@@ -103,20 +103,21 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
 
-  const methods: { [M in Method]: (params: ParsedParams<M>) => Promise<MethodResults[M]> | MethodResults[M] } =
-    {
-      spawn: (params) => spawn(params),
-      control: (params) => {
-        requireActionArguments(params);
-        return runner.control(params);
-      },
-      batchControl: (params) => batchControl(params),
-      list: (params) => runner.list(params),
-      get: (params) => runner.get(params.agentId),
-      output: (params) => runner.output(params),
-      health: () => health(),
-      stats: () => stats(),
-    };
+  const methods: {
+    [M in Method]: (params: ParsedParams<M>) => Promise<MethodResults[M]> | MethodResults[M];
+  } = {
+    spawn: (params) => spawn(params),
+    control: (params) => {
+      requireActionArguments(params);
+      return runner.control(params);
+    },
+    batchControl: (params) => batchControl(params),
+    list: (params) => runner.list(params),
+    get: (params) => runner.get(params.agentId),
+    output: (params) => runner.output(params),
+    health: () => health(),
+    stats: () => stats(),
+  };
 
   function spawn(params: ParsedParams<"spawn">): Promise<AgentInfo> {
     const key = params.idempotencyKey;

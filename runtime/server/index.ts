@@ -82,11 +82,14 @@ class Cleanup {
   }
 }
 
-export async function startServer(config: ZeroplaneConfig, options: StartServerOptions = {}): Promise<AgentServer> {
+export async function startServer(
+  config: ZeroplaneConfig,
+  options: StartServerOptions = {},
+): Promise<AgentServer> {
   const serverId = config.server.id;
   const logger = options.logger ?? createLogger({ level: config.log.level, bindings: { serverId } });
-  checkSecurity(config);
   const secretKey = config.security.curve ? readSecretKey(config) : null;
+  checkSecurity(config);
 
   const cleanup = new Cleanup();
   try {
@@ -244,7 +247,10 @@ export async function startServer(config: ZeroplaneConfig, options: StartServerO
       return shuttingDown;
     };
 
-    logger.info({ endpoints, curve: Boolean(secretKey), nats: config.nats.enabled }, "zeroplane server listening");
+    logger.info(
+      { endpoints, curve: Boolean(secretKey), nats: config.nats.enabled },
+      "zeroplane server listening",
+    );
     return {
       endpoints,
       handler: handler.handle,

@@ -28,7 +28,8 @@ export class StreamPublisher {
 
   publish(event: StreamEvent): void {
     if (this.socket.closed) return;
-    const topic = event.kind === "status" ? STREAM_TOPICS.status(event.agent.id) : STREAM_TOPICS.output(event.agentId);
+    const topic =
+      event.kind === "status" ? STREAM_TOPICS.status(event.agent.id) : STREAM_TOPICS.output(event.agentId);
     this.queue.push([topic, encodeStreamEvent(event)]);
   }
 

@@ -3,12 +3,7 @@
  * Decoding never throws: a bad frame becomes an error reply the socket can send back.
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import {
-  ERROR_CODES,
-  PROTOCOL_VERSION,
-  ProtocolError,
-  type ProtocolErrorBody,
-} from "../protocol/index.js";
+import { ERROR_CODES, PROTOCOL_VERSION, ProtocolError, type ProtocolErrorBody } from "../protocol/index.js";
 
 /** Longest request id echoed back; longer ids are refused. */
 export const MAX_REQUEST_ID_LENGTH = 256;

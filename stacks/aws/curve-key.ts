@@ -32,9 +32,9 @@ export const curveKeyProvider = {
       return text;
     };
     // CURVE keys are X25519 keys: the raw 32-byte private scalar and public point.
-    const pair = (await globalThis.crypto.subtle.generateKey({ name: "X25519" }, true, [
-      "deriveBits",
-    ])) as { privateKey: Parameters<typeof globalThis.crypto.subtle.exportKey>[1] };
+    const pair = (await globalThis.crypto.subtle.generateKey({ name: "X25519" }, true, ["deriveBits"])) as {
+      privateKey: Parameters<typeof globalThis.crypto.subtle.exportKey>[1];
+    };
     const jwk = await globalThis.crypto.subtle.exportKey("jwk", pair.privateKey);
     if (typeof jwk.d !== "string" || typeof jwk.x !== "string") throw new Error("X25519 key export failed");
     const publicKey = z85(Buffer.from(jwk.x, "base64url"));

@@ -33,7 +33,12 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
   /** NLB security group ids by agent-server group. */
   readonly nlbSecurityGroupIds: Record<string, pulumi.Output<string>>;
 
-  constructor(name: string, env: Environment, config: AwsEnabledConfig, opts: pulumi.ComponentResourceOptions = {}) {
+  constructor(
+    name: string,
+    env: Environment,
+    config: AwsEnabledConfig,
+    opts: pulumi.ComponentResourceOptions = {},
+  ) {
     super("zeroplane:aws:Environment", name, {}, opts);
     const names = awsNames(env, config);
     const provider = new aws.Provider(
@@ -43,7 +48,11 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
         // Refuse to touch any other account than the one the spec names.
         allowedAccountIds: [config.accountId],
         defaultTags: {
-          tags: { ...config.tags, "app.kubernetes.io/part-of": env.platformName, "zeroplane.dev/environment": env.environment },
+          tags: {
+            ...config.tags,
+            "app.kubernetes.io/part-of": env.platformName,
+            "zeroplane.dev/environment": env.environment,
+          },
         },
       },
       { parent: this },
@@ -80,7 +89,10 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
     this.kmsKeyArn = key.arn;
 
     // Generated once; protected in production so a stray destroy cannot lose the server identity.
-    const keypair = new CurveServerKey("curve-server-key", { parent: this, protect: env.production === true });
+    const keypair = new CurveServerKey("curve-server-key", {
+      parent: this,
+      protect: env.production === true,
+    });
     this.curvePublicKey = keypair.publicKey;
     this.curveSecretKey = pulumi.secret(keypair.secretKey);
 
@@ -183,7 +195,11 @@ export function lifecyclePolicy(config: AwsEnabledConfig) {
       {
         rulePriority: 2,
         description: "Keep only the newest images",
-        selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: config.ecr?.keepImages ?? 30 },
+        selection: {
+          tagStatus: "any",
+          countType: "imageCountMoreThan",
+          countNumber: config.ecr?.keepImages ?? 30,
+        },
         action: { type: "expire" },
       },
     ],

@@ -49,7 +49,11 @@ const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * @param values values keyed by short key: `{ namespace: "zeroplane", nats: { replicas: 3 } }`
  * @param source where the values came from, for messages
  */
-export function parseEnvironment(environment: string, values: Record<string, unknown>, source: string): Environment {
+export function parseEnvironment(
+  environment: string,
+  values: Record<string, unknown>,
+  source: string,
+): Environment {
   if (!ENVIRONMENT_NAME.test(environment)) {
     throw new EnvironmentConfigError(
       "environment name",
@@ -139,7 +143,11 @@ function crossCheck(env: Environment): void {
   if (!env.production) return;
   const guard = "production: true";
   if (env.image.digest === undefined) {
-    fail(["image", "digest"], `is required with ${guard}: tags can move, digests cannot`, "pin the image by digest");
+    fail(
+      ["image", "digest"],
+      `is required with ${guard}: tags can move, digests cannot`,
+      "pin the image by digest",
+    );
   }
   if (env.nats === undefined || env.nats.jetstream === false || env.nats.replicas < 3) {
     fail(
@@ -164,7 +172,10 @@ function crossCheck(env: Environment): void {
         spec.autoscaling ? "set autoscaling.minReplicas: 2 or more" : "set replicas: 2 or more",
       );
     }
-    if (spec.exposure?.type === "nlb" && spec.exposure.sourceRanges.some((r) => /^(0\.0\.0\.0|::)\/0$/.test(r))) {
+    if (
+      spec.exposure?.type === "nlb" &&
+      spec.exposure.sourceRanges.some((r) => /^(0\.0\.0\.0|::)\/0$/.test(r))
+    ) {
       fail(
         ["agentServers", group, "exposure", "sourceRanges"],
         `must not open the load balancer to the whole internet with ${guard}`,
@@ -217,12 +228,14 @@ export function loadEnvironmentFile(path: string): Environment {
   for (const [key, value] of Object.entries(readStackConfigFile(path))) {
     if (!key.startsWith(`${CONFIG_NAMESPACE}:`)) continue; // provider settings such as aws:region
     const short = key.slice(CONFIG_NAMESPACE.length + 1);
+    // Cluster access matters only to `pulumi up`, and may hold an encrypted kubeconfig.
+    if (short === "kubernetes") continue;
     if (value !== null && typeof value === "object" && "secure" in value) {
       throw new EnvironmentConfigError(
         key,
         "is encrypted, but the environment spec holds no secrets (synthesis reads it without Pulumi)",
         "[secure]",
-        "keep secrets out of zeroplane:* (the CURVE key is generated into Pulumi state and Secrets Manager)",
+        "keep secrets out of zeroplane:* except zeroplane:kubernetes.kubeconfig (the CURVE key is generated into Pulumi state and Secrets Manager)",
         file,
       );
     }

@@ -76,7 +76,10 @@ function pinnedImage<R extends z.ZodType>(repositorySchema: R) {
       repository: repositorySchema,
       tag: z
         .string()
-        .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, rule("is not a valid tag", "use a version such as 0.1.0"))
+        .regex(
+          /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
+          rule("is not a valid tag", "use a version such as 0.1.0"),
+        )
         .refine((tag) => tag !== "latest", rule("must not be 'latest'", "pin a version tag or a digest"))
         .optional(),
       digest: z
@@ -183,12 +186,17 @@ export const natsSchema = z
     resources: z.object({ cpu: quantity, memory: quantity }).strict().optional(),
     image: pinnedImage(repository).optional(),
     auth: z.object({ secretName: dnsLabel }).strict().optional(),
-    tls: z.object({ client: tlsSecretSchema.optional(), cluster: tlsSecretSchema.optional() }).strict().optional(),
+    tls: z
+      .object({ client: tlsSecretSchema.optional(), cluster: tlsSecretSchema.optional() })
+      .strict()
+      .optional(),
     leafnodeRemotes: z
       .array(
         z
           .object({
-            url: z.string().regex(/^(nats-leaf|nats|tls|wss?):\/\/.+/, rule("must be a URL", "e.g. tls://hub:7422")),
+            url: z
+              .string()
+              .regex(/^(nats-leaf|nats|tls|wss?):\/\/.+/, rule("must be a URL", "e.g. tls://hub:7422")),
             credentialsSecret: dnsLabel.optional(),
             account: z.string().min(1).optional(),
           })
@@ -203,7 +211,8 @@ export const natsSchema = z
   })
   .strict()
   .refine(
-    (nats) => nats.jetstream === false || nats.replicas === 1 || (nats.replicas >= 3 && nats.replicas % 2 === 1),
+    (nats) =>
+      nats.jetstream === false || nats.replicas === 1 || (nats.replicas >= 3 && nats.replicas % 2 === 1),
     {
       message: rule(
         "replicas must be 1 or an odd number of at least 3 (JetStream needs a quorum)",
@@ -231,11 +240,17 @@ export const curveSchema = z.discriminatedUnion(
         /** @default `zeroplane/<env>/curve-server-key` */
         remoteKey: z
           .string()
-          .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, rule("is not a Secrets Manager name", "use letters, digits and /_+=.@-"))
+          .regex(
+            /^[A-Za-z0-9/_+=.@-]{1,512}$/,
+            rule("is not a Secrets Manager name", "use letters, digits and /_+=.@-"),
+          )
           .optional(),
         /** @default a SecretStore named `<name>-aws` that the stack creates (AWS on) */
         secretStoreRef: secretStoreRefSchema.optional(),
-        refreshInterval: z.string().regex(/^[0-9]+(s|m|h)$/, rule("is not a duration", "e.g. 1h")).optional(),
+        refreshInterval: z
+          .string()
+          .regex(/^[0-9]+(s|m|h)$/, rule("is not a duration", "e.g. 1h"))
+          .optional(),
         publicKey: z85Key.optional(),
       })
       .strict(),
@@ -244,7 +259,10 @@ export const curveSchema = z.discriminatedUnion(
       .object({
         mode: z.literal("off"),
         acceptPlaintext: z.literal(true, {
-          error: rule("must be true to run without CURVE", "set acceptPlaintext: true, or choose another mode"),
+          error: rule(
+            "must be true to run without CURVE",
+            "set acceptPlaintext: true, or choose another mode",
+          ),
         }),
       })
       .strict(),
@@ -302,11 +320,17 @@ export const awsSchema = z.discriminatedUnion(
           .regex(/^[a-z]{2}(-[a-z]+)+-[0-9]$/, rule("is not an AWS region", "e.g. eu-west-1")),
         accountId: z
           .string()
-          .regex(/^[0-9]{12}$/, rule("must be a 12-digit AWS account id", "quote it: accountId: \"123456789012\"")),
+          .regex(
+            /^[0-9]{12}$/,
+            rule("must be a 12-digit AWS account id", 'quote it: accountId: "123456789012"'),
+          ),
         ecr: z
           .object({
             /** @default the platform name */
-            repositoryName: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, rule("is not an ECR name", "e.g. zeroplane")).optional(),
+            repositoryName: z
+              .string()
+              .regex(/^[a-z0-9][a-z0-9._/-]*$/, rule("is not an ECR name", "e.g. zeroplane"))
+              .optional(),
             /** Tagged images kept by the lifecycle policy. @default 30 */
             keepImages: positiveInt.optional(),
             /** Days before untagged images expire. @default 7 */
@@ -316,14 +340,23 @@ export const awsSchema = z.discriminatedUnion(
           .optional(),
         irsa: z
           .object({
-            oidcProviderArn: arn("an IAM OIDC provider", "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"),
+            oidcProviderArn: arn(
+              "an IAM OIDC provider",
+              "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE",
+            ),
             oidcProviderUrl: z
               .string()
-              .regex(/^https:\/\/[^\s]+$/, rule("must be the cluster's OIDC issuer URL", "copy it from `aws eks describe-cluster`")),
+              .regex(
+                /^https:\/\/[^\s]+$/,
+                rule("must be the cluster's OIDC issuer URL", "copy it from `aws eks describe-cluster`"),
+              ),
           })
           .strict(),
         /** VPC of the cluster; needed for the NLB security groups. */
-        vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, rule("is not a VPC id", "e.g. vpc-0abc1234")).optional(),
+        vpcId: z
+          .string()
+          .regex(/^vpc-[0-9a-f]+$/, rule("is not a VPC id", "e.g. vpc-0abc1234"))
+          .optional(),
         /** CIDR of that VPC: where the NLB forwards to (pod IPs). */
         vpcCidr: cidr.optional(),
         /** Days Secrets Manager keeps a deleted secret. @default 30 */
@@ -341,7 +374,11 @@ export const awsSchema = z.discriminatedUnion(
 /** The cluster Pulumi deploys to. Synthesis ignores it. */
 export const kubernetesSchema = z
   .object({
-    /** Path of a kubeconfig file. @default $KUBECONFIG or ~/.kube/config */
+    /**
+     * A kubeconfig file's path, or its contents (set those as a secret:
+     * `pulumi config set --secret --path 'zeroplane:kubernetes.kubeconfig' "$(cat kubeconfig)"`).
+     * @default $KUBECONFIG or ~/.kube/config
+     */
     kubeconfig: z.string().min(1).optional(),
     /** Context in that kubeconfig. @default its current-context */
     context: z.string().min(1).optional(),
@@ -378,7 +415,10 @@ export const environmentSchema = z
     image: imageSchema,
     agentServers: z
       .record(dnsLabel, agentServerGroupSchema)
-      .refine((groups) => Object.keys(groups).length > 0, rule("needs at least one group", "add e.g. default: {}")),
+      .refine(
+        (groups) => Object.keys(groups).length > 0,
+        rule("needs at least one group", "add e.g. default: {}"),
+      ),
     nats: natsSchema.optional(),
     curve: curveSchema,
     allowlist: allowlistSchema.optional(),

@@ -38,7 +38,8 @@ export function synthesizeEnvironment(env: Environment): KubeObject[] {
   let yaml: string;
   try {
     new ZeroplanePlatform(chart, "platform", platformProps(env));
-    if (needsAwsSecretStore(env) && env.aws?.enabled) new AwsSecretStore(chart, "aws-secret-store", env, env.aws);
+    if (needsAwsSecretStore(env) && env.aws?.enabled)
+      new AwsSecretStore(chart, "aws-secret-store", env, env.aws);
     yaml = app.synthYaml(); // runs every node.addValidation check
   } catch (error) {
     if (!(error instanceof ConstructPropsError)) throw error;
@@ -50,11 +51,14 @@ export function synthesizeEnvironment(env: Environment): KubeObject[] {
     .filter((doc): doc is KubeObject => doc !== null && typeof doc === "object");
 }
 
-/** `agentServers[1].replicas` -> `zeroplane:agentServers.<name>.replicas` (groups are sorted by name). */
+/**
+ * `agentServers[1].replicas` or `agentServers[default].replicas` -> `zeroplane:agentServers.default.replicas`
+ * (the props list groups sorted by name).
+ */
 function propToConfigKey(env: Environment, prop: string): string {
   const groups = Object.keys(env.agentServers).sort();
-  const mapped = prop.replace(/^agentServers\[(\d+)\]/, (whole, index: string) => {
-    const name = groups[Number(index)];
+  const mapped = prop.replace(/^agentServers\[([^\]]+)\]/, (whole, ref: string) => {
+    const name = /^\d+$/.test(ref) ? groups[Number(ref)] : ref;
     return name === undefined ? whole : `agentServers.${name}`;
   });
   return `zeroplane:${mapped}`;

@@ -13,8 +13,10 @@ export type K8sObject = Record<string, unknown> & {
   data?: Record<string, string>;
 };
 
-export function synth(props: ZeroplanePlatformProps): SynthesizedPlatform & { objects: K8sObject[] } {
-  return synthesizePlatform(props) as SynthesizedPlatform & { objects: K8sObject[] };
+export type Synthesized = Omit<SynthesizedPlatform, "objects"> & { readonly objects: K8sObject[] };
+
+export function synth(props: ZeroplanePlatformProps): Synthesized {
+  return synthesizePlatform(props) as unknown as Synthesized;
 }
 
 /** The one object of a kind and name; fails loudly when absent. */

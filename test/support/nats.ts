@@ -82,7 +82,9 @@ export async function startNatsCluster(size: number, options: StartNatsOptions =
         .filter((_, j) => j !== i)
         .map((p) => `"nats-route://127.0.0.1:${p}"`)
         .join(", ");
-      lines.push(`cluster { name: zeroplane-test, listen: "127.0.0.1:${clusterPorts[i]}", routes: [${routes}] }`);
+      lines.push(
+        `cluster { name: zeroplane-test, listen: "127.0.0.1:${clusterPorts[i]}", routes: [${routes}] }`,
+      );
     }
     if (options.extraConfig) lines.push(options.extraConfig);
     const configFile = join(root, `${name}.conf`);
@@ -177,7 +179,9 @@ class ManagedNode implements NatsNode {
     child.stderr?.on("data", collect);
     const exited = new Promise<never>((_, reject) => {
       child.once("exit", (code, signal) =>
-        reject(new Error(`nats-server ${this.name} exited (${code ?? signal}) while starting:\n${this.output}`)),
+        reject(
+          new Error(`nats-server ${this.name} exited (${code ?? signal}) while starting:\n${this.output}`),
+        ),
       );
     });
     exited.catch(() => undefined);
@@ -224,7 +228,9 @@ class ManagedNode implements NatsNode {
 
 async function healthy(monitorPort: number): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, {
+      signal: AbortSignal.timeout(2000),
+    });
     return response.ok;
   } catch {
     return false;

@@ -14,7 +14,10 @@ const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const serverMain = join(repoRoot, "runtime/server/main.ts");
 
 export interface ServerProcessOptions {
-  /** Written to a JSON config file passed through ZEROPLANE_CONFIG. */
+  /**
+   * Written to a JSON config file passed through ZEROPLANE_CONFIG. Keep log.level at info or lower:
+   * the helper learns the bound endpoints from the "zeroplane server listening" line.
+   */
   readonly config?: ZeroplaneConfigInput;
   /** Extra environment (ZEROPLANE_* variables, for example). */
   readonly env?: NodeJS.ProcessEnv;
@@ -26,6 +29,8 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   readonly endpoints: { readonly router: string; readonly publish: string; readonly http: string };
+  /** The runner's state directory (agent records). */
+  readonly stateDir: string;
   /** Parsed JSON log lines so far. */
   readonly logs: Array<Record<string, unknown>>;
   /** Raw stderr so far. */
@@ -38,7 +43,10 @@ export interface ServerProcess {
   dispose(): Promise<void>;
 }
 
-/** Options that make a test server loopback-only with ephemeral ports and quiet defaults. */
+/**
+ * A config for a test server: loopback only, ephemeral ports, CURVE off unless the overrides turn it on
+ * (then pass secretKeyFile and allowlistFile too).
+ */
 export function testServerConfig(overrides: ZeroplaneConfigInput = {}): ZeroplaneConfigInput {
   return {
     ...overrides,
@@ -47,6 +55,7 @@ export function testServerConfig(overrides: ZeroplaneConfigInput = {}): Zeroplan
       publishBind: "tcp://127.0.0.1:*",
       ...overrides.server,
     },
+    security: { curve: false, ...overrides.security },
     http: { host: "127.0.0.1", port: 0, ...overrides.http },
     log: { level: "info", ...overrides.log },
   };
@@ -56,7 +65,10 @@ export function testServerConfig(overrides: ZeroplaneConfigInput = {}): Zeroplan
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), "zeroplane-server-"));
   const configFile = join(dir, "config.json");
-  writeFileSync(configFile, JSON.stringify(options.config ?? testServerConfig()));
+  const config = options.config ?? testServerConfig();
+  // Each server gets a state directory of its own unless the test chose one (runners never share one).
+  const stateDir = config.runner?.stateDir ?? options.env?.ZEROPLANE_RUNNER_STATE_DIR ?? join(dir, "state");
+  writeFileSync(configFile, JSON.stringify({ ...config, runner: { ...config.runner, stateDir } }));
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.startsWith("ZEROPLANE_")) env[name] = value;
@@ -119,6 +131,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
       child,
       pid: child.pid!,
       endpoints,
+      stateDir,
       logs,
       stderr: () => stderr,
       exited,

@@ -44,7 +44,6 @@ describe("lifecycle events on a 3-node JetStream cluster with an R3 stream", () 
       handler: refusingHandler,
     });
     await waitFor("the R3 stream to be ready", () => service!.ready(), 60_000);
-    console.log("DBG ready");
     client = await natsClient(cluster.urls);
     const jsm = await client.jetstreamManager();
     const info = await jsm.streams.info("AGENT_EVENTS");
@@ -58,9 +57,7 @@ describe("lifecycle events on a 3-node JetStream cluster with an R3 stream", () 
       for (const event of agentLife("srv-a", `agent-${i}`)) service.publish(event);
       if (i % 25 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    console.log("DBG published");
     expect(await service.whenDrained(50_000)).toBe(true);
-    console.log("DBG drained");
     expect(leader!.running()).toBe(false);
 
     const stored = await readStream(client, "AGENT_EVENTS");
@@ -68,6 +65,7 @@ describe("lifecycle events on a 3-node JetStream cluster with an R3 stream", () 
     const ids = stored.map((s) => s.msgId);
     expect(new Set(ids).size).toBe(ids.length);
     const sequences = perAgentSequences(stored);
-    for (let i = 0; i < AGENTS; i++) expect(sequences.get(`srv-a/agent-${i}`), `agent-${i}`).toEqual([1, 2, 3]);
+    for (let i = 0; i < AGENTS; i++)
+      expect(sequences.get(`srv-a/agent-${i}`), `agent-${i}`).toEqual([1, 2, 3]);
   }, 120_000);
 });

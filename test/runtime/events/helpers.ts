@@ -91,12 +91,21 @@ export function lifecycleEvent(
   seq: number,
   type: LifecycleEventType,
 ): LifecycleEvent {
-  return { type, serverId, agentId, seq, time: 1_700_000_000_000 + seq, agent: agentInfo(serverId, agentId, STATUS_OF[type]) };
+  return {
+    type,
+    serverId,
+    agentId,
+    seq,
+    time: 1_700_000_000_000 + seq,
+    agent: agentInfo(serverId, agentId, STATUS_OF[type]),
+  };
 }
 
 /** The three events of one agent's short life: spawned, started, exited (seq 1..3). */
 export function agentLife(serverId: string, agentId: string): LifecycleEvent[] {
-  return (["spawned", "started", "exited"] as const).map((type, i) => lifecycleEvent(serverId, agentId, i + 1, type));
+  return (["spawned", "started", "exited"] as const).map((type, i) =>
+    lifecycleEvent(serverId, agentId, i + 1, type),
+  );
 }
 
 export interface StoredEvent {
@@ -109,7 +118,7 @@ export interface StoredEvent {
 /** Every message in the stream, in stream order (direct gets by sequence, so no consumer is involved). */
 export async function readStream(nc: NatsConnection, stream: string): Promise<StoredEvent[]> {
   const jsm = await nc.jetstreamManager();
-  const { state } = (await jsm.streams.info(stream));
+  const { state } = await jsm.streams.info(stream);
   const out: StoredEvent[] = [];
   for (let first = state.first_seq; first <= state.last_seq && state.messages > 0; first += 100) {
     const last = Math.min(state.last_seq, first + 99);
@@ -139,14 +148,27 @@ async function getWithRetry(jsm: JetStreamManager, stream: string, seq: number):
   }
 }
 
-/** Polls until `check` returns true, or fails with `what` after the timeout. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+/**
+ * Polls until `check` returns true, or fails with `what` after the timeout. A check that throws
+ * (NATS still reconnecting, say) counts as not yet; the last error is reported on timeout.
+ */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
   while (Date.now() < deadline) {
-    if (await check()) return;
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  const cause = lastError ? ` (last error: ${(lastError as Error).message})` : "";
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
 }
 
 export async function natsClient(urls: string[]): Promise<NatsConnection> {

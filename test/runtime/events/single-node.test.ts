@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { NatsConnection } from "nats";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startEvents, type EventsService } from "../../../runtime/events/index.js";
@@ -107,7 +108,10 @@ describe("lifecycle events on a single NATS node", () => {
 
   it("uses an existing stream whose subjects cover ours", async () => {
     const jsm = await client.jetstreamManager();
-    await jsm.streams.add({ ...desiredStreamConfig(eventsConfig(nats.urls, stateDir).nats), subjects: ["agent.>"] });
+    await jsm.streams.add({
+      ...desiredStreamConfig(eventsConfig(nats.urls, stateDir).nats),
+      subjects: ["agent.>"],
+    });
     const service = await startEvents({
       config: eventsConfig(nats.urls, stateDir),
       logger: silentLogger,
@@ -134,7 +138,9 @@ describe("lifecycle events on a single NATS node", () => {
     });
     services.push(service);
     service.publish(lifecycleEvent("srv-a", "agent-1", 1, "spawned"));
-    await waitFor("the mismatch to be reported", () => /do not cover agent\.events\.>/.test(service.status().problem ?? ""));
+    await waitFor("the mismatch to be reported", () =>
+      /do not cover agent\.events\.>/.test(service.status().problem ?? ""),
+    );
     expect(service.ready()).toBe(false);
     expect(service.status().spoolEvents).toBe(1);
     expect((await jsm.streams.info("AGENT_EVENTS")).state.messages).toBe(0);
@@ -152,7 +158,7 @@ describe("lifecycle events on a single NATS node", () => {
     expect(optional.status().connected).toBe(false);
 
     const required = await startEvents({
-      config: eventsConfig(nats.urls, tempDir(), { required: true }),
+      config: eventsConfig(nats.urls, join(stateDir, "required"), { required: true }),
       logger: silentLogger,
       registry: newRegistry(),
       handler: refusingHandler,

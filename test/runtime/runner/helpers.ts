@@ -19,15 +19,23 @@ import {
   type SpawnParams,
   type StreamEvent,
 } from "../../../runtime/protocol/index.js";
-import { createAgentRunner, type AgentRunnerOptions, type ProcessRunner } from "../../../runtime/runner/index.js";
+import {
+  createAgentRunner,
+  type AgentRunnerOptions,
+  type ProcessRunner,
+} from "../../../runtime/runner/index.js";
 import { readProcStat } from "../../../runtime/runner/process-groups.js";
 
 /** Polls `check` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
@@ -125,10 +133,14 @@ export class RunnerHarness {
   }
 
   waitForOutput(agentId: string, text: string, timeoutMs?: number): Promise<string> {
-    return waitFor(`agent ${agentId} to print ${JSON.stringify(text)}`, () => {
-      const out = this.stdout(agentId);
-      return out.includes(text) ? out : null;
-    }, timeoutMs);
+    return waitFor(
+      `agent ${agentId} to print ${JSON.stringify(text)}`,
+      () => {
+        const out = this.stdout(agentId);
+        return out.includes(text) ? out : null;
+      },
+      timeoutMs,
+    );
   }
 
   lifecycleOf(agentId: string): LifecycleEvent[] {

@@ -102,6 +102,21 @@ describe("spawn", () => {
   });
 });
 
+describe("exit", () => {
+  it("ends an agent whose escaped grandchild keeps the output pipe open", async () => {
+    // setsid leaves the agent's group, so the group kill at exit cannot reach it.
+    const info = await h.spawn({ command: "sh", args: ["-c", "setsid sleep 30 & echo $!"] });
+    await h.waitForOutput(info.id, "\n");
+    const escapee = Number(h.stdout(info.id).trim());
+    try {
+      expect(await h.waitForEnd(info.id)).toMatchObject({ status: "exited", exitCode: 0 });
+      expect(h.output({ agentId: info.id }).eof).toBe(true);
+    } finally {
+      process.kill(escapee, "SIGKILL");
+    }
+  });
+});
+
 describe("pause and resume", () => {
   it("pause stops the whole group's output and resume continues it", async () => {
     const info = await h.spawn({ command: "sh", args: COUNTER });
@@ -109,14 +124,19 @@ describe("pause and resume", () => {
     const paused = await h.control({ agentId: info.id, action: "pause" });
     expect(paused.status).toBe("paused");
     expect(alive(info.pid as number)).toBe(true);
-    await sleep(300); // let output already in the pipe arrive
-    const atPause = h.runner.get(info.id).outputBytes.stdout;
+    const bytes = () => h.runner.get(info.id).outputBytes.stdout;
+    // Output written just before the stop may still be in the pipe: wait until it has all arrived.
+    const atPause = await waitFor("in-flight output to arrive", async () => {
+      const before = bytes();
+      await sleep(250);
+      return bytes() === before ? before : null;
+    });
     await sleep(600);
-    expect(h.runner.get(info.id).outputBytes.stdout).toBe(atPause);
+    expect(bytes()).toBe(atPause);
 
     const resumed = await h.control({ agentId: info.id, action: "resume" });
     expect(resumed.status).toBe("running");
-    await waitFor("output to grow after resume", () => h.runner.get(info.id).outputBytes.stdout > atPause);
+    await waitFor("output to grow after resume", () => bytes() > atPause);
   });
 
   it("rejects resume when running and pause when paused, naming the current status", async () => {
@@ -203,8 +223,12 @@ describe("stop, kill and signal", () => {
 
   it("signal SIGSTOP and SIGCONT act as pause and resume", async () => {
     const info = await h.spawn({ command: "sleep", args: ["30"] });
-    expect((await h.control({ agentId: info.id, action: "signal", signal: "SIGSTOP" })).status).toBe("paused");
-    expect((await h.control({ agentId: info.id, action: "signal", signal: "SIGCONT" })).status).toBe("running");
+    expect((await h.control({ agentId: info.id, action: "signal", signal: "SIGSTOP" })).status).toBe(
+      "paused",
+    );
+    expect((await h.control({ agentId: info.id, action: "signal", signal: "SIGCONT" })).status).toBe(
+      "running",
+    );
     await h.control({ agentId: info.id, action: "signal", signal: "SIGINT" });
     expect(await h.waitForEnd(info.id)).toMatchObject({ status: "killed", signal: "SIGINT" });
   });
@@ -232,7 +256,12 @@ describe("stdin", () => {
     const info = await h.spawn({ command: "cat" });
     await h.control({ agentId: info.id, action: "write", data: "hello\n" });
     await h.waitForOutput(info.id, "hello\n");
-    await h.control({ agentId: info.id, action: "write", data: new TextEncoder().encode("bytes\n"), end: true });
+    await h.control({
+      agentId: info.id,
+      action: "write",
+      data: new TextEncoder().encode("bytes\n"),
+      end: true,
+    });
     const ended = await h.waitForEnd(info.id);
     expect(ended).toMatchObject({ status: "exited", exitCode: 0 });
     expect(h.stdout(info.id)).toBe("hello\nbytes\n");
@@ -297,7 +326,8 @@ describe("events", () => {
     for (const [index, event] of events.entries()) {
       expect(event.serverId).toBe("test-server");
       expect(event.agent.id).toBe(info.id);
-      if (index > 0) expect(event.time).toBeGreaterThanOrEqual((events[index - 1] as (typeof events)[0]).time);
+      if (index > 0)
+        expect(event.time).toBeGreaterThanOrEqual((events[index - 1] as (typeof events)[0]).time);
     }
   });
 
@@ -323,7 +353,13 @@ describe("events", () => {
     const done = await h.spawn({ command: "true" });
     await h.waitForEnd(done.id);
     await h.spawn({ command: "no-such-command-zp" });
-    expect(h.runner.countsByStatus()).toMatchObject({ running: 1, paused: 1, exited: 1, failed: 1, starting: 0 });
+    expect(h.runner.countsByStatus()).toMatchObject({
+      running: 1,
+      paused: 1,
+      exited: 1,
+      failed: 1,
+      starting: 0,
+    });
     expect(h.runner.activeCount()).toBe(2);
     await h.control({ agentId: running.id, action: "kill" });
     await h.waitForEnd(running.id);
@@ -343,6 +379,16 @@ describe("stopAll and close", () => {
     expect(h.runner.get(plain.id)).toMatchObject({ status: "killed", signal: "SIGTERM" });
     expect(h.runner.get(trapper.id)).toMatchObject({ status: "killed", signal: "SIGKILL" });
     expect(h.runner.get(paused.id)).toMatchObject({ status: "killed", signal: "SIGTERM" });
+  });
+
+  it("close does not stop running agents; they stay controllable", async () => {
+    const info = await h.spawn({ command: "sleep", args: ["30"] });
+    await h.runner.close();
+    expect(alive(info.pid as number)).toBe(true);
+    expect(h.runner.get(info.id).status).toBe("running");
+    expect(alive(h.runner.watchdogPid as number)).toBe(true);
+    await h.control({ agentId: info.id, action: "kill" });
+    expect(await h.waitForEnd(info.id)).toMatchObject({ status: "killed", signal: "SIGKILL" });
   });
 
   it("close refuses new spawns and releases the watchdog when no agent is active", async () => {

@@ -7,7 +7,12 @@ import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
-import { createAgentRunner, readAgentRecords, recordsPath, type ProcessRunner } from "../../../runtime/runner/index.js";
+import {
+  createAgentRunner,
+  readAgentRecords,
+  recordsPath,
+  type ProcessRunner,
+} from "../../../runtime/runner/index.js";
 import { readProcStat } from "../../../runtime/runner/process-groups.js";
 import { RunnerHarness, alive, tempDir, waitFor } from "./helpers.js";
 
@@ -45,8 +50,9 @@ class RunnerHost {
   }
 
   async sigkill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    this.child.kill("SIGKILL");
     await exited;
   }
 }

@@ -65,7 +65,12 @@ describe("agent output", () => {
     const info = await h.spawn({ command: "sh", args: ["-c", "printf out; printf err >&2"] });
     const ended = await h.waitForEnd(info.id);
     expect(ended.outputBytes).toEqual({ stdout: 3, stderr: 3 });
-    expect(h.output({ agentId: info.id })).toMatchObject({ stream: "stdout", offset: 0, nextOffset: 3, eof: true });
+    expect(h.output({ agentId: info.id })).toMatchObject({
+      stream: "stdout",
+      offset: 0,
+      nextOffset: 3,
+      eof: true,
+    });
     const err = h.output({ agentId: info.id, stream: "stderr" });
     expect(Buffer.from(err.data).toString()).toBe("err");
     expect(h.output({ agentId: info.id, offset: 1, limit: 1 })).toMatchObject({ nextOffset: 2, eof: false });

@@ -53,9 +53,9 @@ describe("list", () => {
     expect(h.list({ labels: { team: "a" } }).agents.map((agent) => agent.labels.n)).toEqual(["0", "2", "4"]);
     expect(h.list({ labels: { team: "a", n: "2" } }).agents.map((agent) => agent.labels.n)).toEqual(["2"]);
     expect(h.list({ labels: { team: "a", n: "1" } }).total).toBe(0);
-    expect(h.list({ labels: { team: "a" }, status: ["paused"] }).agents.map((agent) => agent.labels.n)).toEqual([
-      "4",
-    ]);
+    expect(
+      h.list({ labels: { team: "a" }, status: ["paused"] }).agents.map((agent) => agent.labels.n),
+    ).toEqual(["4"]);
   });
 
   it("paginates with limit and an opaque cursor, in a stable order", async () => {
@@ -145,7 +145,10 @@ describe("agent environment", () => {
   });
 
   it("builds the base from the allowlist only", () => {
-    const env = buildAgentEnv({ A: "1" }, { PATH: "/bin", HOME: "/home/x", ZEROPLANE_X: "s", NODE_OPTIONS: "-r x" });
+    const env = buildAgentEnv(
+      { A: "1" },
+      { PATH: "/bin", HOME: "/home/x", ZEROPLANE_X: "s", NODE_OPTIONS: "-r x" },
+    );
     expect(env).toEqual({ PATH: "/bin", HOME: "/home/x", LANG: "C.UTF-8", A: "1" });
   });
 });

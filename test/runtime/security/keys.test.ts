@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { curveKeyPair } from "zeromq";
-import { CURVE_SECRET_KEYS, ConfigError, defaultConfig, type ZeroplaneConfig } from "../../../runtime/config/index.js";
+import {
+  CURVE_SECRET_KEYS,
+  ConfigError,
+  defaultConfig,
+  type ZeroplaneConfig,
+} from "../../../runtime/config/index.js";
 import {
   generateKeypair,
   keyFingerprint,

@@ -6,7 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { loadConfig, type ZeroplaneConfig, type ZeroplaneConfigInput } from "../../../runtime/config/index.js";
+import {
+  loadConfig,
+  type ZeroplaneConfig,
+  type ZeroplaneConfigInput,
+} from "../../../runtime/config/index.js";
 import { createLogger } from "../../../runtime/observability/logger.js";
 import { startServer, type AgentServer } from "../../../runtime/server/index.js";
 import { WireClient, type CurveClientKeys } from "./wire-client.js";

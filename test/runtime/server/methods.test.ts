@@ -11,7 +11,9 @@ afterEach(async () => {
   current = null;
 });
 
-async function setup(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<{ t: TestServer; c: WireClient }> {
+async function setup(
+  overrides: Parameters<typeof startTestServer>[0] = {},
+): Promise<{ t: TestServer; c: WireClient }> {
   current = await startTestServer(overrides);
   return { t: current, c: current.client() };
 }
@@ -27,10 +29,14 @@ async function errorOf(promise: Promise<unknown>): Promise<WireError> {
 }
 
 async function waitForStatus(c: WireClient, agentId: string, statuses: string[]): Promise<AgentInfo> {
-  return waitFor(async () => {
-    const agent = await c.request("get", { agentId });
-    return statuses.includes(agent.status) ? agent : null;
-  }, 20_000, `agent ${agentId} to reach ${statuses.join("/")}`);
+  return waitFor(
+    async () => {
+      const agent = await c.request("get", { agentId });
+      return statuses.includes(agent.status) ? agent : null;
+    },
+    20_000,
+    `agent ${agentId} to reach ${statuses.join("/")}`,
+  );
 }
 
 describe("agent server methods", () => {
@@ -59,7 +65,12 @@ describe("agent server methods", () => {
       name: "greeter",
       labels: { team: "a" },
     });
-    expect(agent).toMatchObject({ status: "running", name: "greeter", command: "sh", serverId: t.config.server.id });
+    expect(agent).toMatchObject({
+      status: "running",
+      name: "greeter",
+      command: "sh",
+      serverId: t.config.server.id,
+    });
     expect(agent.pid).toBeGreaterThan(0);
     const done = await waitForStatus(c, agent.id, ["exited"]);
     expect(done.exitCode).toBe(0);
@@ -83,7 +94,9 @@ describe("agent server methods", () => {
     expect(firstPage.total).toBe(2);
     expect(firstPage.nextCursor).not.toBeNull();
     const secondPage = await c.request("list", { limit: 1, cursor: firstPage.nextCursor! });
-    expect([...firstPage.agents, ...secondPage.agents].map((a) => a.id).sort()).toEqual([agent.id, other.id].sort());
+    expect([...firstPage.agents, ...secondPage.agents].map((a) => a.id).sort()).toEqual(
+      [agent.id, other.id].sort(),
+    );
   });
 
   it("control pauses, resumes, signals, writes to stdin and stops agents", async () => {
@@ -162,7 +175,11 @@ describe("agent server methods", () => {
     expect(unknown.error).toMatchObject({ code: "UNKNOWN_METHOD", retryable: false });
     expect(unknown.error!.message).toContain("explode");
     const version = await c.call("health", {}, 10_000, { v: 99 });
-    expect(version).toMatchObject({ id: expect.any(String), ok: false, error: { code: "UNSUPPORTED_VERSION" } });
+    expect(version).toMatchObject({
+      id: expect.any(String),
+      ok: false,
+      error: { code: "UNSUPPORTED_VERSION" },
+    });
   });
 
   it("answers malformed frames with an error reply and keeps serving", async () => {
@@ -172,7 +189,12 @@ describe("agent server methods", () => {
     await c.sendRaw([encode({ v: 1, method: "health" })]);
     await c.sendRaw([encode({ v: 1, id: "a", method: "health" }), Buffer.from("extra")]);
     await waitFor(() => c.unmatched.length >= 4, 10_000, "four error replies");
-    expect(c.unmatched.map((r) => r.error!.code)).toEqual(["BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST"]);
+    expect(c.unmatched.map((r) => r.error!.code)).toEqual([
+      "BAD_REQUEST",
+      "BAD_REQUEST",
+      "BAD_REQUEST",
+      "BAD_REQUEST",
+    ]);
     expect(c.unmatched.every((r) => r.id === "")).toBe(true);
     expect((await c.request("health", {})).healthy).toBe(true);
   });
@@ -196,7 +218,9 @@ describe("agent server methods", () => {
     expect(again.id).toBe(first.id);
 
     const burst = await Promise.all(
-      Array.from({ length: 10 }, () => c.request("spawn", { command: "sleep", args: ["30"], idempotencyKey: "job-2" })),
+      Array.from({ length: 10 }, () =>
+        c.request("spawn", { command: "sleep", args: ["30"], idempotencyKey: "job-2" }),
+      ),
     );
     expect(new Set(burst.map((agent) => agent.id)).size).toBe(1);
     expect(burst[0]!.id).not.toBe(first.id);
@@ -238,7 +262,10 @@ describe("agent server methods", () => {
 
   it("caps kept output and reports the dropped bytes in output, stats and metrics", async () => {
     const { c, t } = await setup({ runner: { outputCapBytes: 1024 } });
-    const agent = await c.request("spawn", { command: "sh", args: ["-c", "head -c 10000 /dev/zero | tr '\\0' x"] });
+    const agent = await c.request("spawn", {
+      command: "sh",
+      args: ["-c", "head -c 10000 /dev/zero | tr '\\0' x"],
+    });
     await waitForStatus(c, agent.id, ["exited"]);
     const output = await c.request("output", { agentId: agent.id, offset: 0 });
     expect(output.dropped).toBe(10000 - 1024);

@@ -15,18 +15,30 @@ describe("the PUB stream", () => {
   it("publishes status changes and output under status.<id> and output.<id> topics", async () => {
     current = await startTestServer();
     const c = current.client();
-    const collector = new StreamCollector(current.server.endpoints.publish, [STREAM_TOPICS.allStatus, STREAM_TOPICS.allOutput]);
+    const collector = new StreamCollector(current.server.endpoints.publish, [
+      STREAM_TOPICS.allStatus,
+      STREAM_TOPICS.allOutput,
+    ]);
     collectors.push(collector);
     // A PUB socket drops messages until the subscription arrives: probe until one is seen.
-    await waitFor(async () => {
-      await c.request("spawn", { command: "true", labels: { probe: "yes" } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      return collector.events.length > 0;
-    }, 15_000, "the subscription to take effect");
+    await waitFor(
+      async () => {
+        await c.request("spawn", { command: "true", labels: { probe: "yes" } });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return collector.events.length > 0;
+      },
+      15_000,
+      "the subscription to take effect",
+    );
 
     const agent = await c.request("spawn", { command: "sh", args: ["-c", "printf streamed"] });
     await waitFor(
-      () => collector.events.some((e) => e.topic === STREAM_TOPICS.status(agent.id) && (e.event.agent as { status: string }).status === "exited"),
+      () =>
+        collector.events.some(
+          (e) =>
+            e.topic === STREAM_TOPICS.status(agent.id) &&
+            (e.event.agent as { status: string }).status === "exited",
+        ),
       15_000,
       "the exited status event",
     );
@@ -36,14 +48,25 @@ describe("the PUB stream", () => {
     expect(statuses).toContain("running");
     expect(statuses[statuses.length - 1]).toBe("exited");
     const exited = collector.events.find(
-      (e) => e.topic === STREAM_TOPICS.status(agent.id) && (e.event.agent as { status: string }).status === "exited",
+      (e) =>
+        e.topic === STREAM_TOPICS.status(agent.id) &&
+        (e.event.agent as { status: string }).status === "exited",
     )!;
     expect(exited.event).toMatchObject({ kind: "status", previous: "running" });
 
-    await waitFor(() => collector.events.some((e) => e.topic === STREAM_TOPICS.output(agent.id)), 10_000, "output");
+    await waitFor(
+      () => collector.events.some((e) => e.topic === STREAM_TOPICS.output(agent.id)),
+      10_000,
+      "output",
+    );
     const output = collector.events.filter((e) => e.topic === STREAM_TOPICS.output(agent.id));
     const text = output.map((e) => Buffer.from(e.event.data as Uint8Array).toString()).join("");
     expect(text).toBe("streamed");
-    expect(output[0]!.event).toMatchObject({ kind: "output", agentId: agent.id, stream: "stdout", offset: 0 });
+    expect(output[0]!.event).toMatchObject({
+      kind: "output",
+      agentId: agent.id,
+      stream: "stdout",
+      offset: 0,
+    });
   });
 });

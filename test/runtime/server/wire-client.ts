@@ -4,7 +4,13 @@
  */
 import { decode, encode } from "@msgpack/msgpack";
 import { Dealer, Subscriber } from "zeromq";
-import { PROTOCOL_VERSION, type Method, type MethodParams, type MethodResults, type ProtocolErrorBody } from "../../../runtime/protocol/index.js";
+import {
+  PROTOCOL_VERSION,
+  type Method,
+  type MethodParams,
+  type MethodResults,
+  type ProtocolErrorBody,
+} from "../../../runtime/protocol/index.js";
 
 export interface CurveClientKeys {
   readonly serverPublicKey: string;
@@ -33,6 +39,8 @@ export class WireClient {
   /** Replies whose id matched no pending request (for example error replies with id ""). */
   readonly unmatched: Reply[] = [];
   private readonly loop: Promise<void>;
+  /** zeromq.js allows one send at a time, and a DEALER without a usable peer blocks: chain sends. */
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(endpoint: string, curve?: CurveClientKeys) {
     this.socket = new Dealer({
@@ -40,7 +48,11 @@ export class WireClient {
       receiveHighWaterMark: 0,
       sendHighWaterMark: 0,
       ...(curve
-        ? { curveServerKey: curve.serverPublicKey, curvePublicKey: curve.publicKey, curveSecretKey: curve.secretKey }
+        ? {
+            curveServerKey: curve.serverPublicKey,
+            curvePublicKey: curve.publicKey,
+            curveSecretKey: curve.secretKey,
+          }
         : {}),
     });
     this.socket.connect(endpoint);
@@ -70,7 +82,12 @@ export class WireClient {
   }
 
   /** Sends an envelope and waits for its reply (or throws after timeoutMs). */
-  async call(method: string, params: unknown = {}, timeoutMs = 10_000, extra: Record<string, unknown> = {}): Promise<Reply> {
+  async call(
+    method: string,
+    params: unknown = {},
+    timeoutMs = 10_000,
+    extra: Record<string, unknown> = {},
+  ): Promise<Reply> {
     const id = `r${++this.nextId}`;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -82,12 +99,21 @@ export class WireClient {
         resolve(value);
       });
     });
-    await this.socket.send(encode({ v: PROTOCOL_VERSION, id, method, params, ...extra }));
+    const frame = encode({ v: PROTOCOL_VERSION, id, method, params, ...extra });
+    this.sending = this.sending.then(
+      () => this.socket.send(frame),
+      () => undefined,
+    );
+    this.sending.catch(() => undefined);
     return reply;
   }
 
   /** Calls a method and returns its result, throwing WireError on an error reply. */
-  async request<M extends Method>(method: M, params: MethodParams[M], timeoutMs?: number): Promise<MethodResults[M]> {
+  async request<M extends Method>(
+    method: M,
+    params: MethodParams[M],
+    timeoutMs?: number,
+  ): Promise<MethodResults[M]> {
     const reply = await this.call(method, params, timeoutMs);
     if (!reply.ok) throw new WireError(reply.error!);
     return reply.result as MethodResults[M];
@@ -109,7 +135,11 @@ export class StreamCollector {
     this.socket = new Subscriber({
       linger: 0,
       ...(curve
-        ? { curveServerKey: curve.serverPublicKey, curvePublicKey: curve.publicKey, curveSecretKey: curve.secretKey }
+        ? {
+            curveServerKey: curve.serverPublicKey,
+            curvePublicKey: curve.publicKey,
+            curveSecretKey: curve.secretKey,
+          }
         : {}),
     });
     for (const topic of topics) this.socket.subscribe(topic);
@@ -134,11 +164,15 @@ export class StreamCollector {
 }
 
 /** Polls until check() returns a truthy value, or throws after timeoutMs. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = "condition"): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<NonNullable<Exclude<T, false>>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as NonNullable<Exclude<T, false>>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

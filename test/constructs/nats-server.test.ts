@@ -1,0 +1,272 @@
+/**
+ * The generated nats.conf, proven with the real nats-server: `nats-server -t` accepts it for every
+ * example environment (with the environment variables a pod would have), and a 3-node cluster started
+ * on loopback from the generated configs forms its routes, elects a JetStream meta leader and serves
+ * an R3 stream. The test only remaps ports, hosts and directories.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { connect, StringCodec, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NATS_PATHS } from "../../constructs/nats-config.js";
+import { startNatsWithConfig, type ConfiguredNats } from "../support/nats.js";
+import { freePorts } from "../support/ports.js";
+import { ensureNatsServer } from "../support/system-tools.js";
+import { exampleSpec, find, minimalSpec, synth } from "./fixtures.js";
+
+const POD_ENV = { NATS_USER: "zeroplane", NATS_PASSWORD: "Sx7d9Qw2Lp4Zr8Tv" };
+
+function natsConf(env: "dev" | "staging" | "prod"): string {
+  return find(synth(exampleSpec(env)).objects, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
+}
+
+/** Replaces `from` in `text`, failing when it is absent (so a format change cannot slip past the test). */
+function replaceExact(text: string, from: string | RegExp, to: string | ((...match: string[]) => string)): string {
+  const found = typeof from === "string" ? text.includes(from) : from.test(text);
+  if (!found) throw new Error(`expected ${String(from)} in the generated config:\n${text}`);
+  // String.replace's overloads do not accept a union of replacer types.
+  return typeof to === "string" ? text.replaceAll(from as string, to) : text.replace(from as RegExp, to as never);
+}
+
+interface NodePorts {
+  readonly client: number;
+  readonly cluster: number;
+  readonly monitor: number;
+}
+
+/** The config as pod `index` would run it, moved onto loopback ports and temp directories. */
+function remap(conf: string, index: number, nodes: readonly NodePorts[], dirs: { certs?: string } = {}): string {
+  const self = nodes[index]!;
+  let text = replaceExact(conf, "server_name: $POD_NAME", `server_name: "zeroplane-nats-${index}"`);
+  text = replaceExact(text, 'listen: "0.0.0.0:4222"', `listen: "127.0.0.1:${self.client}"`);
+  text = replaceExact(text, 'http: "0.0.0.0:8222"', `http: "127.0.0.1:${self.monitor}"`);
+  text = replaceExact(text, `pid_file: "${NATS_PATHS.pidFile}"`, 'pid_file: "{{TMP}}/nats.pid"');
+  if (text.includes("jetstream {")) {
+    text = replaceExact(text, `store_dir: "${NATS_PATHS.dataDir}"`, 'store_dir: "{{TMP}}/data"');
+  }
+  if (nodes.length > 1) {
+    text = replaceExact(text, 'listen: "0.0.0.0:6222"', `listen: "127.0.0.1:${self.cluster}"`);
+    text = replaceExact(
+      text,
+      /"nats:\/\/zeroplane-nats-(\d+)\.zeroplane-nats-headless\.[a-z0-9-]+\.svc\.cluster\.local:6222"/g,
+      (_match, ordinal) => `"nats://127.0.0.1:${nodes[Number(ordinal)]!.cluster}"`,
+    );
+  }
+  if (dirs.certs) text = text.replaceAll("/etc/nats-certs", dirs.certs);
+  return text;
+}
+
+function makeCerts(dir: string): void {
+  for (const kind of ["client", "cluster"]) {
+    const out = join(dir, kind);
+    execFileSync("mkdir", ["-p", out]);
+    execFileSync(
+      "openssl",
+      [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=zeroplane-nats",
+        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout", join(out, "tls.key"), "-out", join(out, "tls.crt"),
+      ],
+      { stdio: "ignore" },
+    );
+    execFileSync("cp", [join(out, "tls.crt"), join(out, "ca.crt")]);
+  }
+}
+
+function testConfig(text: string, env: Record<string, string>): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), "zeroplane-natsconf-"));
+  try {
+    const file = join(dir, "nats.conf");
+    writeFileSync(file, text.replaceAll("{{TMP}}", dir));
+    const result = spawnSync(ensureNatsServer(), ["-t", "-c", file], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", ...env },
+    });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("nats-server -t on the generated nats.conf", () => {
+  const certs = mkdtempSync(join(tmpdir(), "zeroplane-natscerts-"));
+  beforeAll(() => makeCerts(certs));
+  afterAll(() => rmSync(certs, { recursive: true, force: true }));
+  const podEnv = { POD_NAME: "zeroplane-nats-0", ...POD_ENV };
+
+  it.each(["dev", "staging", "prod"] as const)("accepts the %s config with the pod's environment", (env) => {
+    const conf = natsConf(env);
+    // Only the directories move; ports and hosts stay as generated.
+    const text = conf
+      .replaceAll(NATS_PATHS.pidFile, "{{TMP}}/nats.pid")
+      .replaceAll(`store_dir: "${NATS_PATHS.dataDir}"`, 'store_dir: "{{TMP}}/data"')
+      .replaceAll("/etc/nats-certs", certs);
+    const result = testConfig(text, podEnv);
+    expect(result.output).toMatch(/configuration file .* is valid/);
+    expect(result.status).toBe(0);
+  });
+
+  it("accepts a config with leaf node remotes and gateways", () => {
+    const spec = minimalSpec({
+      nats: {
+        replicas: 3,
+        leafnodeRemotes: [{ url: "nats-leaf://hub.example.internal:7422", credentialsSecret: "hub", account: "$G" }],
+        gateways: [{ name: "eu-west-1", urls: ["nats://nats-gw.eu-west-1.example.internal:7222"] }],
+        remoteCidrs: ["10.30.0.0/16"],
+      },
+    });
+    const conf = find(synth(spec).objects, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
+    const creds = join(certs, "remote-0");
+    execFileSync("mkdir", ["-p", creds]);
+    writeFileSync(join(creds, "creds"), "");
+    const text = conf
+      .replaceAll(NATS_PATHS.pidFile, "{{TMP}}/nats.pid")
+      .replaceAll(`store_dir: "${NATS_PATHS.dataDir}"`, 'store_dir: "{{TMP}}/data"')
+      .replaceAll(NATS_PATHS.leafnodeCredentialsDir, certs);
+    expect(text).toContain("gateway {");
+    const result = testConfig(text, podEnv);
+    expect(result.output).toMatch(/is valid/);
+    expect(result.status).toBe(0);
+  });
+
+  it("refuses the config when the pod's environment lacks the variables it references", () => {
+    const result = testConfig(natsConf("staging"), { POD_NAME: "zeroplane-nats-0" });
+    expect(result.status).not.toBe(0);
+    expect(result.output).toMatch(/NATS_USER|NATS_PASSWORD/);
+  });
+
+  it("refuses a broken config (the check is real)", () => {
+    const result = testConfig(`${natsConf("dev")}\ncluster {\n`, podEnv);
+    expect(result.status).not.toBe(0);
+  });
+});
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+async function monitorJson(port: number, path: string): Promise<Record<string, unknown>> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+describe("a 3-node cluster from the generated staging configs", () => {
+  let servers: ConfiguredNats[] = [];
+  let nodes: NodePorts[] = [];
+  const connections: NatsConnection[] = [];
+  const savedEnv = { ...process.env };
+
+  beforeAll(async () => {
+    // The pods get these from the Secret; nats-server reads them from its environment.
+    Object.assign(process.env, POD_ENV);
+    const free = await freePorts(9);
+    nodes = [0, 1, 2].map((i) => ({ client: free[i * 3]!, cluster: free[i * 3 + 1]!, monitor: free[i * 3 + 2]! }));
+    const conf = natsConf("staging");
+    // All three start together: each waits for its peers before JetStream reports healthy.
+    servers = await Promise.all(
+      nodes.map((node, index) => startNatsWithConfig(remap(conf, index, nodes), { port: node.client, monitorPort: node.monitor })),
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(connections.map((connection) => connection.close().catch(() => undefined)));
+    await Promise.all(servers.map((server) => server.stop()));
+    process.env = savedEnv;
+  });
+
+  it("forms routes between all three servers", async () => {
+    for (const node of nodes) {
+      await waitFor(`routes on ${node.monitor}`, async () => {
+        const routez = await monitorJson(node.monitor, "/routez");
+        return (routez.num_routes as number) >= 2 ? true : undefined;
+      });
+    }
+  });
+
+  it("elects one JetStream meta leader that every server agrees on", async () => {
+    const leaders = await Promise.all(
+      nodes.map((node) =>
+        waitFor(`meta leader on ${node.monitor}`, async () => {
+          const jsz = await monitorJson(node.monitor, "/jsz");
+          const meta = jsz.meta_cluster as { leader?: string; cluster_size?: number } | undefined;
+          return meta?.leader && meta.cluster_size === 3 ? meta.leader : undefined;
+        }),
+      ),
+    );
+    expect(new Set(leaders).size).toBe(1);
+    expect(leaders[0]).toMatch(/^zeroplane-nats-[012]$/);
+  });
+
+  it("answers the probe paths the StatefulSet uses", async () => {
+    for (const node of nodes) {
+      for (const path of ["/healthz", "/healthz?js-server-only=true", "/healthz?js-enabled-only=true"]) {
+        const status = await waitFor(`${path} on ${node.monitor}`, async () => {
+          const response = await fetch(`http://127.0.0.1:${node.monitor}${path}`);
+          return response.ok ? response.status : undefined;
+        });
+        expect(status).toBe(200);
+      }
+    }
+  });
+
+  it("refuses clients without the credentials from the Secret", async () => {
+    await expect(connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, reconnect: false })).rejects.toThrow(
+      /Authorization/i,
+    );
+  });
+
+  it("serves an R3 stream: publish on one server, read the replicated messages on another", async () => {
+    const auth = { user: POD_ENV.NATS_USER, pass: POD_ENV.NATS_PASSWORD };
+    const first = await connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, ...auth });
+    const third = await connect({ servers: `nats://127.0.0.1:${nodes[2]!.client}`, ...auth });
+    connections.push(first, third);
+    const jsm = await first.jetstreamManager();
+    await waitFor("stream creation", async () => {
+      await jsm.streams.add({ name: "PROOF", subjects: ["proof.>"], num_replicas: 3 });
+      return true;
+    });
+    const sc = StringCodec();
+    const js = first.jetstream();
+    for (let i = 0; i < 10; i++) await js.publish(`proof.${i}`, sc.encode(`message ${i}`));
+
+    const info = await waitFor("all replicas current", async () => {
+      const current = await jsm.streams.info("PROOF");
+      const replicas = current.cluster?.replicas ?? [];
+      return replicas.length === 2 && replicas.every((replica) => replica.current) ? current : undefined;
+    });
+    expect(info.config.num_replicas).toBe(3);
+    expect(info.state.messages).toBe(10);
+    expect([info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)].sort()).toEqual([
+      "zeroplane-nats-0",
+      "zeroplane-nats-1",
+      "zeroplane-nats-2",
+    ]);
+
+    const remote = await (await third.jetstreamManager()).streams.getMessage("PROOF", { seq: 10 });
+    expect(sc.decode(remote.data)).toBe("message 9");
+  });
+
+  it("enters lame duck mode on the preStop signal", async () => {
+    const victim = servers[2]!;
+    const pidFile = join(dirname(victim.configFile), "nats.pid");
+    // The preStop hook's exact command, with the pid file moved like the rest of the paths.
+    const preStop = find(synth(exampleSpec("staging")).objects, "StatefulSet", "zeroplane-nats").spec.template.spec
+      .containers[0].lifecycle.preStop.exec.command as string[];
+    const args = preStop.slice(1).map((arg) => arg.replace(NATS_PATHS.pidFile, pidFile));
+    execFileSync(ensureNatsServer(), args);
+    await waitFor("lame duck log line", async () => (/lame duck/i.test(victim.process.log()) ? true : undefined), 15_000);
+  });
+});

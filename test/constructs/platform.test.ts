@@ -1,0 +1,71 @@
+/**
+ * ZeroplanePlatform as a whole: the composite's API, the namespace, whole-tree validations and
+ * deterministic output.
+ */
+import { ApiObject, App, Chart, JsonPatch } from "cdk8s";
+import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { describe, expect, it } from "vitest";
+import { ZeroplanePlatform, synthesizePlatform } from "../../constructs/index.js";
+import { exampleSpec, find, minimalSpec, ofKind, synth } from "./fixtures.js";
+
+describe("ZeroplanePlatform", () => {
+  it("synthesizes into an App, a Chart, YAML and plain objects that agree", () => {
+    const result = synthesizePlatform(exampleSpec("staging"));
+    expect(result.chart.node.id).toBe("zeroplane-staging");
+    expect(result.objects).toEqual(result.chart.toJson());
+    expect(result.yaml).toBe(result.app.synthYaml());
+    expect(result.platform.agentServers.map((server) => server.serviceName)).toEqual(["zeroplane-default", "zeroplane-batch"]);
+    expect(result.platform.nats?.clientUrl).toBe("nats://zeroplane-nats.zeroplane-staging.svc.cluster.local:4222");
+  });
+
+  it("creates the namespace with Pod Security restricted enforced, unless told not to", () => {
+    const objects = synth(exampleSpec("dev")).objects;
+    expect(find(objects, "Namespace", "zeroplane-dev").metadata.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/enforce-version": "v1.27",
+    });
+    expect(ofKind(synth(minimalSpec({ createNamespace: false })).objects, "Namespace")).toEqual([]);
+  });
+
+  it("uses the platform name as the prefix of every object", () => {
+    const objects = synth(minimalSpec({ name: "zp-blue" })).objects;
+    for (const object of objects.filter((o) => o.kind !== "Namespace")) expect(object.metadata.name).toMatch(/^zp-blue-/);
+  });
+
+  it("gives identical output whatever order labels and keys are given in", () => {
+    const a = synth(minimalSpec({ labels: { b: "2", a: "1" }, allowlist: { source: "publicKeys", publicKeys: ["rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"] } }));
+    const b = synth(minimalSpec({ labels: { a: "1", b: "2" }, allowlist: { source: "publicKeys", publicKeys: ["Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"] } }));
+    expect(a.yaml).toBe(b.yaml);
+  });
+
+  it("refuses at synthesis a Service someone added that selects no pods", () => {
+    const app = new App();
+    const chart = new Chart(app, "c");
+    const platform = new ZeroplanePlatform(chart, "p", minimalSpec());
+    new k8s.KubeService(platform, "stray", { metadata: { name: "stray" }, spec: { selector: { app: "nothing" }, ports: [{ port: 80 }] } });
+    expect(() => app.synthYaml()).toThrow(/Service\/stray selects no pods .*Fix: match a workload's pod labels/);
+  });
+
+  it("refuses at synthesis static replicas added to an HPA-managed workload", () => {
+    const app = new App();
+    const chart = new Chart(app, "c");
+    const platform = new ZeroplanePlatform(
+      chart,
+      "p",
+      minimalSpec({ agentServers: [{ name: "default", autoscaling: { minReplicas: 2, maxReplicas: 4 } }] }),
+    );
+    const deployment = platform.node
+      .findAll()
+      .find((node): node is ApiObject => ApiObject.isApiObject(node) && node.kind === "Deployment")!;
+    deployment.addJsonPatch(JsonPatch.add("/spec/replicas", 3));
+    expect(() => app.synthYaml()).toThrow(/Deployment\/zeroplane-default sets replicas 3 but HorizontalPodAutoscaler/);
+  });
+
+  it("refuses at synthesis a second object with the same kind and name", () => {
+    const app = new App();
+    const chart = new Chart(app, "c");
+    const platform = new ZeroplanePlatform(chart, "p", minimalSpec());
+    new k8s.KubeConfigMap(platform, "dup", { metadata: { name: "zeroplane-keygen-script" }, data: {} });
+    expect(() => app.synthYaml()).toThrow(/ConfigMap\/zeroplane-keygen-script is emitted twice/);
+  });
+});

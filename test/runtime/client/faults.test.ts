@@ -1,0 +1,154 @@
+/**
+ * Faults with real server processes: a stalled server, a late reply, and a server killed mid-load.
+ *
+ * What is guaranteed (see docs/client.md): a retried spawn carries the same idempotency key, and
+ * retries after a timeout go back to the same server while the connection holds, so a server that
+ * got the spawn answers with the agent it made. Idempotency keys live in server memory: after a
+ * crash the restarted server does not know them, but the crashed server's agents die with it
+ * (watchdog, stateDir reaping), so a retried spawn still leaves exactly one live agent.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { RequestTimeoutError, ZeroplaneClient } from "../../../runtime/client/index.js";
+import { ServerPool, serverSpecs, waitUntil } from "./support/servers.js";
+
+/** Live processes whose command line holds `marker`, by marker. */
+function liveProcessesByMarker(prefix: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.startsWith("Z")) continue;
+    } catch {
+      continue;
+    }
+    const marker = cmdline.split("\0").find((arg) => arg.startsWith(prefix));
+    if (marker) counts.set(marker, (counts.get(marker) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe("client under server faults", () => {
+  const pool = new ServerPool();
+  const clients: ZeroplaneClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await pool.disposeAll();
+  });
+
+  it("fails with a timeout error, not a hang, when the server is stalled (SIGSTOP)", async () => {
+    const [spec] = await serverSpecs(1);
+    const server = await pool.start(spec!);
+    const client = await ZeroplaneClient.connect({ endpoints: spec!.endpoint, timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
+    clients.push(client);
+    await client.health();
+
+    process.kill(server.pid, "SIGSTOP");
+    const started = Date.now();
+    const error = await client.health().catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(RequestTimeoutError);
+    expect((error as Error).message).toMatch(/no reply from tcp:\/\/127\.0\.0\.1:\d+ to health within \d+ ms.*stalled/);
+    // Bounded by the call's deadline (plus scheduling slack on a loaded machine), not hanging.
+    expect(elapsed).toBeLessThan(3_000 + 5_000);
+
+    process.kill(server.pid, "SIGCONT");
+    await waitUntil(() => client.health().then(() => true, () => false), 30_000, "the server to answer again");
+  });
+
+  it("retries a spawn whose reply is late against the same server, which answers with the one agent it made", async () => {
+    const [spec] = await serverSpecs(1);
+    const server = await pool.start(spec!);
+    const client = await ZeroplaneClient.connect({
+      endpoints: spec!.endpoint,
+      timeoutMs: 40_000,
+      attemptTimeoutMs: 800,
+      backoff: { initialDelayMs: 50, maxDelayMs: 200 },
+      // More attempts than the stall lasts; the breaker must not give up on the server either.
+      maxAttempts: 100,
+      breaker: { failureThreshold: 1_000 },
+    });
+    clients.push(client);
+    await client.health();
+
+    process.kill(server.pid, "SIGSTOP");
+    const spawning = client.spawn({ command: "sleep", args: ["30"], labels: { test: "late-reply" } });
+    // Let several attempts time out while the server holds them unread.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    process.kill(server.pid, "SIGCONT");
+    const agent = await spawning;
+
+    const listed = await client.listAll({ labels: { test: "late-reply" } });
+    expect(listed.agents.map((a) => a.id)).toEqual([agent.id]);
+    const stats = await client.stats();
+    expect(stats.spawns).toBe(1);
+    expect(stats.idempotentReplays).toBeGreaterThanOrEqual(1);
+    await client.kill(agent.id);
+  });
+
+  it("completes every request when the server is SIGKILLed mid-load and restarted, leaving one live agent per spawn", async () => {
+    const [spec] = await serverSpecs(1);
+    let server = await pool.start(spec!);
+    const client = await ZeroplaneClient.connect({
+      endpoints: spec!.endpoint,
+      timeoutMs: 90_000,
+      attemptTimeoutMs: 5_000,
+      maxAttempts: 1_000,
+      backoff: { initialDelayMs: 100, maxDelayMs: 1_000 },
+      breaker: { failureThreshold: 3, resetTimeoutMs: 500 },
+    });
+    clients.push(client);
+    await client.health();
+
+    const run = `zpfault-${process.pid}-${Date.now()}-`;
+    const total = 40;
+    const results: Array<Promise<{ index: number; agentId: string; createdAt: number }>> = [];
+    let sent = 0;
+    // Four workers spawn in sequence, so requests are in flight when the server dies.
+    const workers = Array.from({ length: 4 }, async () => {
+      while (sent < total) {
+        const index = sent++;
+        const promise = client
+          .spawn({ command: "sh", args: ["-c", "sleep 300; :", `${run}${index}`], labels: { req: String(index) } })
+          .then((agent) => ({ index, agentId: agent.id, createdAt: agent.createdAt }));
+        results.push(promise);
+        await promise.catch(() => undefined);
+      }
+    });
+    await waitUntil(() => results.length >= 12, 60_000, "a dozen spawns under way");
+    server.kill("SIGKILL");
+    await server.exited;
+    server = await pool.start(spec!);
+    const restartedAt = Date.now();
+    await Promise.all(workers);
+
+    const outcomes = await Promise.allSettled(results);
+    expect(outcomes.filter((o) => o.status === "rejected")).toEqual([]);
+    const completed = outcomes.map((o) => (o as PromiseFulfilledResult<{ index: number; agentId: string; createdAt: number }>).value);
+    expect(completed.map((c) => c.index).sort((a, b) => a - b)).toEqual([...Array(total).keys()]);
+
+    // The load straddled the crash: some spawns were answered by the first process, some by the second.
+    expect(completed.some((c) => c.createdAt < restartedAt - 1_000)).toBe(true);
+    expect(completed.some((c) => c.createdAt >= restartedAt)).toBe(true);
+
+    // The restarted server holds one agent per spawn it made, and no spawn twice.
+    const listed = await client.listAll({});
+    const labels = listed.agents.map((a) => a.labels.req);
+    expect(new Set(labels).size).toBe(labels.length);
+    const listedIds = new Set(listed.agents.map((a) => a.id));
+    for (const result of completed.filter((c) => c.createdAt >= restartedAt)) {
+      expect(listedIds.has(result.agentId)).toBe(true);
+    }
+    // And on the machine: once the crashed server's agents are reaped, at most one process per spawn.
+    await waitUntil(
+      () => [...liveProcessesByMarker(run).values()].every((count) => count === 1),
+      30_000,
+      "each spawn to have exactly one live agent process",
+    );
+    expect(liveProcessesByMarker(run).size).toBe(listed.agents.length);
+
+    await client.batchControl({ agentIds: listed.agents.map((a) => a.id), action: "kill" });
+  });
+});

@@ -1,0 +1,135 @@
+import type { NatsConnection } from "nats";
+import { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseSince, register, tailEvents, type TailedEvent } from "../../../runtime/cli/commands/events.js";
+import { startEvents, type EventsService } from "../../../runtime/events/index.js";
+import { startNats, type NatsCluster } from "../../support/nats.js";
+import {
+  agentLife,
+  cleanup,
+  eventsConfig,
+  lifecycleEvent,
+  natsClient,
+  newRegistry,
+  refusingHandler,
+  silentLogger,
+  tempDir,
+  waitFor,
+} from "./helpers.js";
+
+describe("zeroplane events", () => {
+  let nats: NatsCluster;
+  let stateDir: string;
+  let service: EventsService;
+  let client: NatsConnection;
+
+  async function tail(options: Partial<Parameters<typeof tailEvents>[0]> = {}): Promise<TailedEvent[]> {
+    const lines: string[] = [];
+    await tailEvents(
+      { nats: eventsConfig(nats.urls, stateDir).nats, follow: false, json: true, ...options },
+      (line) => lines.push(line),
+    );
+    return lines.map((line) => JSON.parse(line) as TailedEvent);
+  }
+
+  beforeAll(async () => {
+    nats = await startNats();
+    stateDir = tempDir();
+    client = await natsClient(nats.urls);
+    service = await startEvents({
+      config: eventsConfig(nats.urls, stateDir),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    for (const event of [...agentLife("srv-a", "agent-1"), ...agentLife("srv-b", "agent-2")])
+      service.publish(event);
+    expect(await service.whenDrained(20_000)).toBe(true);
+  });
+
+  afterAll(async () => {
+    await service.close(1000);
+    await client.close();
+    await nats.stop();
+    cleanup(stateDir);
+  });
+
+  it("prints every stored event in stream order when not following", async () => {
+    const events = await tail();
+    expect(events.map((e) => e.streamSeq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(events[0]).toMatchObject({ subject: "agent.events.srv-a.agent-1.spawned", event: { seq: 1 } });
+  });
+
+  it("filters by server, agent and type", async () => {
+    expect((await tail({ serverId: "srv-b" })).map((e) => e.event.agentId)).toEqual([
+      "agent-2",
+      "agent-2",
+      "agent-2",
+    ]);
+    expect((await tail({ agentId: "agent-1", type: "exited" })).map((e) => e.streamSeq)).toEqual([3]);
+    expect(await tail({ serverId: "srv-zzz" })).toEqual([]);
+  });
+
+  it("replays from a stream sequence and from a time", async () => {
+    expect((await tail({ fromSeq: 5 })).map((e) => e.streamSeq)).toEqual([5, 6]);
+    expect((await tail({ sinceMs: Date.now() + 60_000 })).length).toBe(0);
+    expect((await tail({ sinceMs: Date.now() - 60_000 })).length).toBe(6);
+  });
+
+  it("follows new events until stopped", async () => {
+    const lines: string[] = [];
+    const abort = new AbortController();
+    const following = tailEvents(
+      {
+        nats: eventsConfig(nats.urls, stateDir).nats,
+        follow: true,
+        json: false,
+        agentId: "agent-3",
+        signal: abort.signal,
+      },
+      (line) => lines.push(line),
+    );
+    // The ordered consumer delivers only what arrives after it starts: publish until it shows up.
+    let seq = 0;
+    await waitFor("a followed event", () => {
+      service.publish(lifecycleEvent("srv-a", "agent-3", ++seq, "output_truncated"));
+      return lines.length > 0;
+    });
+    abort.abort();
+    await following;
+    expect(lines[0]).toMatch(
+      /^\S+Z {2}#\d+ {2}srv-a {2}agent-3 {2}output_truncated {2}seq=\d+ status=running$/,
+    );
+  });
+
+  it("explains bad flags", async () => {
+    expect(() => parseSince("yesterday")).toThrow(
+      /--since "yesterday" is neither a duration nor an ISO time/,
+    );
+    expect(parseSince("10m", 1_000_000)).toBe(1_000_000 - 600_000);
+    expect(parseSince("2026-01-31T12:00:00Z")).toBe(Date.UTC(2026, 0, 31, 12));
+    await expect(tail({ type: "exploded" })).rejects.toThrow(
+      /--type "exploded" is not a lifecycle event type/,
+    );
+    await expect(tail({ fromSeq: 1, sinceMs: 0 })).rejects.toThrow(/give only one/);
+  });
+
+  it("registers as a commander command with the replay and filter flags", () => {
+    const program = new Command("zeroplane");
+    register(program);
+    const command = program.commands.find((c) => c.name() === "events");
+    const flags = command?.options.map((option) => option.long);
+    expect(flags).toEqual(
+      expect.arrayContaining([
+        "--from-seq",
+        "--since",
+        "--server-id",
+        "--agent",
+        "--type",
+        "--json",
+        "--no-follow",
+        "--nats-url",
+      ]),
+    );
+  });
+});

@@ -71,7 +71,12 @@ export async function run(report: Report): Promise<void> {
       note: "prod-shaped groups (HPA, NLB, PDB, NetworkPolicy, alerts each); baseline = 1-group time x count (ratio < 1: shared objects amortize, > 1: superlinear)",
     });
     if (count === 50) {
-      report({ name: "synth_marginal_group_ms", value: round((ms - one) / 49, 3), unit: "ms", note: "extra time per added group, 1 -> 50" });
+      report({
+        name: "synth_marginal_group_ms",
+        value: round((ms - one) / 49, 3),
+        unit: "ms",
+        note: "extra time per added group, 1 -> 50",
+      });
     }
   }
 }

@@ -198,7 +198,11 @@ export class AgentServer extends Construct {
     const exposure = props.exposure ?? { type: "internal" };
     if (exposure.type === "nlb") {
       new k8s.KubeService(this, "public-service", {
-        metadata: { ...metadata, name: `${name}-public`, annotations: publicServiceSpec(exposure).annotations },
+        metadata: {
+          ...metadata,
+          name: `${name}-public`,
+          annotations: publicServiceSpec(exposure).annotations,
+        },
         spec: {
           ...publicServiceSpec(exposure).spec,
           selector: this.selectorLabels,
@@ -242,7 +246,10 @@ export class AgentServer extends Construct {
     ];
     const mounts: k8s.VolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
     if (this.workloadKind === "Deployment") {
-      volumes.push({ name: "state", emptyDir: { sizeLimit: k8s.Quantity.fromString(props.stateSize ?? "1Gi") } });
+      volumes.push({
+        name: "state",
+        emptyDir: { sizeLimit: k8s.Quantity.fromString(props.stateSize ?? "1Gi") },
+      });
     }
     mounts.push({ name: "state", mountPath: DEFAULT_PATHS.stateDir });
     if (props.curveSecretName) {
@@ -286,7 +293,11 @@ export class AgentServer extends Construct {
     if (props.nats?.tlsCaSecret) {
       volumes.push({
         name: "nats-ca",
-        secret: { secretName: props.nats.tlsCaSecret, defaultMode: 0o444, items: [{ key: "ca.crt", path: "ca.crt" }] },
+        secret: {
+          secretName: props.nats.tlsCaSecret,
+          defaultMode: 0o444,
+          items: [{ key: "ca.crt", path: "ca.crt" }],
+        },
       });
       mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
     }
@@ -424,7 +435,11 @@ export function validateGroup(props: AgentServerProps): void {
     checkPositiveInt(props.maxAgents, `${at}.maxAgents`, "set the most agents one server may run, e.g. 100");
   }
   if (props.shutdownGraceMs !== undefined) {
-    checkPositiveInt(props.shutdownGraceMs, `${at}.shutdownGraceMs`, "set the drain time in milliseconds, e.g. 25000");
+    checkPositiveInt(
+      props.shutdownGraceMs,
+      `${at}.shutdownGraceMs`,
+      "set the drain time in milliseconds, e.g. 25000",
+    );
   }
   if (props.minAvailable !== undefined) {
     checkPositiveInt(props.minAvailable, `${at}.minAvailable`, "use 0 or more", 0);

@@ -42,7 +42,13 @@ export function checkDnsLabel(value: string, prop: string, maxLength = 63): void
 }
 
 export function checkPositiveInt(value: number, prop: string, fix: string, min = 1): void {
-  check(Number.isInteger(value) && value >= min, prop, `must be a whole number of at least ${min}`, value, fix);
+  check(
+    Number.isInteger(value) && value >= min,
+    prop,
+    `must be a whole number of at least ${min}`,
+    value,
+    fix,
+  );
 }
 
 /** Label keys on everything we emit (the Kubernetes recommended labels). */

@@ -55,7 +55,9 @@ export interface AlertRule {
 }
 
 export interface PrometheusRuleProps extends Named {
-  readonly spec: { readonly groups: readonly { readonly name: string; readonly rules: readonly AlertRule[] }[] };
+  readonly spec: {
+    readonly groups: readonly { readonly name: string; readonly rules: readonly AlertRule[] }[];
+  };
 }
 
 export class PrometheusRule extends ApiObject {
@@ -72,7 +74,10 @@ export interface ExternalSecretProps extends Named {
       readonly name: string;
       readonly creationPolicy: "Owner" | "Orphan" | "Merge" | "None";
       readonly deletionPolicy?: "Delete" | "Merge" | "Retain";
-      readonly template?: { readonly type?: string; readonly metadata?: { readonly labels?: Record<string, string> } };
+      readonly template?: {
+        readonly type?: string;
+        readonly metadata?: { readonly labels?: Record<string, string> };
+      };
     };
     readonly data: readonly {
       readonly secretKey: string;

@@ -98,7 +98,10 @@ export class CurveKeys extends Construct {
           metadata: { name: this.secretName, namespace: props.namespace, labels },
           spec: {
             refreshInterval: spec.refreshInterval ?? "1h",
-            secretStoreRef: { name: spec.secretStoreRef.name, kind: spec.secretStoreRef.kind ?? "ClusterSecretStore" },
+            secretStoreRef: {
+              name: spec.secretStoreRef.name,
+              kind: spec.secretStoreRef.kind ?? "ClusterSecretStore",
+            },
             target: {
               name: this.secretName,
               creationPolicy: "Owner",
@@ -106,8 +109,14 @@ export class CurveKeys extends Construct {
               template: { type: "Opaque", metadata: { labels } },
             },
             data: [
-              { secretKey: CURVE_SECRET_KEYS.publicKey, remoteRef: { key: spec.remoteKey, property: "publicKey" } },
-              { secretKey: CURVE_SECRET_KEYS.secretKey, remoteRef: { key: spec.remoteKey, property: "secretKey" } },
+              {
+                secretKey: CURVE_SECRET_KEYS.publicKey,
+                remoteRef: { key: spec.remoteKey, property: "publicKey" },
+              },
+              {
+                secretKey: CURVE_SECRET_KEYS.secretKey,
+                remoteRef: { key: spec.remoteKey, property: "secretKey" },
+              },
             ],
           },
         });
@@ -117,7 +126,13 @@ export class CurveKeys extends Construct {
         this.secretName = `${base}-curve`;
         this.publicKeyConfigMap = publicName;
         this.keygenPodLabels = { [LABELS.name]: "zeroplane", [LABELS.instance]: `${base}-keygen` };
-        this.keygenJob(props, labels, this.secretName, publicName, spec.keygenCommand ?? DEFAULT_KEYGEN_COMMAND);
+        this.keygenJob(
+          props,
+          labels,
+          this.secretName,
+          publicName,
+          spec.keygenCommand ?? DEFAULT_KEYGEN_COMMAND,
+        );
         return;
       default:
         check(
@@ -187,7 +202,12 @@ export class CurveKeys extends Construct {
         { apiGroups: [""], resources: ["secrets"], resourceNames: [secretName], verbs: ["get"] },
         // `create` cannot be limited by resourceNames; see the method comment.
         { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
-        { apiGroups: [""], resources: ["configmaps"], resourceNames: [publicName], verbs: ["get", "update", "patch"] },
+        {
+          apiGroups: [""],
+          resources: ["configmaps"],
+          resourceNames: [publicName],
+          verbs: ["get", "update", "patch"],
+        },
         { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
       ],
     });
@@ -254,7 +274,11 @@ export class CurveKeys extends Construct {
                 volumeMounts: [
                   { name: "script", mountPath: "/opt/keygen", readOnly: true },
                   { name: "work", mountPath: KEYGEN_WORK_DIR },
-                  { name: "api-token", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true },
+                  {
+                    name: "api-token",
+                    mountPath: "/var/run/secrets/kubernetes.io/serviceaccount",
+                    readOnly: true,
+                  },
                 ],
               },
             ],
@@ -269,7 +293,11 @@ export class CurveKeys extends Construct {
                   sources: [
                     { serviceAccountToken: { path: "token", expirationSeconds: 600 } },
                     { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
-                    { downwardApi: { items: [{ path: "namespace", fieldRef: { fieldPath: "metadata.namespace" } }] } },
+                    {
+                      downwardApi: {
+                        items: [{ path: "namespace", fieldRef: { fieldPath: "metadata.namespace" } }],
+                      },
+                    },
                   ],
                 },
               },

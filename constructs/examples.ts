@@ -34,7 +34,11 @@ export const EXAMPLE_ENVIRONMENTS = {
       clients: [{ namespaceLabels: { "kubernetes.io/metadata.name": "agents-staging" } }],
       agentEgressCidrs: ["10.40.0.0/16"],
     },
-    monitoring: { enabled: true, scrapeKind: "PodMonitor", selectorLabels: { release: "kube-prometheus-stack" } },
+    monitoring: {
+      enabled: true,
+      scrapeKind: "PodMonitor",
+      selectorLabels: { release: "kube-prometheus-stack" },
+    },
   },
   prod: {
     namespace: "zeroplane-prod",
@@ -63,7 +67,10 @@ export const EXAMPLE_ENVIRONMENTS = {
       jetstream: { storageSize: "50Gi", storageClassName: "gp3" },
       resources: { cpu: "1", memory: "4Gi" },
       auth: { secretName: "zeroplane-nats-auth" },
-      tls: { client: { secretName: "zeroplane-nats-client-tls" }, cluster: { secretName: "zeroplane-nats-cluster-tls" } },
+      tls: {
+        client: { secretName: "zeroplane-nats-client-tls" },
+        cluster: { secretName: "zeroplane-nats-cluster-tls" },
+      },
     },
     curve: {
       mode: "external",

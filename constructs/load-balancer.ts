@@ -19,7 +19,13 @@ export function isCidr(value: string): boolean {
 /** Checks CIDR lists (source ranges, egress allows). */
 export function checkCidrs(values: readonly string[] | undefined, prop: string): void {
   (values ?? []).forEach((value, index) =>
-    check(isCidr(value), `${prop}[${index}]`, "is not a CIDR", value, "write it like 10.0.0.0/16 or 203.0.113.7/32"),
+    check(
+      isCidr(value),
+      `${prop}[${index}]`,
+      "is not a CIDR",
+      value,
+      "write it like 10.0.0.0/16 or 203.0.113.7/32",
+    ),
   );
 }
 
@@ -29,7 +35,7 @@ export function checkExposure(exposure: ExposureSpec | undefined, prop: string, 
   check(
     exposure.type === "nlb",
     `${prop}.type`,
-    'is not a known exposure type',
+    "is not a known exposure type",
     (exposure as { type: unknown }).type,
     'use "internal" or "nlb"',
   );
@@ -71,7 +77,10 @@ export function checkExposure(exposure: ExposureSpec | undefined, prop: string, 
 /** Service annotations and spec for an NLB (target type ip, explicit scheme, cross-zone). */
 export function publicServiceSpec(exposure: Extract<ExposureSpec, { type: "nlb" }>): {
   annotations: Record<string, string>;
-  spec: Pick<k8s.ServiceSpec, "type" | "loadBalancerClass" | "loadBalancerSourceRanges" | "allocateLoadBalancerNodePorts">;
+  spec: Pick<
+    k8s.ServiceSpec,
+    "type" | "loadBalancerClass" | "loadBalancerSourceRanges" | "allocateLoadBalancerNodePorts"
+  >;
 } {
   const crossZone = exposure.crossZone ?? true;
   const annotations = sortedRecord({

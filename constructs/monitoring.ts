@@ -69,7 +69,12 @@ export class Monitoring extends Construct {
     const selector = {
       matchLabels: { [LABELS.component]: "agent-server", [LABELS.partOf]: name },
     };
-    const endpoint = { port: AGENT_SERVER_PORT_NAMES.http, path: "/metrics", interval: "30s", scrapeTimeout: "10s" };
+    const endpoint = {
+      port: AGENT_SERVER_PORT_NAMES.http,
+      path: "/metrics",
+      interval: "30s",
+      scrapeTimeout: "10s",
+    };
     if (props.scrapeKind === "ServiceMonitor") {
       new ServiceMonitor(this, "service-monitor", {
         metadata: { name: `${name}-agent-servers`, namespace: ns, labels },
@@ -132,7 +137,8 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
       labels: { severity: "critical" },
       annotations: {
         summary: "An agent server has been down or failing scrapes for more than 5 minutes",
-        description: "{{ $labels.pod }} in {{ $labels.namespace }} is not serving /metrics; check its /healthz and events.",
+        description:
+          "{{ $labels.pod }} in {{ $labels.namespace }} is not serving /metrics; check its /healthz and events.",
       },
     },
     {
@@ -142,7 +148,8 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
       labels: { severity: "warning" },
       annotations: {
         summary: "More than 10% of agent spawns fail",
-        description: "{{ $labels.app_kubernetes_io_instance }}: {{ $value | humanizePercentage }} of spawns failed over 5 minutes.",
+        description:
+          "{{ $labels.app_kubernetes_io_instance }}: {{ $value | humanizePercentage }} of spawns failed over 5 minutes.",
       },
     },
     {
@@ -152,7 +159,8 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
       labels: { severity: "warning" },
       annotations: {
         summary: "More than 5% of requests time out",
-        description: "{{ $labels.app_kubernetes_io_instance }}: {{ $value | humanizePercentage }} of requests ended in TIMEOUT.",
+        description:
+          "{{ $labels.app_kubernetes_io_instance }}: {{ $value | humanizePercentage }} of requests ended in TIMEOUT.",
       },
     },
     {
@@ -162,7 +170,8 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
       labels: { severity: "warning" },
       annotations: {
         summary: "A spike in clients refused by the CURVE allowlist",
-        description: "{{ $labels.app_kubernetes_io_instance }}: auth rejections at {{ $value }}/s, over 5x the previous hour. A client lost its key, or someone is probing.",
+        description:
+          "{{ $labels.app_kubernetes_io_instance }}: auth rejections at {{ $value }}/s, over 5x the previous hour. A client lost its key, or someone is probing.",
       },
     },
   ];
@@ -174,10 +183,14 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
       labels: { severity: "warning", group: group.name },
       annotations: {
         summary: `Active agents above 90% of maxAgents (${group.maxAgents}) in ${group.name}`,
-        description: "{{ $labels.pod }} runs {{ $value }} agents; new spawns will soon be refused. Scale out or raise maxAgents.",
+        description:
+          "{{ $labels.pod }} runs {{ $value }} agents; new spawns will soon be refused. Scale out or raise maxAgents.",
       },
     });
-    const limitBytes = parseQuantity(group.memoryLimit, `agentServers[${group.name}].resources.limits.memory`);
+    const limitBytes = parseQuantity(
+      group.memoryLimit,
+      `agentServers[${group.name}].resources.limits.memory`,
+    );
     rules.push({
       alert: "ZeroplaneMemoryNearLimit",
       expr: `max by (pod) (container_memory_working_set_bytes{namespace="${props.namespace}", container="${AGENT_SERVER_CONTAINER}", pod=~"${podRegex(group)}"}) > ${Math.floor(0.9 * limitBytes)}`,
@@ -185,7 +198,8 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
       labels: { severity: "warning", group: group.name },
       annotations: {
         summary: `Agent server memory above 90% of its ${group.memoryLimit} limit in ${group.name}`,
-        description: "{{ $labels.pod }} uses {{ $value | humanize1024 }}B; it will be OOM-killed at the limit.",
+        description:
+          "{{ $labels.pod }} uses {{ $value | humanize1024 }}B; it will be OOM-killed at the limit.",
       },
     });
   }
@@ -209,7 +223,15 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
 export function dashboardJson(props: MonitoringProps): string {
   const sel = platformSelector(props);
   const inst = promLabel(LABELS.instance);
-  const panel = (id: number, title: string, expr: string, legend: string, unit: string, x: number, y: number) => ({
+  const panel = (
+    id: number,
+    title: string,
+    expr: string,
+    legend: string,
+    unit: string,
+    x: number,
+    y: number,
+  ) => ({
     id,
     type: "timeseries",
     title,
@@ -231,7 +253,15 @@ export function dashboardJson(props: MonitoringProps): string {
       list: [{ name: "datasource", type: "datasource", query: "prometheus", label: "Data source" }],
     },
     panels: [
-      panel(1, "Requests per second by result", `sum by (result) (rate(${METRICS.requests}${sel}[5m]))`, "{{result}}", "reqps", 0, 0),
+      panel(
+        1,
+        "Requests per second by result",
+        `sum by (result) (rate(${METRICS.requests}${sel}[5m]))`,
+        "{{result}}",
+        "reqps",
+        0,
+        0,
+      ),
       panel(
         2,
         "Request latency p99",
@@ -251,7 +281,15 @@ export function dashboardJson(props: MonitoringProps): string {
         12,
         8,
       ),
-      panel(5, "Auth rejections", `sum by (reason) (rate(${METRICS.authRejections}${sel}[5m]))`, "{{reason}}", "ops", 0, 16),
+      panel(
+        5,
+        "Auth rejections",
+        `sum by (reason) (rate(${METRICS.authRejections}${sel}[5m]))`,
+        "{{reason}}",
+        "ops",
+        0,
+        16,
+      ),
       panel(
         6,
         "Memory working set",

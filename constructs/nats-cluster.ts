@@ -93,7 +93,10 @@ export class NatsCluster extends Construct {
       routes,
       jetstream: jetstream && {
         maxFileStoreBytes: parseQuantity(jetstream.storageSize, "nats.jetstream.storageSize"),
-        maxMemoryStoreBytes: parseQuantity(jetstream.memoryStoreSize ?? "256Mi", "nats.jetstream.memoryStoreSize"),
+        maxMemoryStoreBytes: parseQuantity(
+          jetstream.memoryStoreSize ?? "256Mi",
+          "nats.jetstream.memoryStoreSize",
+        ),
       },
       auth: props.auth !== undefined,
       clientTls: props.tls?.client && { verify: props.tls.client.verify ?? false },
@@ -201,7 +204,10 @@ export class NatsCluster extends Construct {
     if (props.auth) {
       env.push(
         { name: NATS_ENV.user, valueFrom: { secretKeyRef: { name: props.auth.secretName, key: "user" } } },
-        { name: NATS_ENV.password, valueFrom: { secretKeyRef: { name: props.auth.secretName, key: "password" } } },
+        {
+          name: NATS_ENV.password,
+          valueFrom: { secretKeyRef: { name: props.auth.secretName, key: "password" } },
+        },
       );
     }
     const volumes: k8s.Volume[] = [
@@ -226,7 +232,11 @@ export class NatsCluster extends Construct {
       if (!remote.credentialsSecret) return;
       volumes.push({
         name: `leafnode-${index}`,
-        secret: { secretName: remote.credentialsSecret, defaultMode: 0o440, items: [{ key: "creds", path: "creds" }] },
+        secret: {
+          secretName: remote.credentialsSecret,
+          defaultMode: 0o440,
+          items: [{ key: "creds", path: "creds" }],
+        },
       });
       mounts.push({
         name: `leafnode-${index}`,
@@ -240,7 +250,8 @@ export class NatsCluster extends Construct {
       { name: "cluster", containerPort: NATS_PORTS.cluster, protocol: "TCP" },
       { name: "monitor", containerPort: NATS_PORTS.monitor, protocol: "TCP" },
     ];
-    if (props.gateways?.length) ports.push({ name: "gateway", containerPort: NATS_PORTS.gateway, protocol: "TCP" });
+    if (props.gateways?.length)
+      ports.push({ name: "gateway", containerPort: NATS_PORTS.gateway, protocol: "TCP" });
 
     const containers: k8s.Container[] = [
       {
@@ -252,7 +263,11 @@ export class NatsCluster extends Construct {
         ports,
         resources: { requests: quantities, limits: quantities },
         // Startup waits for JetStream to catch up; readiness only needs the server; liveness only needs JetStream on.
-        startupProbe: healthProbe("/healthz", { periodSeconds: 10, failureThreshold: 90, initialDelaySeconds: 10 }),
+        startupProbe: healthProbe("/healthz", {
+          periodSeconds: 10,
+          failureThreshold: 90,
+          initialDelaySeconds: 10,
+        }),
         readinessProbe: healthProbe(js ? "/healthz?js-server-only=true" : "/healthz", {
           periodSeconds: 10,
           failureThreshold: 3,
@@ -307,7 +322,10 @@ export class NatsCluster extends Construct {
 
   private networkPolicy(props: NatsClusterProps, metadata: k8s.ObjectMeta, exporter: boolean): void {
     const self = { podSelector: { matchLabels: this.selectorLabels } };
-    const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: "TCP", port: k8s.IntOrString.fromNumber(port) });
+    const tcp = (port: number): k8s.NetworkPolicyPort => ({
+      protocol: "TCP",
+      port: k8s.IntOrString.fromNumber(port),
+    });
     const remotes = (props.remoteCidrs ?? []).map((cidr) => ({ ipBlock: { cidr } }));
     const ingress: k8s.NetworkPolicyIngressRule[] = [
       { from: props.clientPeers.map(peerFrom), ports: [tcp(NATS_PORTS.client)] },

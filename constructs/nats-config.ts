@@ -14,7 +14,13 @@ export const NATS_ENV = {
 } as const;
 
 /** Ports inside the NATS pod. */
-export const NATS_PORTS = { client: 4222, cluster: 6222, monitor: 8222, gateway: 7222, leafnode: 7422 } as const;
+export const NATS_PORTS = {
+  client: 4222,
+  cluster: 6222,
+  monitor: 8222,
+  gateway: 7222,
+  leafnode: 7422,
+} as const;
 
 /** Paths inside the NATS pod. */
 export const NATS_PATHS = {
@@ -42,7 +48,11 @@ export interface NatsConfigOptions {
   readonly auth: boolean;
   readonly clientTls?: { readonly verify: boolean };
   readonly clusterTls?: { readonly verify: boolean };
-  readonly leafnodeRemotes?: readonly { readonly url: string; readonly credentials?: boolean; readonly account?: string }[];
+  readonly leafnodeRemotes?: readonly {
+    readonly url: string;
+    readonly credentials?: boolean;
+    readonly account?: string;
+  }[];
   readonly gateways?: readonly { readonly name: string; readonly urls: readonly string[] }[];
 }
 
@@ -85,7 +95,8 @@ export function renderNatsConfig(options: NatsConfigOptions): string {
       ...options.routes.map((route) => `    ${quote(route)}`),
       "  ]",
     );
-    if (options.clusterTls) lines.push(...tlsBlock(NATS_PATHS.clusterTlsDir, options.clusterTls.verify, "  "));
+    if (options.clusterTls)
+      lines.push(...tlsBlock(NATS_PATHS.clusterTlsDir, options.clusterTls.verify, "  "));
     lines.push("}");
   }
   if (options.leafnodeRemotes && options.leafnodeRemotes.length > 0) {
@@ -93,7 +104,9 @@ export function renderNatsConfig(options: NatsConfigOptions): string {
     options.leafnodeRemotes.forEach((remote, index) => {
       lines.push("    {", `      url: ${quote(remote.url)}`);
       if (remote.credentials) {
-        lines.push(`      credentials: ${quote(`${NATS_PATHS.leafnodeCredentialsDir}/remote-${index}/creds`)}`);
+        lines.push(
+          `      credentials: ${quote(`${NATS_PATHS.leafnodeCredentialsDir}/remote-${index}/creds`)}`,
+        );
       }
       if (remote.account) lines.push(`      account: ${quote(remote.account)}`);
       lines.push("    }");

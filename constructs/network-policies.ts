@@ -30,7 +30,10 @@ export function checkPeers(peers: readonly PeerLabels[] | undefined, prop: strin
   });
 }
 
-const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: "TCP", port: k8s.IntOrString.fromNumber(port) });
+const tcp = (port: number): k8s.NetworkPolicyPort => ({
+  protocol: "TCP",
+  port: k8s.IntOrString.fromNumber(port),
+});
 
 /** Egress to the cluster DNS (kube-dns / CoreDNS in kube-system), UDP and TCP 53. */
 export const DNS_PEERS: k8s.NetworkPolicyEgressRule = {
@@ -94,9 +97,11 @@ export class AgentServerNetworkPolicy extends Construct {
       ...[...props.sourceRanges].sort().map((cidr) => ({ ipBlock: { cidr } })),
     ];
     if (clientPeers.length) ingress.push({ from: clientPeers, ports: servicePorts });
-    if (props.prometheus) ingress.push({ from: [peerFrom(props.prometheus)], ports: [tcp(DEFAULT_PORTS.http)] });
+    if (props.prometheus)
+      ingress.push({ from: [peerFrom(props.prometheus)], ports: [tcp(DEFAULT_PORTS.http)] });
     const egress: k8s.NetworkPolicyEgressRule[] = [DNS_PEERS];
-    if (props.nats) egress.push({ to: [{ podSelector: { matchLabels: props.nats } }], ports: [tcp(NATS_PORTS.client)] });
+    if (props.nats)
+      egress.push({ to: [{ podSelector: { matchLabels: props.nats } }], ports: [tcp(NATS_PORTS.client)] });
     if (props.agentEgressCidrs.length) {
       egress.push({
         to: [...props.agentEgressCidrs].sort().map((cidr) => ({ ipBlock: { cidr } })),

@@ -179,7 +179,10 @@ export type CurveKeySpec =
       /** An ExternalSecret (external-secrets.io/v1) fills the Secret from a store such as AWS Secrets Manager. */
       readonly mode: "external";
       /** The SecretStore or ClusterSecretStore to read from. */
-      readonly secretStoreRef: { readonly name: string; readonly kind?: "SecretStore" | "ClusterSecretStore" };
+      readonly secretStoreRef: {
+        readonly name: string;
+        readonly kind?: "SecretStore" | "ClusterSecretStore";
+      };
       /** Key of the remote secret; it holds JSON properties `publicKey` and `secretKey` (Z85). */
       readonly remoteKey: string;
       /** How often the operator re-reads the store. @default "1h" */

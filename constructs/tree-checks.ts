@@ -44,9 +44,13 @@ export class PlatformTreeChecks implements IValidation {
     }
     for (const hpa of objects.filter((object) => object.kind === "HorizontalPodAutoscaler")) {
       const ref = hpa.spec.scaleTargetRef as { kind: string; name: string };
-      const target = workloads.find((workload) => workload.kind === ref.kind && workload.metadata.name === ref.name);
+      const target = workloads.find(
+        (workload) => workload.kind === ref.kind && workload.metadata.name === ref.name,
+      );
       if (!target) {
-        errors.push(`HorizontalPodAutoscaler/${hpa.metadata.name} targets a missing ${ref.kind}/${ref.name}. Fix: target an emitted workload.`);
+        errors.push(
+          `HorizontalPodAutoscaler/${hpa.metadata.name} targets a missing ${ref.kind}/${ref.name}. Fix: target an emitted workload.`,
+        );
         continue;
       }
       if (target.spec.replicas !== undefined) {

@@ -74,9 +74,19 @@ export class ZeroplanePlatform extends Construct {
       });
     }
 
-    new DefaultDenyPolicy(this, "default-deny", { namespace: ns, name: `${name}-default-deny`, labels: platformLabels });
+    new DefaultDenyPolicy(this, "default-deny", {
+      namespace: ns,
+      name: `${name}-default-deny`,
+      labels: platformLabels,
+    });
 
-    this.curveKeys = new CurveKeys(this, "curve", { namespace: ns, platformName: name, spec: props.curve, image, labels });
+    this.curveKeys = new CurveKeys(this, "curve", {
+      namespace: ns,
+      platformName: name,
+      spec: props.curve,
+      image,
+      labels,
+    });
     if (this.curveKeys.keygenPodLabels) {
       new KeygenNetworkPolicy(this, "keygen-policy", {
         namespace: ns,
@@ -288,7 +298,10 @@ export interface SynthesizedPlatform {
  * Builds one environment in its own App and Chart, runs the construct validations and renders it.
  * Names are stable (no hash suffixes); output is deterministic.
  */
-export function synthesizePlatform(props: ZeroplanePlatformProps, chartId = props.namespace): SynthesizedPlatform {
+export function synthesizePlatform(
+  props: ZeroplanePlatformProps,
+  chartId = props.namespace,
+): SynthesizedPlatform {
   const app = new App({ outdir: "dist/unused-synth-output" });
   const chart = new Chart(app, chartId, { disableResourceNameHashes: true });
   const platform = new ZeroplanePlatform(chart, "platform", props);

@@ -40,7 +40,9 @@ function main(argv: readonly string[]): number {
     return 0;
   }
   if (positionals.length === 0) {
-    process.stderr.write(`no manifests given. Fix: pass a file or a folder, such as deploy/prod.\n\n${USAGE}\n`);
+    process.stderr.write(
+      `no manifests given. Fix: pass a file or a folder, such as deploy/prod.\n\n${USAGE}\n`,
+    );
     return 2;
   }
   const format = values.format as Format;
@@ -59,7 +61,8 @@ function main(argv: readonly string[]): number {
   });
   process.stdout.write(formatReport(report, format));
   if (format !== "text") {
-    for (const problem of report.problems) process.stderr.write(`input ${problem.severity}: ${problem.message}\n`);
+    for (const problem of report.problems)
+      process.stderr.write(`input ${problem.severity}: ${problem.message}\n`);
   }
   return exitCodeOf(report);
 }

@@ -51,7 +51,10 @@ export function environmentFromPath(file: string): string | undefined {
 export function checkManifests(options: CheckOptions): CheckReport {
   const loaded = loadManifests(options.paths ?? []);
   const problems = [...loaded.problems];
-  const files = [...loaded.files, ...(options.texts ?? []).map(({ file, text }) => parseManifestText(file, text, problems))];
+  const files = [
+    ...loaded.files,
+    ...(options.texts ?? []).map(({ file, text }) => parseManifestText(file, text, problems)),
+  ];
   const groups = new Map<string, { files: number; objects: SourcedObject[] }>();
   for (const file of files) {
     const key = environmentFromPath(file.file) ?? "";
@@ -64,7 +67,11 @@ export function checkManifests(options: CheckOptions): CheckReport {
   const violations: ReportedViolation[] = [];
   for (const [inferred, group] of [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const name = options.environment ?? (inferred || undefined);
-    const context = ruleContext({ environment: name, allowedRegistries: options.allowedRegistries ?? [], source: "manifests" });
+    const context = ruleContext({
+      environment: name,
+      allowedRegistries: options.allowedRegistries ?? [],
+      source: "manifests",
+    });
     environments.push({
       name,
       production: context.production,
@@ -72,7 +79,8 @@ export function checkManifests(options: CheckOptions): CheckReport {
       files: group.files,
       objects: group.objects.length,
     });
-    for (const v of checkObjects(group.objects, context)) violations.push(name ? { ...v, environment: name } : v);
+    for (const v of checkObjects(group.objects, context))
+      violations.push(name ? { ...v, environment: name } : v);
   }
   violations.sort(compareViolations);
   return {
@@ -85,8 +93,18 @@ export function checkManifests(options: CheckOptions): CheckReport {
 }
 
 function compareViolations(a: ReportedViolation, b: ReportedViolation): number {
-  const keyA = [a.location?.file ?? "", String(a.location?.line ?? 0).padStart(8, "0"), a.ruleId, a.message].join("\u0000");
-  const keyB = [b.location?.file ?? "", String(b.location?.line ?? 0).padStart(8, "0"), b.ruleId, b.message].join("\u0000");
+  const keyA = [
+    a.location?.file ?? "",
+    String(a.location?.line ?? 0).padStart(8, "0"),
+    a.ruleId,
+    a.message,
+  ].join("\u0000");
+  const keyB = [
+    b.location?.file ?? "",
+    String(b.location?.line ?? 0).padStart(8, "0"),
+    b.ruleId,
+    b.message,
+  ].join("\u0000");
   return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
 }
 

@@ -9,7 +9,8 @@ export type Format = (typeof FORMATS)[number];
 const TOOL_NAME = "zeroplane-policy";
 
 function subject(v: ReportedViolation): string {
-  if (v.object) return `${v.object.kind} ${v.object.namespace ? `${v.object.namespace}/` : ""}${v.object.name ?? "(unnamed)"}`;
+  if (v.object)
+    return `${v.object.kind} ${v.object.namespace ? `${v.object.namespace}/` : ""}${v.object.name ?? "(unnamed)"}`;
   if (v.resource) return `${v.resource.type} ${v.resource.name}`;
   return "";
 }
@@ -18,13 +19,18 @@ export function formatText(report: CheckReport): string {
   const out: string[] = [];
   for (const env of report.environments) {
     const name = env.name ?? "unspecified (non-production rules only; pass --env prod for production rules)";
-    out.push(`environment ${name}${env.from === "path" ? " (from the deploy/<env> folder)" : ""}: ${env.files} file(s), ${env.objects} object(s)`);
+    out.push(
+      `environment ${name}${env.from === "path" ? " (from the deploy/<env> folder)" : ""}: ${env.files} file(s), ${env.objects} object(s)`,
+    );
   }
-  for (const p of report.problems) out.push(`${p.severity === "error" ? "input error" : "input warning"}: ${p.message}`);
+  for (const p of report.problems)
+    out.push(`${p.severity === "error" ? "input error" : "input warning"}: ${p.message}`);
   for (const v of report.violations) {
     const where = v.location ? `${v.location.file}:${v.location.line}` : "(no file)";
     const field = pathText(v);
-    out.push(`${where}  ${v.severity}  ${v.ruleId}  ${subject(v)}${v.environment ? ` [${v.environment}]` : ""}: ${v.message}${field ? ` (${field})` : ""}`);
+    out.push(
+      `${where}  ${v.severity}  ${v.ruleId}  ${subject(v)}${v.environment ? ` [${v.environment}]` : ""}: ${v.message}${field ? ` (${field})` : ""}`,
+    );
     out.push(`    fix: ${v.fix}`);
   }
   const { errors, warnings } = summarize(report.violations);
@@ -73,7 +79,11 @@ export function formatSarif(report: CheckReport): string {
               fullDescription: { text: rule.description },
               help: { text: rule.fix },
               defaultConfiguration: { level: rule.severity === "error" ? "error" : "warning" },
-              properties: { scope: rule.scope, checks: rule.checks, productionOnly: rule.productionOnly ?? false },
+              properties: {
+                scope: rule.scope,
+                checks: rule.checks,
+                productionOnly: rule.productionOnly ?? false,
+              },
             })),
           },
         },
@@ -83,7 +93,14 @@ export function formatSarif(report: CheckReport): string {
             toolExecutionNotifications: report.problems.map((p) => ({
               level: p.severity,
               message: { text: p.message },
-              locations: [{ physicalLocation: { artifactLocation: { uri: p.file }, ...(p.line ? { region: { startLine: p.line } } : {}) } }],
+              locations: [
+                {
+                  physicalLocation: {
+                    artifactLocation: { uri: p.file },
+                    ...(p.line ? { region: { startLine: p.line } } : {}),
+                  },
+                },
+              ],
             })),
           },
         ],
@@ -93,7 +110,16 @@ export function formatSarif(report: CheckReport): string {
           level: v.severity === "error" ? "error" : "warning",
           message: { text: `${subject(v)}: ${v.message}. Fix: ${v.fix}` },
           ...(v.location
-            ? { locations: [{ physicalLocation: { artifactLocation: { uri: v.location.file }, region: { startLine: v.location.line } } }] }
+            ? {
+                locations: [
+                  {
+                    physicalLocation: {
+                      artifactLocation: { uri: v.location.file },
+                      region: { startLine: v.location.line },
+                    },
+                  },
+                ],
+              }
             : {}),
           properties: { environment: v.environment ?? null, field: pathText(v) || null },
         })),
@@ -104,5 +130,9 @@ export function formatSarif(report: CheckReport): string {
 }
 
 export function formatReport(report: CheckReport, format: Format): string {
-  return format === "json" ? formatJson(report) : format === "sarif" ? formatSarif(report) : formatText(report);
+  return format === "json"
+    ? formatJson(report)
+    : format === "sarif"
+      ? formatSarif(report)
+      : formatText(report);
 }

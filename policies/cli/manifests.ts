@@ -55,23 +55,38 @@ function manifestFiles(path: string, problems: InputProblem[]): string[] {
   if (stats.isFile()) return [resolve(path)];
   const found: string[] = [];
   const walk = (directory: string): void => {
-    for (const entry of readdirSync(directory, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (entry.isDirectory() && !entry.name.startsWith(".") && !SKIPPED_DIRECTORIES.has(entry.name)) walk(join(directory, entry.name));
-      else if (entry.isFile() && MANIFEST_EXTENSIONS.test(entry.name)) found.push(resolve(directory, entry.name));
+    for (const entry of readdirSync(directory, { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    )) {
+      if (entry.isDirectory() && !entry.name.startsWith(".") && !SKIPPED_DIRECTORIES.has(entry.name))
+        walk(join(directory, entry.name));
+      else if (entry.isFile() && MANIFEST_EXTENSIONS.test(entry.name))
+        found.push(resolve(directory, entry.name));
     }
   };
   walk(path);
   if (found.length === 0) {
-    problems.push({ severity: "error", file: path, message: `no .yaml or .yml files under ${path}. Fix: point at the synthesized manifests, such as deploy/prod.` });
+    problems.push({
+      severity: "error",
+      file: path,
+      message: `no .yaml or .yml files under ${path}. Fix: point at the synthesized manifests, such as deploy/prod.`,
+    });
   }
   return found;
 }
 
-function locator(file: string, index: number, document: Document, lines: LineCounter, prefix: FieldPath): (path: FieldPath | undefined) => SourceLocation {
+function locator(
+  file: string,
+  index: number,
+  document: Document,
+  lines: LineCounter,
+  prefix: FieldPath,
+): (path: FieldPath | undefined) => SourceLocation {
   return (path) => {
     const full = [...prefix, ...(path ?? [])];
     for (let length = full.length; length >= 0; length -= 1) {
-      const node = document.getIn(full.slice(0, length), true) as { range?: [number, number, number] } | undefined;
+      const node = document.getIn(full.slice(0, length), true) as
+        { range?: [number, number, number] } | undefined;
       if (node?.range) return { file, document: index + 1, line: lines.linePos(node.range[0]).line };
     }
     return { file, document: index + 1, line: lines.linePos(document.range?.[0] ?? 0).line };
@@ -84,7 +99,11 @@ function loadFile(file: string, problems: InputProblem[]): LoadedFile {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    problems.push({ severity: "error", file: shown, message: `cannot read ${shown}: ${(error as Error).message}` });
+    problems.push({
+      severity: "error",
+      file: shown,
+      message: `cannot read ${shown}: ${(error as Error).message}`,
+    });
     return { file: shown, objects: [] };
   }
   return parseManifestText(shown, text, problems);
@@ -95,7 +114,11 @@ export function parseManifestText(file: string, text: string, problems: InputPro
   const shown = file;
   const objects: SourcedObject[] = [];
   if (text.includes("\u0000")) {
-    problems.push({ severity: "error", file: shown, message: `${shown} is not a text file. Fix: pass YAML manifests only.` });
+    problems.push({
+      severity: "error",
+      file: shown,
+      message: `${shown} is not a text file. Fix: pass YAML manifests only.`,
+    });
     return { file: shown, objects };
   }
   const lines = new LineCounter();
@@ -107,38 +130,68 @@ export function parseManifestText(file: string, text: string, problems: InputPro
     const yamlError = document.errors[0];
     if (yamlError) {
       const line = lines.linePos(yamlError.pos[0]).line;
-      problems.push({ severity: "error", file: shown, line, message: `${shown}:${line} is not valid YAML: ${yamlError.message.split("\n")[0]}` });
+      problems.push({
+        severity: "error",
+        file: shown,
+        line,
+        message: `${shown}:${line} is not valid YAML: ${yamlError.message.split("\n")[0]}`,
+      });
       return;
     }
     let value: unknown;
     try {
       value = document.toJS({ maxAliasCount: 100 });
     } catch (error) {
-      problems.push({ severity: "error", file: shown, line: startLine, message: `${where} cannot be read: ${(error as Error).message}` });
+      problems.push({
+        severity: "error",
+        file: shown,
+        line: startLine,
+        message: `${where} cannot be read: ${(error as Error).message}`,
+      });
       return;
     }
     if (value === null || value === undefined) return;
     const add = (candidate: unknown, prefix: FieldPath, label: string): void => {
       if (!isRecord(candidate)) {
-        problems.push({ severity: "error", file: shown, line: startLine, message: `${label} is not a Kubernetes object (it is ${Array.isArray(candidate) ? "a list" : `a ${typeof candidate}`}). Fix: each YAML document must be one object with apiVersion and kind.` });
+        problems.push({
+          severity: "error",
+          file: shown,
+          line: startLine,
+          message: `${label} is not a Kubernetes object (it is ${Array.isArray(candidate) ? "a list" : `a ${typeof candidate}`}). Fix: each YAML document must be one object with apiVersion and kind.`,
+        });
         return;
       }
       const { apiVersion, kind } = candidate;
       if (typeof kind === "string" && TOOLING_KINDS.has(kind)) return;
       if (typeof apiVersion !== "string" || typeof kind !== "string" || !apiVersion || !kind) {
         if (KUSTOMIZE_FILE.test(basename(file))) return;
-        problems.push({ severity: "error", file: shown, line: startLine, message: `${label} has no ${typeof apiVersion !== "string" || !apiVersion ? "apiVersion" : "kind"}. Fix: every manifest needs apiVersion and kind.` });
+        problems.push({
+          severity: "error",
+          file: shown,
+          line: startLine,
+          message: `${label} has no ${typeof apiVersion !== "string" || !apiVersion ? "apiVersion" : "kind"}. Fix: every manifest needs apiVersion and kind.`,
+        });
         return;
       }
       if (kind === "List" || (kind.endsWith("List") && Array.isArray(candidate.items))) {
-        list(candidate.items).forEach((item, itemIndex) => add(item, [...prefix, "items", itemIndex], `${label} item ${itemIndex}`));
+        list(candidate.items).forEach((item, itemIndex) =>
+          add(item, [...prefix, "items", itemIndex], `${label} item ${itemIndex}`),
+        );
         return;
       }
       if (!KNOWN_KINDS.has(kind)) {
-        problems.push({ severity: "warning", file: shown, line: startLine, message: `${label}: unknown kind ${kind} (${apiVersion}); skipped, no rule checks it.` });
+        problems.push({
+          severity: "warning",
+          file: shown,
+          line: startLine,
+          message: `${label}: unknown kind ${kind} (${apiVersion}); skipped, no rule checks it.`,
+        });
         return;
       }
-      objects.push({ object: candidate as K8sObject, locate: locator(shown, index, document, lines, prefix) });
+      objects.push({
+        object: candidate as K8sObject,
+        locate: locator(shown, index, document, lines, prefix),
+      });
     };
     add(value, [], where);
   });
@@ -148,6 +201,8 @@ export function parseManifestText(file: string, text: string, problems: InputPro
 /** Loads every manifest under `paths` (files or folders, recursively). */
 export function loadManifests(paths: readonly string[]): LoadResult {
   const problems: InputProblem[] = [];
-  const files = paths.flatMap((path) => manifestFiles(path, problems)).map((file) => loadFile(file, problems));
+  const files = paths
+    .flatMap((path) => manifestFiles(path, problems))
+    .map((file) => loadFile(file, problems));
   return { files, problems };
 }

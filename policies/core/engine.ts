@@ -51,7 +51,11 @@ function enabled(rule: { readonly productionOnly?: boolean }, context: RuleConte
   return !rule.productionOnly || context.production;
 }
 
-function failure(rule: { id: string; severity: Violation["severity"] }, what: string, error: unknown): Pick<Violation, "ruleId" | "severity" | "message" | "fix"> {
+function failure(
+  rule: { id: string; severity: Violation["severity"] },
+  what: string,
+  error: unknown,
+): Pick<Violation, "ruleId" | "severity" | "message" | "fix"> {
   return {
     ruleId: rule.id,
     severity: "error",
@@ -70,10 +74,18 @@ function guard<T>(options: EngineOptions, run: () => T, onError: (error: unknown
 }
 
 /** Runs the object and set rules over `items`. */
-export function checkObjects(items: readonly SourcedObject[], context: RuleContext, options: EngineOptions = {}): Violation[] {
+export function checkObjects(
+  items: readonly SourcedObject[],
+  context: RuleContext,
+  options: EngineOptions = {},
+): Violation[] {
   const violations: Violation[] = [];
   const byObject = new Map(items.map((item) => [item.object, item]));
-  const violation = (item: SourcedObject | undefined, object: K8sObject, base: Omit<Violation, "object" | "location">): Violation => {
+  const violation = (
+    item: SourcedObject | undefined,
+    object: K8sObject,
+    base: Omit<Violation, "object" | "location">,
+  ): Violation => {
     const location = item?.locate?.(base.path);
     return { ...base, object: objectRef(object), ...(location ? { location } : {}) };
   };
@@ -81,13 +93,23 @@ export function checkObjects(items: readonly SourcedObject[], context: RuleConte
     if (!enabled(rule, context)) continue;
     for (const item of items) {
       if (!appliesTo(rule, item.object.kind)) continue;
-      const findings = guard(options, () => rule.check(item.object, context), (error) => {
-        violations.push(violation(item, item.object, failure(rule, describeObject(item.object), error)));
-        return [];
-      });
+      const findings = guard(
+        options,
+        () => rule.check(item.object, context),
+        (error) => {
+          violations.push(violation(item, item.object, failure(rule, describeObject(item.object), error)));
+          return [];
+        },
+      );
       for (const f of findings) {
         violations.push(
-          violation(item, item.object, { ruleId: rule.id, severity: rule.severity, message: f.message, fix: rule.fix, ...(f.path ? { path: f.path } : {}) }),
+          violation(item, item.object, {
+            ruleId: rule.id,
+            severity: rule.severity,
+            message: f.message,
+            fix: rule.fix,
+            ...(f.path ? { path: f.path } : {}),
+          }),
         );
       }
     }
@@ -95,10 +117,14 @@ export function checkObjects(items: readonly SourcedObject[], context: RuleConte
   const objects = items.map((item) => item.object);
   for (const rule of options.setRules ?? SET_RULES) {
     if (!enabled(rule, context)) continue;
-    const findings = guard(options, () => rule.check(objects, context), (error) => {
-      violations.push({ ...failure(rule, "the objects", error) });
-      return [];
-    });
+    const findings = guard(
+      options,
+      () => rule.check(objects, context),
+      (error) => {
+        violations.push({ ...failure(rule, "the objects", error) });
+        return [];
+      },
+    );
     for (const f of findings) {
       violations.push(
         violation(byObject.get(f.object), f.object, {
@@ -115,19 +141,34 @@ export function checkObjects(items: readonly SourcedObject[], context: RuleConte
 }
 
 /** Runs the AWS rules over `resources`. */
-export function checkAwsResources(resources: readonly AwsResource[], context: RuleContext, options: EngineOptions = {}): Violation[] {
+export function checkAwsResources(
+  resources: readonly AwsResource[],
+  context: RuleContext,
+  options: EngineOptions = {},
+): Violation[] {
   const violations: Violation[] = [];
   for (const rule of options.awsRules ?? AWS_RULES) {
     if (!enabled(rule, context)) continue;
     for (const resource of resources) {
       if (!rule.resourceTypes.includes(resource.type)) continue;
       const ref = { type: resource.type, name: resource.name };
-      const findings = guard(options, () => rule.check(resource, context), (error) => {
-        violations.push({ ...failure(rule, `${resource.type} ${resource.name}`, error), resource: ref });
-        return [];
-      });
+      const findings = guard(
+        options,
+        () => rule.check(resource, context),
+        (error) => {
+          violations.push({ ...failure(rule, `${resource.type} ${resource.name}`, error), resource: ref });
+          return [];
+        },
+      );
       for (const f of findings) {
-        violations.push({ ruleId: rule.id, severity: rule.severity, message: f.message, fix: rule.fix, resource: ref, ...(f.path ? { path: f.path } : {}) });
+        violations.push({
+          ruleId: rule.id,
+          severity: rule.severity,
+          message: f.message,
+          fix: rule.fix,
+          resource: ref,
+          ...(f.path ? { path: f.path } : {}),
+        });
       }
     }
   }

@@ -11,14 +11,27 @@ export type EnvValue =
   | { readonly kind: "unset" }
   | { readonly kind: "unresolved"; readonly reason: string };
 
-function configMapValue(objects: readonly K8sObject[], namespace: string, name: string | undefined, key: string): EnvValue {
-  const configMap = objects.find((o) => o.kind === "ConfigMap" && nameOf(o) === name && namespaceOf(o) === namespace);
-  if (!configMap) return { kind: "unresolved", reason: `ConfigMap "${name ?? ""}" is not among the checked objects` };
+function configMapValue(
+  objects: readonly K8sObject[],
+  namespace: string,
+  name: string | undefined,
+  key: string,
+): EnvValue {
+  const configMap = objects.find(
+    (o) => o.kind === "ConfigMap" && nameOf(o) === name && namespaceOf(o) === namespace,
+  );
+  if (!configMap)
+    return { kind: "unresolved", reason: `ConfigMap "${name ?? ""}" is not among the checked objects` };
   const value = stringMap(configMap.data)[key];
   return value === undefined ? { kind: "unset" } : { kind: "literal", value };
 }
 
-export function resolveEnv(container: unknown, variable: string, objects: readonly K8sObject[], namespace: string): EnvValue {
+export function resolveEnv(
+  container: unknown,
+  variable: string,
+  objects: readonly K8sObject[],
+  namespace: string,
+): EnvValue {
   const entries = list(at(container, "env")).filter((entry) => str(at(entry, "name")) === variable);
   const entry = entries[entries.length - 1];
   if (entry !== undefined) {
@@ -26,9 +39,15 @@ export function resolveEnv(container: unknown, variable: string, objects: readon
     if (value !== undefined) return { kind: "literal", value };
     const configMapRef = at(entry, "valueFrom", "configMapKeyRef");
     if (configMapRef !== undefined) {
-      return configMapValue(objects, namespace, str(at(configMapRef, "name")), str(at(configMapRef, "key")) ?? "");
+      return configMapValue(
+        objects,
+        namespace,
+        str(at(configMapRef, "name")),
+        str(at(configMapRef, "key")) ?? "",
+      );
     }
-    if (at(entry, "valueFrom") !== undefined) return { kind: "unresolved", reason: `${variable} comes from a Secret or field reference` };
+    if (at(entry, "valueFrom") !== undefined)
+      return { kind: "unresolved", reason: `${variable} comes from a Secret or field reference` };
     return { kind: "literal", value: "" };
   }
   const sources = [...list(at(container, "envFrom"))].reverse();
@@ -40,7 +59,10 @@ export function resolveEnv(container: unknown, variable: string, objects: readon
       const value = configMapValue(objects, namespace, str(at(source, "configMapRef", "name")), key);
       if (value.kind !== "unset") return value;
     } else if (at(source, "secretRef") !== undefined) {
-      return { kind: "unresolved", reason: `envFrom Secret "${str(at(source, "secretRef", "name")) ?? ""}" may set ${variable}` };
+      return {
+        kind: "unresolved",
+        reason: `envFrom Secret "${str(at(source, "secretRef", "name")) ?? ""}" may set ${variable}`,
+      };
     }
   }
   return { kind: "unset" };

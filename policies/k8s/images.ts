@@ -19,7 +19,8 @@ export function parseImage(reference: string): ImageRef {
   const tag = colon >= 0 ? lastSegment.slice(colon + 1) : undefined;
   const path = colon >= 0 ? namePart.slice(0, slash + 1 + colon) : namePart;
   const [first = "", ...rest] = path.split("/");
-  const hasRegistry = rest.length > 0 && (first.includes(".") || first.includes(":") || first === "localhost");
+  const hasRegistry =
+    rest.length > 0 && (first.includes(".") || first.includes(":") || first === "localhost");
   return {
     ...(hasRegistry ? { registry: first } : {}),
     repository: hasRegistry ? rest.join("/") : path,

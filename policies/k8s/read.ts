@@ -71,7 +71,9 @@ export function describeObject(object: { readonly kind: string }): string {
 
 /** Renders a path as `spec.template.spec.containers[0].image`. */
 export function renderPath(path: FieldPath): string {
-  return path.map((key, index) => (typeof key === "number" ? `[${key}]` : index === 0 ? key : `.${key}`)).join("");
+  return path
+    .map((key, index) => (typeof key === "number" ? `[${key}]` : index === 0 ? key : `.${key}`))
+    .join("");
 }
 
 /**
@@ -82,5 +84,10 @@ export function renderPath(path: FieldPath): string {
 export function hasValue(object: unknown, key: string): boolean {
   if (!isRecord(object)) return false;
   const descriptor = Object.getOwnPropertyDescriptor(object, key);
-  return descriptor !== undefined && descriptor.value !== undefined && descriptor.value !== null && descriptor.value !== "";
+  return (
+    descriptor !== undefined &&
+    descriptor.value !== undefined &&
+    descriptor.value !== null &&
+    descriptor.value !== ""
+  );
 }

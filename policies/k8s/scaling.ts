@@ -23,7 +23,10 @@ export function hpaMaxReplicas(hpa: K8sObject): number {
 }
 
 /** The fewest and most replicas a workload runs, or undefined for kinds without replicas. */
-export function replicaRange(objects: readonly K8sObject[], workload: K8sObject): { min: number; max: number; hpa?: K8sObject } | undefined {
+export function replicaRange(
+  objects: readonly K8sObject[],
+  workload: K8sObject,
+): { min: number; max: number; hpa?: K8sObject } | undefined {
   const replicas = replicasOf(workload);
   if (replicas === undefined) return undefined;
   const hpa = hpaFor(objects, workload);

@@ -5,7 +5,8 @@
 import { ALLOWLIST_KEY, CURVE_SECRET_KEYS } from "../../runtime/config/index.js";
 
 /** Names that say "this holds a secret". */
-const SECRET_NAME = /(pass(word|wd)?|secret|token|credential|api[-_.]?key|private[-_.]?key|access[-_.]?key|seed|(^|[-_.])key$)/i;
+const SECRET_NAME =
+  /(pass(word|wd)?|secret|token|credential|api[-_.]?key|private[-_.]?key|access[-_.]?key|seed|(^|[-_.])key$)/i;
 /** Names that say "this holds a reference to a secret, not the secret" (a path or a name). */
 const REFERENCE_NAME = /([-_.](file|path|dir|name|ref|arn|id)$)/i;
 /** Names that say "this is public key material" (the CURVE public key, the client allowlist). */
@@ -13,7 +14,10 @@ const PUBLIC_NAME = /(pub(lic)?|allowlist)/i;
 
 const VALUE_PATTERNS: readonly { readonly what: string; readonly pattern: RegExp }[] = [
   { what: "a PEM private key", pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/ },
-  { what: "a NATS nkey seed or credentials block", pattern: /-----BEGIN (USER )?NKEY SEED-----|\bS[UAONCXP][A-Z2-7]{56}\b/ },
+  {
+    what: "a NATS nkey seed or credentials block",
+    pattern: /-----BEGIN (USER )?NKEY SEED-----|\bS[UAONCXP][A-Z2-7]{56}\b/,
+  },
   { what: "a URL with an embedded password", pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@]+@/i },
   { what: "an AWS access key id", pattern: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/ },
   { what: "an AWS secret access key", pattern: /aws.{0,20}secret.{0,20}[:=]\s*["']?[A-Za-z0-9/+=]{40}\b/i },
@@ -30,7 +34,12 @@ const EMBEDDED_ASSIGNMENT =
 /** Whether a value is only a reference: an env expansion, a file path, or empty. */
 function isReference(value: string): boolean {
   const trimmed = value.trim();
-  return trimmed === "" || /^\$(\{|\(|[A-Za-z_])/.test(trimmed) || trimmed.startsWith("/") || /^<[^>]*>$/.test(trimmed);
+  return (
+    trimmed === "" ||
+    /^\$(\{|\(|[A-Za-z_])/.test(trimmed) ||
+    trimmed.startsWith("/") ||
+    /^<[^>]*>$/.test(trimmed)
+  );
 }
 
 function isPublicName(name: string): boolean {

@@ -1,6 +1,17 @@
 /** Where the pod spec lives in each workload kind, and the containers inside it. */
 import type { FieldPath, K8sObject } from "../core/types.js";
-import { at, isRecord, list, namespaceOf, nameOf, num, record, str, stringMap, type JsonRecord } from "./read.js";
+import {
+  at,
+  isRecord,
+  list,
+  namespaceOf,
+  nameOf,
+  num,
+  record,
+  str,
+  stringMap,
+  type JsonRecord,
+} from "./read.js";
 
 /** Every kind that carries a pod spec. */
 export const WORKLOAD_KINDS = [
@@ -84,7 +95,12 @@ export function containersOf(
 
 /** `container "name"` or `init container "name"`, for messages. */
 export function describeContainer(ref: ContainerRef): string {
-  const label = ref.group === "containers" ? "container" : ref.group === "initContainers" ? "init container" : "ephemeral container";
+  const label =
+    ref.group === "containers"
+      ? "container"
+      : ref.group === "initContainers"
+        ? "init container"
+        : "ephemeral container";
   return `${label} "${ref.name}"`;
 }
 

@@ -8,7 +8,13 @@
  * "can't run policy during preview" (advisory). The same rule runs again with known values during
  * the update, so nothing is waved through; and nothing blocks on a value nobody can know yet.
  */
-import type { Policies, PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import type {
+  Policies,
+  PolicyResource,
+  ReportViolation,
+  ResourceValidationPolicy,
+  StackValidationPolicy,
+} from "@pulumi/policy";
 import { ruleContext } from "../core/context.js";
 import { appliesTo } from "../core/engine.js";
 import type { AwsRule, Finding, K8sObject, ObjectRule, Rule, RuleContext, SetRule } from "../core/types.js";
@@ -27,7 +33,11 @@ export interface PackConfig {
 const CONFIG_SCHEMA = {
   properties: {
     environment: { type: "string" as const, description: "Environment name; defaults to the stack name." },
-    allowedRegistries: { type: "array" as const, items: { type: "string" as const }, description: "Allowed image registry prefixes." },
+    allowedRegistries: {
+      type: "array" as const,
+      items: { type: "string" as const },
+      description: "Allowed image registry prefixes.",
+    },
   },
 };
 
@@ -76,7 +86,8 @@ function objectPolicy(rule: ObjectRule): ResourceValidationPolicy {
       const context = contextFor(args.urn, args.getConfig<PackConfig>());
       if (rule.productionOnly && !context.production) return;
       const object = asKubernetesObject(args.props, type);
-      for (const finding of rule.check(object, context)) reportViolation(message(describeObject(object), finding, rule));
+      for (const finding of rule.check(object, context))
+        reportViolation(message(describeObject(object), finding, rule));
     },
   };
 }
@@ -120,5 +131,7 @@ function setPolicy(rule: SetRule): StackValidationPolicy {
 
 /** Every rule as a CrossGuard policy. */
 export function crossguardPolicies(rules: readonly Rule[] = RULES): Policies {
-  return rules.map((rule) => (rule.scope === "object" ? objectPolicy(rule) : rule.scope === "aws" ? awsPolicy(rule) : setPolicy(rule)));
+  return rules.map((rule) =>
+    rule.scope === "object" ? objectPolicy(rule) : rule.scope === "aws" ? awsPolicy(rule) : setPolicy(rule),
+  );
 }

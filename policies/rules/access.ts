@@ -25,9 +25,13 @@ const objectRules: readonly ObjectRule[] = [
         const resources = strings(at(rule, "resources"));
         const verbs = strings(at(rule, "verbs"));
         const coreGroup = groups.includes("") || groups.includes("*");
-        const grants = resources.some((r) => r === "pods/exec" || r === "pods/attach" || r === "*" || r === "pods/*");
+        const grants = resources.some(
+          (r) => r === "pods/exec" || r === "pods/attach" || r === "*" || r === "pods/*",
+        );
         const canUse = verbs.some((v) => v === "create" || v === "get" || v === "*");
-        return coreGroup && grants && canUse ? [{ message: `rule ${index} grants pod exec/attach`, path: ["rules", index] }] : [];
+        return coreGroup && grants && canUse
+          ? [{ message: `rule ${index} grants pod exec/attach`, path: ["rules", index] }]
+          : [];
       }),
   },
   {
@@ -40,10 +44,14 @@ const objectRules: readonly ObjectRule[] = [
     checks: ["rbac-no-cluster-admin"],
     check: (object) => {
       if (BINDING_KINDS.includes(object.kind)) {
-        return str(at(object, "roleRef", "name")) === "cluster-admin" ? [{ message: "binds cluster-admin", path: ["roleRef", "name"] }] : [];
+        return str(at(object, "roleRef", "name")) === "cluster-admin"
+          ? [{ message: "binds cluster-admin", path: ["roleRef", "name"] }]
+          : [];
       }
       return list(at(object, "rules")).flatMap((rule, index) =>
-        strings(at(rule, "apiGroups")).includes("*") && strings(at(rule, "resources")).includes("*") && strings(at(rule, "verbs")).includes("*")
+        strings(at(rule, "apiGroups")).includes("*") &&
+        strings(at(rule, "resources")).includes("*") &&
+        strings(at(rule, "verbs")).includes("*")
           ? [{ message: `rule ${index} grants everything`, path: ["rules", index] }]
           : [],
       );
@@ -55,7 +63,8 @@ const tokenRule: SetRule = {
   id: "no-sa-token-automount",
   severity: "warning",
   scope: "set",
-  description: "Pods do not mount a service account token unless they call the API (their ServiceAccount is bound to a Role).",
+  description:
+    "Pods do not mount a service account token unless they call the API (their ServiceAccount is bound to a Role).",
   fix: "Set automountServiceAccountToken: false on the pod spec or its ServiceAccount.",
   checks: ["no-sa-token-automount"],
   check(objects) {
@@ -67,12 +76,30 @@ const tokenRule: SetRule = {
       const boundToRole = objects.some(
         (o) =>
           BINDING_KINDS.includes(o.kind) &&
-          list(at(o, "subjects")).some((s) => str(at(s, "kind")) === "ServiceAccount" && str(at(s, "name")) === account && (str(at(s, "namespace")) ?? namespaceOf(o)) === namespace),
+          list(at(o, "subjects")).some(
+            (s) =>
+              str(at(s, "kind")) === "ServiceAccount" &&
+              str(at(s, "name")) === account &&
+              (str(at(s, "namespace")) ?? namespaceOf(o)) === namespace,
+          ),
       );
       if (boundToRole) return [];
-      const serviceAccount = objects.find((o) => o.kind === "ServiceAccount" && nameOf(o) === account && namespaceOf(o) === namespace);
-      if (podSetting === undefined && serviceAccount && at(serviceAccount, "automountServiceAccountToken") === false) return [];
-      return [{ object, message: `the pods of ${describeObject(object)} mount a service account token they do not need`, path: [...template.specPath, "automountServiceAccountToken"] }];
+      const serviceAccount = objects.find(
+        (o) => o.kind === "ServiceAccount" && nameOf(o) === account && namespaceOf(o) === namespace,
+      );
+      if (
+        podSetting === undefined &&
+        serviceAccount &&
+        at(serviceAccount, "automountServiceAccountToken") === false
+      )
+        return [];
+      return [
+        {
+          object,
+          message: `the pods of ${describeObject(object)} mount a service account token they do not need`,
+          path: [...template.specPath, "automountServiceAccountToken"],
+        },
+      ];
     });
   },
 };

@@ -1,6 +1,17 @@
 /** Replicas, autoscaling, disruption budgets and spreading (CHECKS.md section G). */
 import type { K8sObject, ObjectFinding, ObjectRule, Rule, SetRule } from "../core/types.js";
-import { at, describeObject, hasValue, isRecord, list, namespaceOf, nameOf, num, record, str } from "../k8s/read.js";
+import {
+  at,
+  describeObject,
+  hasValue,
+  isRecord,
+  list,
+  namespaceOf,
+  nameOf,
+  num,
+  record,
+  str,
+} from "../k8s/read.js";
 import { hpaFor, hpaMaxReplicas, hpaMinReplicas, replicaRange } from "../k8s/scaling.js";
 import { labelSelectorMatches } from "../k8s/selectors.js";
 import { podTemplateOf, REPLICATED_KINDS, workloadsIn } from "../k8s/workloads.js";
@@ -16,7 +27,10 @@ function budgetsFor(objects: readonly K8sObject[], workload: K8sObject): K8sObje
   const template = podTemplateOf(workload);
   if (!template) return [];
   return objects.filter(
-    (o) => o.kind === "PodDisruptionBudget" && namespaceOf(o) === namespaceOf(workload) && labelSelectorMatches(at(o, "spec", "selector"), template.labels),
+    (o) =>
+      o.kind === "PodDisruptionBudget" &&
+      namespaceOf(o) === namespaceOf(workload) &&
+      labelSelectorMatches(at(o, "spec", "selector"), template.labels),
   );
 }
 
@@ -38,7 +52,11 @@ const setRules: readonly SetRule[] = [
       return replicated(objects)
         .filter((w) => !hpaFor(objects, w))
         .filter((w) => (num(at(w, "spec", "replicas")) ?? 1) < 2)
-        .map((w) => ({ object: w, message: `${describeObject(w)} runs ${num(at(w, "spec", "replicas")) ?? 1} replica(s)`, path: ["spec", "replicas"] }));
+        .map((w) => ({
+          object: w,
+          message: `${describeObject(w)} runs ${num(at(w, "spec", "replicas")) ?? 1} replica(s)`,
+          path: ["spec", "replicas"],
+        }));
     },
   },
   {
@@ -50,9 +68,16 @@ const setRules: readonly SetRule[] = [
     checks: ["hpa-no-static-replicas"],
     check(objects) {
       return objects
-        .filter((o) => (REPLICATED_KINDS as readonly string[]).includes(o.kind) && hasValue(at(o, "spec"), "replicas"))
+        .filter(
+          (o) =>
+            (REPLICATED_KINDS as readonly string[]).includes(o.kind) && hasValue(at(o, "spec"), "replicas"),
+        )
         .filter((w) => hpaFor(objects, w))
-        .map((w) => ({ object: w, message: `${describeObject(w)} is scaled by an HPA but sets spec.replicas`, path: ["spec", "replicas"] }));
+        .map((w) => ({
+          object: w,
+          message: `${describeObject(w)} is scaled by an HPA but sets spec.replicas`,
+          path: ["spec", "replicas"],
+        }));
     },
   },
   {
@@ -77,7 +102,8 @@ const setRules: readonly SetRule[] = [
     id: "sts-headless-service",
     severity: "error",
     scope: "set",
-    description: "Every StatefulSet's serviceName names a headless Service (clusterIP: None) among the objects.",
+    description:
+      "Every StatefulSet's serviceName names a headless Service (clusterIP: None) among the objects.",
     fix: "Create a headless Service (clusterIP: None) selecting the StatefulSet's pods and set spec.serviceName to it.",
     checks: ["sts-headless-service"],
     check(objects) {
@@ -86,30 +112,44 @@ const setRules: readonly SetRule[] = [
         .filter((sts) => {
           const serviceName = str(at(sts, "spec", "serviceName"));
           return !objects.some(
-            (o) => o.kind === "Service" && nameOf(o) === serviceName && namespaceOf(o) === namespaceOf(sts) && str(at(o, "spec", "clusterIP")) === "None",
+            (o) =>
+              o.kind === "Service" &&
+              nameOf(o) === serviceName &&
+              namespaceOf(o) === namespaceOf(sts) &&
+              str(at(o, "spec", "clusterIP")) === "None",
           );
         })
-        .map((sts) => ({ object: sts, message: `serviceName "${str(at(sts, "spec", "serviceName")) ?? ""}" is not a headless Service among the objects`, path: ["spec", "serviceName"] }));
+        .map((sts) => ({
+          object: sts,
+          message: `serviceName "${str(at(sts, "spec", "serviceName")) ?? ""}" is not a headless Service among the objects`,
+          path: ["spec", "serviceName"],
+        }));
     },
   },
   {
     id: "pdb-exists",
     severity: "error",
     scope: "set",
-    description: "Every workload that runs (or can scale to) 2 or more replicas is selected by a PodDisruptionBudget.",
+    description:
+      "Every workload that runs (or can scale to) 2 or more replicas is selected by a PodDisruptionBudget.",
     fix: "Add a PodDisruptionBudget (maxUnavailable: 1, or minAvailable below the replica floor) selecting the workload's pods.",
     checks: ["pdb-exists"],
     check(objects) {
       return replicated(objects)
         .filter((w) => (replicaRange(objects, w)?.max ?? 1) >= 2 && budgetsFor(objects, w).length === 0)
-        .map((w) => ({ object: w, message: `${describeObject(w)} has no PodDisruptionBudget`, path: ["spec", "template", "metadata", "labels"] }));
+        .map((w) => ({
+          object: w,
+          message: `${describeObject(w)} has no PodDisruptionBudget`,
+          path: ["spec", "template", "metadata", "labels"],
+        }));
     },
   },
   {
     id: "pdb-vs-hpa",
     severity: "error",
     scope: "set",
-    description: "A PodDisruptionBudget's minAvailable is at most the replica floor of the workloads it covers (the HPA's minReplicas, or spec.replicas).",
+    description:
+      "A PodDisruptionBudget's minAvailable is at most the replica floor of the workloads it covers (the HPA's minReplicas, or spec.replicas).",
     fix: "Lower minAvailable to the HPA's minReplicas (or replicas) minus one, or use maxUnavailable: 1.",
     checks: ["pdb-vs-hpa"],
     check(objects) {
@@ -151,7 +191,11 @@ const setRules: readonly SetRule[] = [
           for (const w of workloadsOfBudget(objects, budget)) {
             const range = replicaRange(objects, w);
             if (range && minAvailable >= range.min) {
-              findings.push({ object: budget, message: `minAvailable ${minAvailable} leaves no eviction for ${describeObject(w)} at ${range.min} replica(s)`, path: ["spec", "minAvailable"] });
+              findings.push({
+                object: budget,
+                message: `minAvailable ${minAvailable} leaves no eviction for ${describeObject(w)} at ${range.min} replica(s)`,
+                path: ["spec", "minAvailable"],
+              });
             }
           }
         }
@@ -163,17 +207,24 @@ const setRules: readonly SetRule[] = [
     id: "spread",
     severity: "warning",
     scope: "set",
-    description: "Multi-replica workloads spread their pods (topologySpreadConstraints with a labelSelector, or pod anti-affinity).",
+    description:
+      "Multi-replica workloads spread their pods (topologySpreadConstraints with a labelSelector, or pod anti-affinity).",
     fix: "Add topologySpreadConstraints over topology.kubernetes.io/zone and kubernetes.io/hostname with a labelSelector matching the pods.",
     checks: ["spread"],
     check(objects) {
       return workloadsIn(replicated(objects))
         .filter(({ object }) => (replicaRange(objects, object)?.max ?? 1) >= 2)
         .filter(({ template }) => {
-          const constraints = list(template.spec.topologySpreadConstraints).filter((c) => isRecord(at(c, "labelSelector")));
+          const constraints = list(template.spec.topologySpreadConstraints).filter((c) =>
+            isRecord(at(c, "labelSelector")),
+          );
           return constraints.length === 0 && !record(at(template.spec, "affinity", "podAntiAffinity"));
         })
-        .map(({ object, template }) => ({ object, message: `${describeObject(object)} does not spread its pods`, path: [...template.specPath, "topologySpreadConstraints"] }));
+        .map(({ object, template }) => ({
+          object,
+          message: `${describeObject(object)} does not spread its pods`,
+          path: [...template.specPath, "topologySpreadConstraints"],
+        }));
     },
   },
 ];
@@ -188,7 +239,10 @@ const objectRules: readonly ObjectRule[] = [
     description: "In production, HPAs keep at least 2 replicas (minReplicas >= 2).",
     fix: "Set spec.minReplicas to 2 or more.",
     checks: ["hpa-min-2"],
-    check: (hpa) => (hpaMinReplicas(hpa) < 2 ? [{ message: `minReplicas is ${hpaMinReplicas(hpa)}`, path: ["spec", "minReplicas"] }] : []),
+    check: (hpa) =>
+      hpaMinReplicas(hpa) < 2
+        ? [{ message: `minReplicas is ${hpaMinReplicas(hpa)}`, path: ["spec", "minReplicas"] }]
+        : [],
   },
   {
     id: "hpa-max-gt-min",
@@ -201,7 +255,12 @@ const objectRules: readonly ObjectRule[] = [
     check: (hpa) =>
       hpaMaxReplicas(hpa) > hpaMinReplicas(hpa)
         ? []
-        : [{ message: `maxReplicas ${hpaMaxReplicas(hpa)} is not above minReplicas ${hpaMinReplicas(hpa)}`, path: ["spec", "maxReplicas"] }],
+        : [
+            {
+              message: `maxReplicas ${hpaMaxReplicas(hpa)} is not above minReplicas ${hpaMinReplicas(hpa)}`,
+              path: ["spec", "maxReplicas"],
+            },
+          ],
   },
   {
     id: "rolling-update",
@@ -213,7 +272,9 @@ const objectRules: readonly ObjectRule[] = [
     checks: ["rolling-update"],
     check: (d) => {
       const type = str(at(d, "spec", "strategy", "type"));
-      return type === undefined || type === "RollingUpdate" ? [] : [{ message: `strategy is ${type}`, path: ["spec", "strategy", "type"] }];
+      return type === undefined || type === "RollingUpdate"
+        ? []
+        : [{ message: `strategy is ${type}`, path: ["spec", "strategy", "type"] }];
     },
   },
   {
@@ -252,7 +313,10 @@ const objectRules: readonly ObjectRule[] = [
     description: "CronJobs set startingDeadlineSeconds (missed schedules otherwise pile up).",
     fix: "Set spec.startingDeadlineSeconds, for example 300.",
     checks: ["cronjob-deadline"],
-    check: (c) => (num(at(c, "spec", "startingDeadlineSeconds")) === undefined ? [{ message: "startingDeadlineSeconds is not set", path: ["spec", "startingDeadlineSeconds"] }] : []),
+    check: (c) =>
+      num(at(c, "spec", "startingDeadlineSeconds")) === undefined
+        ? [{ message: "startingDeadlineSeconds is not set", path: ["spec", "startingDeadlineSeconds"] }]
+        : [],
   },
   {
     id: "cronjob-restartpolicy",
@@ -267,7 +331,12 @@ const objectRules: readonly ObjectRule[] = [
       const policy = str(template?.spec.restartPolicy);
       return policy === "OnFailure" || policy === "Never"
         ? []
-        : [{ message: `restartPolicy is ${policy ?? "unset"}`, path: [...(template?.specPath ?? ["spec"]), "restartPolicy"] }];
+        : [
+            {
+              message: `restartPolicy is ${policy ?? "unset"}`,
+              path: [...(template?.specPath ?? ["spec"]), "restartPolicy"],
+            },
+          ];
     },
   },
 ];

@@ -23,12 +23,16 @@ function parseDocument(document: unknown): unknown {
 /** Why each Allow statement of a policy document grants wildcard actions. */
 function wildcardGrants(document: unknown): string[] {
   const parsed = parseDocument(document);
-  if (parsed === undefined) return typeof document === "string" ? ["the policy document is not valid JSON"] : [];
-  const statements = Array.isArray(at(parsed, "Statement")) ? list(at(parsed, "Statement")) : [at(parsed, "Statement")];
+  if (parsed === undefined)
+    return typeof document === "string" ? ["the policy document is not valid JSON"] : [];
+  const statements = Array.isArray(at(parsed, "Statement"))
+    ? list(at(parsed, "Statement"))
+    : [at(parsed, "Statement")];
   const reasons: string[] = [];
   statements.forEach((statement, index) => {
     if (!isRecord(statement) || str(statement.Effect) !== "Allow") return;
-    if (statement.NotAction !== undefined) reasons.push(`statement ${index} allows NotAction (everything else)`);
+    if (statement.NotAction !== undefined)
+      reasons.push(`statement ${index} allows NotAction (everything else)`);
     const actions = typeof statement.Action === "string" ? [statement.Action] : list(statement.Action);
     for (const action of actions) {
       if (typeof action === "string" && (action === "*" || /^[A-Za-z0-9-]+:\*$/.test(action))) {
@@ -51,7 +55,12 @@ export const awsRules: readonly AwsRule[] = [
     check: (r) =>
       str(r.props.imageTagMutability) === "IMMUTABLE"
         ? []
-        : [{ message: `imageTagMutability is ${str(r.props.imageTagMutability) ?? "unset (MUTABLE)"}`, path: ["imageTagMutability"] }],
+        : [
+            {
+              message: `imageTagMutability is ${str(r.props.imageTagMutability) ?? "unset (MUTABLE)"}`,
+              path: ["imageTagMutability"],
+            },
+          ],
   },
   {
     id: "ecr-scan-on-push",
@@ -64,7 +73,12 @@ export const awsRules: readonly AwsRule[] = [
     check: (r) =>
       at(r.props, "imageScanningConfiguration", "scanOnPush") === true
         ? []
-        : [{ message: "imageScanningConfiguration.scanOnPush is not true", path: ["imageScanningConfiguration", "scanOnPush"] }],
+        : [
+            {
+              message: "imageScanningConfiguration.scanOnPush is not true",
+              path: ["imageScanningConfiguration", "scanOnPush"],
+            },
+          ],
   },
   {
     id: "secretsmanager-kms",
@@ -75,7 +89,9 @@ export const awsRules: readonly AwsRule[] = [
     fix: "Create an aws.kms.Key (with rotation) and set kmsKeyId to its ARN.",
     checks: [],
     check: (r) => {
-      return !hasValue(r.props, "kmsKeyId") ? [{ message: "kmsKeyId is not set (the AWS-managed key is used)", path: ["kmsKeyId"] }] : [];
+      return !hasValue(r.props, "kmsKeyId")
+        ? [{ message: "kmsKeyId is not set (the AWS-managed key is used)", path: ["kmsKeyId"] }]
+        : [];
     },
   },
   {
@@ -91,11 +107,15 @@ export const awsRules: readonly AwsRule[] = [
       if (r.type === IAM_ROLE) {
         list(r.props.inlinePolicies).forEach((inline, index) => {
           for (const reason of wildcardGrants(at(inline, "policy"))) {
-            findings.push({ message: `inline policy "${str(at(inline, "name")) ?? index}": ${reason}`, path: ["inlinePolicies", index, "policy"] });
+            findings.push({
+              message: `inline policy "${str(at(inline, "name")) ?? index}": ${reason}`,
+              path: ["inlinePolicies", index, "policy"],
+            });
           }
         });
       } else {
-        for (const reason of wildcardGrants(r.props.policy)) findings.push({ message: reason, path: ["policy"] });
+        for (const reason of wildcardGrants(r.props.policy))
+          findings.push({ message: reason, path: ["policy"] });
       }
       return findings;
     },

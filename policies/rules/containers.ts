@@ -9,7 +9,6 @@ import { podRule } from "./define.js";
 
 const HIGH_ID = 10000;
 
-
 /** A resources rule: every container and init container sets `resources.<section>.<resource>`. */
 function resourceRule(
   id: string,
@@ -32,14 +31,22 @@ function resourceRule(
           return !hasValue(at(c.container, "resources", section), resource);
         });
         return missing.length
-          ? [{ message: `${describeContainer(c)} has no resources ${missing.join(", ")}`, path: [...c.path, "resources"] }]
+          ? [
+              {
+                message: `${describeContainer(c)} has no resources ${missing.join(", ")}`,
+                path: [...c.path, "resources"],
+              },
+            ]
           : [];
       }),
   });
 }
 
 /** A probe rule for long-running workloads (Jobs and CronJobs run to completion and are exempt). */
-function probeRule(id: "probes-readiness" | "probes-liveness", field: "readinessProbe" | "livenessProbe"): ObjectRule {
+function probeRule(
+  id: "probes-readiness" | "probes-liveness",
+  field: "readinessProbe" | "livenessProbe",
+): ObjectRule {
   return podRule({
     id,
     severity: "error",
@@ -83,7 +90,8 @@ export const containerRules: readonly ObjectRule[] = [
       containersOf(t).flatMap((c) => {
         const findings: Finding[] = [];
         for (const field of ["runAsUser", "runAsGroup"] as const) {
-          const id = num(at(c.container, "securityContext", field)) ?? num(at(t.spec, "securityContext", field));
+          const id =
+            num(at(c.container, "securityContext", field)) ?? num(at(t.spec, "securityContext", field));
           if (id === undefined || id <= HIGH_ID) {
             findings.push({
               message: `${describeContainer(c)} ${id === undefined ? `has no ${field}` : `runs with ${field} ${id}`}`,
@@ -107,7 +115,11 @@ export const containerRules: readonly ObjectRule[] = [
         list(c.container.env).forEach((entry, index) => {
           const name = str(at(entry, "name"));
           if (name === undefined) return;
-          if (seen.has(name)) findings.push({ message: `${describeContainer(c)} defines ${name} twice`, path: [...c.path, "env", index] });
+          if (seen.has(name))
+            findings.push({
+              message: `${describeContainer(c)} defines ${name} twice`,
+              path: [...c.path, "env", index],
+            });
           seen.add(name);
         });
         return findings;
@@ -116,7 +128,8 @@ export const containerRules: readonly ObjectRule[] = [
   podRule({
     id: "container-ports-valid",
     severity: "error",
-    description: "Container ports set containerPort; port names are unique in the pod and at most 15 characters.",
+    description:
+      "Container ports set containerPort; port names are unique in the pod and at most 15 characters.",
     fix: "Give each port a containerPort and a unique name of 15 characters or fewer.",
     checks: ["container-ports-valid"],
     check: (t) => {
@@ -125,11 +138,17 @@ export const containerRules: readonly ObjectRule[] = [
       for (const c of containersOf(t)) {
         list(c.container.ports).forEach((port, index) => {
           const path = [...c.path, "ports", index];
-          if (num(at(port, "containerPort")) === undefined) findings.push({ message: `${describeContainer(c)} has a port without containerPort`, path });
+          if (num(at(port, "containerPort")) === undefined)
+            findings.push({ message: `${describeContainer(c)} has a port without containerPort`, path });
           const name = str(at(port, "name"));
           if (name === undefined) return;
-          if (name.length > 15) findings.push({ message: `${describeContainer(c)} port name "${name}" is longer than 15 characters`, path });
-          if (names.has(name)) findings.push({ message: `port name "${name}" is used twice in the pod`, path });
+          if (name.length > 15)
+            findings.push({
+              message: `${describeContainer(c)} port name "${name}" is longer than 15 characters`,
+              path,
+            });
+          if (names.has(name))
+            findings.push({ message: `port name "${name}" is used twice in the pod`, path });
           names.add(name);
         });
       }
@@ -145,10 +164,20 @@ export const containerRules: readonly ObjectRule[] = [
     check: (t) =>
       containersOf(t).flatMap((c) => {
         const image = str(c.container.image);
-        if (image === undefined || image === "") return [{ message: `${describeContainer(c)} has no image`, path: [...c.path, "image"] }];
+        if (image === undefined || image === "")
+          return [{ message: `${describeContainer(c)} has no image`, path: [...c.path, "image"] }];
         const ref = parseImage(image);
-        if (ref.tag === "latest") return [{ message: `${describeContainer(c)} uses the latest tag (${image})`, path: [...c.path, "image"] }];
-        if (ref.tag === undefined && !hasDigest(ref)) return [{ message: `${describeContainer(c)} image ${image} has no tag or digest`, path: [...c.path, "image"] }];
+        if (ref.tag === "latest")
+          return [
+            { message: `${describeContainer(c)} uses the latest tag (${image})`, path: [...c.path, "image"] },
+          ];
+        if (ref.tag === undefined && !hasDigest(ref))
+          return [
+            {
+              message: `${describeContainer(c)} image ${image} has no tag or digest`,
+              path: [...c.path, "image"],
+            },
+          ];
         return [];
       }),
   }),
@@ -156,7 +185,8 @@ export const containerRules: readonly ObjectRule[] = [
     id: "image-digest-prod",
     severity: "error",
     productionOnly: true,
-    description: "In production every image is pinned by digest (@sha256:...), so what runs is exactly what was scanned.",
+    description:
+      "In production every image is pinned by digest (@sha256:...), so what runs is exactly what was scanned.",
     fix: "Reference the image as repository@sha256:<digest> (tags are mutable; ECR immutable tags still allow delete and re-push).",
     checks: ["image-tag-pinned"],
     check: (t) =>
@@ -164,13 +194,19 @@ export const containerRules: readonly ObjectRule[] = [
         const image = str(c.container.image) ?? "";
         return hasDigest(parseImage(image))
           ? []
-          : [{ message: `${describeContainer(c)} image "${image}" is not pinned by digest`, path: [...c.path, "image"] }];
+          : [
+              {
+                message: `${describeContainer(c)} image "${image}" is not pinned by digest`,
+                path: [...c.path, "image"],
+              },
+            ];
       }),
   }),
   podRule({
     id: "image-pull-policy-always",
     severity: "warning",
-    description: "Images are pulled with imagePullPolicy Always unless pinned by digest (a digest cannot change).",
+    description:
+      "Images are pulled with imagePullPolicy Always unless pinned by digest (a digest cannot change).",
     fix: "Set imagePullPolicy: Always, or pin the image by digest.",
     checks: ["image-pull-policy-always"],
     check: (t) =>
@@ -179,13 +215,19 @@ export const containerRules: readonly ObjectRule[] = [
         const policy = str(c.container.imagePullPolicy);
         return hasDigest(parseImage(image)) || policy === "Always"
           ? []
-          : [{ message: `${describeContainer(c)} pulls with ${policy ?? "the default policy"} and is not pinned by digest`, path: [...c.path, "imagePullPolicy"] }];
+          : [
+              {
+                message: `${describeContainer(c)} pulls with ${policy ?? "the default policy"} and is not pinned by digest`,
+                path: [...c.path, "imagePullPolicy"],
+              },
+            ];
       }),
   }),
   podRule({
     id: "image-registry-allowlist",
     severity: "warning",
-    description: "Images come only from the allowed registries (when a list is configured: --registry on the CLI, allowedRegistries in the pack config).",
+    description:
+      "Images come only from the allowed registries (when a list is configured: --registry on the CLI, allowedRegistries in the pack config).",
     fix: "Mirror the image into an allowed registry (your ECR) and reference it from there.",
     checks: ["image-registry-allowlist"],
     check: (t, _object, context) =>
@@ -195,19 +237,31 @@ export const containerRules: readonly ObjectRule[] = [
             const image = str(c.container.image) ?? "";
             return context.allowedRegistries.some((prefix) => image.startsWith(prefix))
               ? []
-              : [{ message: `${describeContainer(c)} image "${image}" is not from an allowed registry`, path: [...c.path, "image"] }];
+              : [
+                  {
+                    message: `${describeContainer(c)} image "${image}" is not from an allowed registry`,
+                    path: [...c.path, "image"],
+                  },
+                ];
           }),
   }),
   resourceRule("resources-requests", "error", ["requests"], ["cpu", "memory"], ["resources-requests"]),
   resourceRule("resources-memory-limit", "error", ["limits"], ["memory"], ["resources-memory-limit"]),
   resourceRule("resources-cpu-limit", "warning", ["limits"], ["cpu"], ["resources-cpu-limit"]),
-  resourceRule("ephemeral-storage", "warning", ["requests", "limits"], ["ephemeral-storage"], ["ephemeral-storage"]),
+  resourceRule(
+    "ephemeral-storage",
+    "warning",
+    ["requests", "limits"],
+    ["ephemeral-storage"],
+    ["ephemeral-storage"],
+  ),
   probeRule("probes-readiness", "readinessProbe"),
   probeRule("probes-liveness", "livenessProbe"),
   podRule({
     id: "probes-not-identical",
     severity: "warning",
-    description: "A container's liveness and readiness probes differ (an identical pair restarts pods that are merely busy).",
+    description:
+      "A container's liveness and readiness probes differ (an identical pair restarts pods that are merely busy).",
     fix: "Point liveness at a cheap 'process alive' check (/healthz) and readiness at 'can serve' (/readyz).",
     checks: ["probes-not-identical"],
     check: (t, object) =>
@@ -216,7 +270,12 @@ export const containerRules: readonly ObjectRule[] = [
             const liveness = record(c.container.livenessProbe);
             const readiness = record(c.container.readinessProbe);
             return liveness && readiness && JSON.stringify(liveness) === JSON.stringify(readiness)
-              ? [{ message: `${describeContainer(c)} has identical liveness and readiness probes`, path: [...c.path, "livenessProbe"] }]
+              ? [
+                  {
+                    message: `${describeContainer(c)} has identical liveness and readiness probes`,
+                    path: [...c.path, "livenessProbe"],
+                  },
+                ]
               : [];
           })
         : [],

@@ -29,6 +29,7 @@ export const AWS_RULES: readonly AwsRule[] = RULES.filter((r): r is AwsRule => r
 /** A rule by id; throws for an unknown id so typos fail loudly. */
 export function ruleById(id: string): Rule {
   const rule = RULES.find((r) => r.id === id);
-  if (!rule) throw new Error(`unknown policy rule "${id}"; known rules: ${RULES.map((r) => r.id).join(", ")}`);
+  if (!rule)
+    throw new Error(`unknown policy rule "${id}"; known rules: ${RULES.map((r) => r.id).join(", ")}`);
   return rule;
 }

@@ -31,10 +31,16 @@ const RETIRED_API_VERSIONS: Readonly<Record<string, string>> = {
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-function labelFindings(labels: Readonly<Record<string, string>>, path: readonly (string | number)[]): Finding[] {
+function labelFindings(
+  labels: Readonly<Record<string, string>>,
+  path: readonly (string | number)[],
+): Finding[] {
   return Object.entries(labels)
     .filter(([, value]) => value.length > 63 || !LABEL_VALUE.test(value))
-    .map(([key, value]) => ({ message: `label ${key} has an invalid value "${value}"`, path: [...path, key] }));
+    .map(([key, value]) => ({
+      message: `label ${key} has an invalid value "${value}"`,
+      path: [...path, key],
+    }));
 }
 
 export const metadataRules: readonly ObjectRule[] = [
@@ -50,7 +56,12 @@ export const metadataRules: readonly ObjectRule[] = [
       if (CLUSTER_SCOPED_KINDS.has(object.kind)) return [];
       const namespace = namespaceOf(object);
       return namespace === "" || namespace === "default"
-        ? [{ message: namespace ? "the object is in the default namespace" : "the object names no namespace", path: ["metadata", "namespace"] }]
+        ? [
+            {
+              message: namespace ? "the object is in the default namespace" : "the object names no namespace",
+              path: ["metadata", "namespace"],
+            },
+          ]
         : [];
     },
   },
@@ -59,14 +70,17 @@ export const metadataRules: readonly ObjectRule[] = [
     severity: "error",
     scope: "object",
     kinds: ["*"],
-    description: "Label values are valid: at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric.",
+    description:
+      "Label values are valid: at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric.",
     fix: "Shorten or sanitize the label value.",
     checks: ["label-values-valid"],
     check: (object) => {
       const template = podTemplateOf(object);
       return [
         ...labelFindings(stringMap(at(object, "metadata", "labels")), ["metadata", "labels"]),
-        ...(template && object.kind !== "Pod" ? labelFindings(template.labels, [...template.metadataPath, "labels"]) : []),
+        ...(template && object.kind !== "Pod"
+          ? labelFindings(template.labels, [...template.metadataPath, "labels"])
+          : []),
       ];
     },
   },
@@ -75,12 +89,20 @@ export const metadataRules: readonly ObjectRule[] = [
     severity: "error",
     scope: "object",
     kinds: ["*"],
-    description: "Objects use API versions served by Kubernetes 1.27 (no removed or deprecated beta versions).",
+    description:
+      "Objects use API versions served by Kubernetes 1.27 (no removed or deprecated beta versions).",
     fix: "Move the object to the replacement apiVersion named in the message.",
     checks: ["stable-api-versions"],
     check: (object) => {
       const replacement = RETIRED_API_VERSIONS[object.apiVersion];
-      return replacement ? [{ message: `apiVersion ${object.apiVersion} is retired; use ${replacement}`, path: ["apiVersion"] }] : [];
+      return replacement
+        ? [
+            {
+              message: `apiVersion ${object.apiVersion} is retired; use ${replacement}`,
+              path: ["apiVersion"],
+            },
+          ]
+        : [];
     },
   },
 ];

@@ -17,7 +17,9 @@ const JETSTREAM_FLAG = /^(--jetstream|-js)$/;
 const JETSTREAM_BLOCK = /(^|\n)\s*jetstream\s*[:{]/;
 
 function isNatsServer(template: PodTemplate): boolean {
-  return containersOf(template, ["containers"]).some((c) => imageBaseName(str(c.container.image) ?? "") === "nats");
+  return containersOf(template, ["containers"]).some(
+    (c) => imageBaseName(str(c.container.image) ?? "") === "nats",
+  );
 }
 
 /**
@@ -26,15 +28,27 @@ function isNatsServer(template: PodTemplate): boolean {
  */
 function runsJetStream(objects: readonly K8sObject[], object: K8sObject, template: PodTemplate): boolean {
   const containers = containersOf(template, ["containers"]);
-  if (containers.some((c) => [...list(c.container.args), ...list(c.container.command)].some((a) => typeof a === "string" && JETSTREAM_FLAG.test(a)))) {
+  if (
+    containers.some((c) =>
+      [...list(c.container.args), ...list(c.container.command)].some(
+        (a) => typeof a === "string" && JETSTREAM_FLAG.test(a),
+      ),
+    )
+  ) {
     return true;
   }
   const configMaps = list(template.spec.volumes)
     .map((v) => str(at(v, "configMap", "name")))
     .filter((name): name is string => name !== undefined)
-    .map((name) => objects.find((o) => o.kind === "ConfigMap" && nameOf(o) === name && namespaceOf(o) === namespaceOf(object)));
+    .map((name) =>
+      objects.find(
+        (o) => o.kind === "ConfigMap" && nameOf(o) === name && namespaceOf(o) === namespaceOf(object),
+      ),
+    );
   if (configMaps.length === 0 || configMaps.some((cm) => cm === undefined)) return true;
-  return configMaps.some((cm) => Object.values(stringMap(cm!.data)).some((text) => JETSTREAM_BLOCK.test(text)));
+  return configMaps.some((cm) =>
+    Object.values(stringMap(cm!.data)).some((text) => JETSTREAM_BLOCK.test(text)),
+  );
 }
 
 export const natsRules: readonly SetRule[] = [
@@ -76,7 +90,11 @@ export const natsRules: readonly SetRule[] = [
           const replicas = resolveEnv(c.container, NATS_REPLICAS, objects, namespace);
           const where = `${describeObject(object)} ${describeContainer(c)}`;
           if (replicas.kind === "unresolved") {
-            findings.push({ object, message: `${where}: stream replicas cannot be verified (${replicas.reason})`, path: [...c.path, "env"] });
+            findings.push({
+              object,
+              message: `${where}: stream replicas cannot be verified (${replicas.reason})`,
+              path: [...c.path, "env"],
+            });
             continue;
           }
           const value = replicas.kind === "literal" ? Number(replicas.value) : defaultConfig().nats.replicas;

@@ -19,9 +19,16 @@ function policyTypesOf(policy: K8sObject): Set<string> {
   return new Set(at(policy, "spec", "egress") !== undefined ? ["Ingress", "Egress"] : ["Ingress"]);
 }
 
-function networkPoliciesSelecting(objects: readonly K8sObject[], namespace: string, labels: Readonly<Record<string, string>>): K8sObject[] {
+function networkPoliciesSelecting(
+  objects: readonly K8sObject[],
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+): K8sObject[] {
   return objects.filter(
-    (o) => o.kind === "NetworkPolicy" && namespaceOf(o) === namespace && labelSelectorMatches(at(o, "spec", "podSelector"), labels),
+    (o) =>
+      o.kind === "NetworkPolicy" &&
+      namespaceOf(o) === namespace &&
+      labelSelectorMatches(at(o, "spec", "podSelector"), labels),
   );
 }
 
@@ -29,7 +36,10 @@ function networkPoliciesSelecting(objects: readonly K8sObject[], namespace: stri
 function allowsDns(policy: K8sObject): boolean {
   return list(at(policy, "spec", "egress")).some((rule) => {
     const ports = list(at(rule, "ports"));
-    return ports.length === 0 || ports.some((p) => at(p, "port") === 53 || at(p, "port") === "53" || at(p, "port") === "dns");
+    return (
+      ports.length === 0 ||
+      ports.some((p) => at(p, "port") === 53 || at(p, "port") === "53" || at(p, "port") === "dns")
+    );
   });
 }
 
@@ -45,15 +55,26 @@ const setRules: readonly SetRule[] = [
     id: "netpol-selects-every-pod",
     severity: "error",
     scope: "set",
-    description: "Every pod is selected by NetworkPolicies that together enforce both Ingress and Egress (a default-deny plus allows, or policies with both policyTypes).",
+    description:
+      "Every pod is selected by NetworkPolicies that together enforce both Ingress and Egress (a default-deny plus allows, or policies with both policyTypes).",
     fix: "Add a default-deny NetworkPolicy (podSelector: {}, policyTypes: [Ingress, Egress]) to the namespace, then allow the needed flows.",
     checks: ["netpol-selects-every-pod"],
     check(objects) {
       return workloadsIn(objects).flatMap(({ object, template }) => {
-        const types = new Set(networkPoliciesSelecting(objects, namespaceOf(object), template.labels).flatMap((p) => [...policyTypesOf(p)]));
+        const types = new Set(
+          networkPoliciesSelecting(objects, namespaceOf(object), template.labels).flatMap((p) => [
+            ...policyTypesOf(p),
+          ]),
+        );
         const missing = ["Ingress", "Egress"].filter((t) => !types.has(t));
         return missing.length
-          ? [{ object, message: `no NetworkPolicy enforces ${missing.join(" or ")} for the pods of ${describeObject(object)}`, path: template.metadataPath }]
+          ? [
+              {
+                object,
+                message: `no NetworkPolicy enforces ${missing.join(" or ")} for the pods of ${describeObject(object)}`,
+                path: template.metadataPath,
+              },
+            ]
           : [];
       });
     },
@@ -69,8 +90,19 @@ const setRules: readonly SetRule[] = [
       const workloads = workloadsIn(objects);
       return objects
         .filter((o) => o.kind === "NetworkPolicy")
-        .filter((policy) => !workloads.some((w) => namespaceOf(w.object) === namespaceOf(policy) && labelSelectorMatches(at(policy, "spec", "podSelector"), w.template.labels)))
-        .map((policy) => ({ object: policy, message: "the podSelector matches no pod template", path: ["spec", "podSelector"] }));
+        .filter(
+          (policy) =>
+            !workloads.some(
+              (w) =>
+                namespaceOf(w.object) === namespaceOf(policy) &&
+                labelSelectorMatches(at(policy, "spec", "podSelector"), w.template.labels),
+            ),
+        )
+        .map((policy) => ({
+          object: policy,
+          message: "the podSelector matches no pod template",
+          path: ["spec", "podSelector"],
+        }));
     },
   },
   {
@@ -85,7 +117,13 @@ const setRules: readonly SetRule[] = [
         const policies = networkPoliciesSelecting(objects, namespaceOf(object), template.labels);
         const restricted = policies.some((p) => policyTypesOf(p).has("Egress"));
         return restricted && !policies.some((p) => policyTypesOf(p).has("Egress") && allowsDns(p))
-          ? [{ object, message: `egress from the pods of ${describeObject(object)} is restricted and no policy allows DNS`, path: template.metadataPath }]
+          ? [
+              {
+                object,
+                message: `egress from the pods of ${describeObject(object)} is restricted and no policy allows DNS`,
+                path: template.metadataPath,
+              },
+            ]
           : [];
       });
     },
@@ -101,7 +139,11 @@ const setRules: readonly SetRule[] = [
       return objects
         .filter((o) => o.kind === "Service" && Object.keys(stringMap(at(o, "spec", "selector"))).length > 0)
         .filter((service) => selectedWorkloads(objects, service).length === 0)
-        .map((service) => ({ object: service, message: "the selector matches no pod template", path: ["spec", "selector"] }));
+        .map((service) => ({
+          object: service,
+          message: "the selector matches no pod template",
+          path: ["spec", "selector"],
+        }));
     },
   },
   {
@@ -119,9 +161,17 @@ const setRules: readonly SetRule[] = [
             const value = resolveEnv(c.container, CURVE_VAR, objects, namespaceOf(object));
             const where = `${describeObject(object)} ${describeContainer(c)}, exposed by external LoadBalancer ${nameOf(service) ?? ""}`;
             if (value.kind === "literal" && value.value !== "" && parseEnvBoolean(value.value) !== true) {
-              findings.push({ object, message: `${where}, sets ${CURVE_VAR}=${value.value}`, path: [...c.path, "env"] });
+              findings.push({
+                object,
+                message: `${where}, sets ${CURVE_VAR}=${value.value}`,
+                path: [...c.path, "env"],
+              });
             } else if (value.kind === "unresolved") {
-              findings.push({ object, message: `${where}: CURVE cannot be verified (${value.reason})`, path: [...c.path, "env"] });
+              findings.push({
+                object,
+                message: `${where}: CURVE cannot be verified (${value.reason})`,
+                path: [...c.path, "env"],
+              });
             }
           }
         }
@@ -142,14 +192,26 @@ const objectRules: readonly ObjectRule[] = [
     checks: ["svc-lb-source-ranges"],
     check(service) {
       if (!isExternalLoadBalancer(service)) return [];
-      const ranges = list(at(service, "spec", "loadBalancerSourceRanges")).filter((r): r is string => typeof r === "string");
+      const ranges = list(at(service, "spec", "loadBalancerSourceRanges")).filter(
+        (r): r is string => typeof r === "string",
+      );
       const findings = [];
-      if (ranges.length === 0) findings.push({ message: "the external LoadBalancer has no loadBalancerSourceRanges", path: ["spec", "loadBalancerSourceRanges"] });
+      if (ranges.length === 0)
+        findings.push({
+          message: "the external LoadBalancer has no loadBalancerSourceRanges",
+          path: ["spec", "loadBalancerSourceRanges"],
+        });
       for (const range of ranges.filter((r) => OPEN_RANGES.has(r))) {
-        findings.push({ message: `loadBalancerSourceRanges opens the LoadBalancer to the whole internet (${range})`, path: ["spec", "loadBalancerSourceRanges"] });
+        findings.push({
+          message: `loadBalancerSourceRanges opens the LoadBalancer to the whole internet (${range})`,
+          path: ["spec", "loadBalancerSourceRanges"],
+        });
       }
       if (stringMap(at(service, "metadata", "annotations"))[LOAD_BALANCER_SCHEME_ANNOTATION] === undefined) {
-        findings.push({ message: `the LoadBalancer's scheme is not explicit (${LOAD_BALANCER_SCHEME_ANNOTATION})`, path: ["metadata", "annotations"] });
+        findings.push({
+          message: `the LoadBalancer's scheme is not explicit (${LOAD_BALANCER_SCHEME_ANNOTATION})`,
+          path: ["metadata", "annotations"],
+        });
       }
       return findings;
     },
@@ -162,7 +224,10 @@ const objectRules: readonly ObjectRule[] = [
     description: "Services are not of type NodePort (it opens a port on every node).",
     fix: "Use ClusterIP, or a LoadBalancer with source ranges.",
     checks: ["svc-no-nodeport"],
-    check: (service) => (str(at(service, "spec", "type")) === "NodePort" ? [{ message: "the Service is a NodePort", path: ["spec", "type"] }] : []),
+    check: (service) =>
+      str(at(service, "spec", "type")) === "NodePort"
+        ? [{ message: "the Service is a NodePort", path: ["spec", "type"] }]
+        : [],
   },
   {
     id: "svc-no-external-ips",
@@ -172,7 +237,10 @@ const objectRules: readonly ObjectRule[] = [
     description: "Services do not set spec.externalIPs (CVE-2020-8554 traffic interception).",
     fix: "Remove spec.externalIPs; use a LoadBalancer Service.",
     checks: ["svc-no-external-ips"],
-    check: (service) => (list(at(service, "spec", "externalIPs")).length ? [{ message: "the Service sets externalIPs", path: ["spec", "externalIPs"] }] : []),
+    check: (service) =>
+      list(at(service, "spec", "externalIPs")).length
+        ? [{ message: "the Service sets externalIPs", path: ["spec", "externalIPs"] }]
+        : [],
   },
   {
     id: "ingress-tls",
@@ -182,7 +250,10 @@ const objectRules: readonly ObjectRule[] = [
     description: "Ingresses terminate TLS (spec.tls).",
     fix: "Add spec.tls with a certificate Secret (or cert-manager annotation).",
     checks: ["ingress-tls"],
-    check: (ingress) => (list(at(ingress, "spec", "tls")).length ? [] : [{ message: "the Ingress has no tls section", path: ["spec", "tls"] }]),
+    check: (ingress) =>
+      list(at(ingress, "spec", "tls")).length
+        ? []
+        : [{ message: "the Ingress has no tls section", path: ["spec", "tls"] }],
   },
   {
     id: "ingress-host-set",
@@ -196,7 +267,10 @@ const objectRules: readonly ObjectRule[] = [
       list(at(ingress, "spec", "rules"))
         .map((rule, index) => ({ rule, index }))
         .filter(({ rule }) => !str(at(rule, "host")))
-        .map(({ index }) => ({ message: `rule ${index} has no host`, path: ["spec", "rules", index, "host"] })),
+        .map(({ index }) => ({
+          message: `rule ${index} has no host`,
+          path: ["spec", "rules", index, "host"],
+        })),
   },
 ];
 
@@ -213,13 +287,24 @@ const ingressTargets: SetRule = {
       .flatMap((ingress) => {
         const backends = [
           at(ingress, "spec", "defaultBackend"),
-          ...list(at(ingress, "spec", "rules")).flatMap((rule) => list(at(rule, "http", "paths")).map((p) => at(p, "backend"))),
+          ...list(at(ingress, "spec", "rules")).flatMap((rule) =>
+            list(at(rule, "http", "paths")).map((p) => at(p, "backend")),
+          ),
         ];
         return backends
           .map((backend) => str(at(backend, "service", "name")))
           .filter((name): name is string => name !== undefined)
-          .filter((name) => !objects.some((o) => o.kind === "Service" && nameOf(o) === name && namespaceOf(o) === namespaceOf(ingress)))
-          .map((name) => ({ object: ingress, message: `backend Service "${name}" is not among the objects`, path: ["spec"] }));
+          .filter(
+            (name) =>
+              !objects.some(
+                (o) => o.kind === "Service" && nameOf(o) === name && namespaceOf(o) === namespaceOf(ingress),
+              ),
+          )
+          .map((name) => ({
+            object: ingress,
+            message: `backend Service "${name}" is not among the objects`,
+            path: ["spec"],
+          }));
       });
   },
 };

@@ -45,7 +45,9 @@ const APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/";
 const SECCOMP_RESTRICTED = new Set(["RuntimeDefault", "Localhost"]);
 
 function capabilitiesAdded(container: unknown): string[] {
-  return list(at(container, "securityContext", "capabilities", "add")).filter((c): c is string => typeof c === "string");
+  return list(at(container, "securityContext", "capabilities", "add")).filter(
+    (c): c is string => typeof c === "string",
+  );
 }
 
 export const podSecurityRules: readonly ObjectRule[] = [
@@ -77,7 +79,8 @@ export const podSecurityRules: readonly ObjectRule[] = [
   podRule({
     id: "pss-capabilities-baseline",
     severity: "error",
-    description: "Containers may add only the baseline capabilities (AUDIT_WRITE, CHOWN, ..., SYS_CHROOT) (PSS baseline).",
+    description:
+      "Containers may add only the baseline capabilities (AUDIT_WRITE, CHOWN, ..., SYS_CHROOT) (PSS baseline).",
     fix: "Remove the extra capability from securityContext.capabilities.add; drop ALL and add at most NET_BIND_SERVICE.",
     checks: ["pss-capabilities-baseline"],
     check: (t) =>
@@ -99,7 +102,12 @@ export const podSecurityRules: readonly ObjectRule[] = [
     check: (t) =>
       list(t.spec.volumes).flatMap((volume, index) =>
         isRecord(volume) && volume.hostPath !== undefined && volume.hostPath !== null
-          ? [{ message: `volume "${str(volume.name) ?? index}" is a hostPath`, path: [...t.specPath, "volumes", index, "hostPath"] }]
+          ? [
+              {
+                message: `volume "${str(volume.name) ?? index}" is a hostPath`,
+                path: [...t.specPath, "volumes", index, "hostPath"],
+              },
+            ]
           : [],
       ),
   }),
@@ -114,7 +122,12 @@ export const podSecurityRules: readonly ObjectRule[] = [
         list(c.container.ports).flatMap((port, index) => {
           const hostPort = num(at(port, "hostPort"));
           return hostPort
-            ? [{ message: `${describeContainer(c)} binds hostPort ${hostPort}`, path: [...c.path, "ports", index, "hostPort"] }]
+            ? [
+                {
+                  message: `${describeContainer(c)} binds hostPort ${hostPort}`,
+                  path: [...c.path, "ports", index, "hostPort"],
+                },
+              ]
             : [];
         }),
       ),
@@ -128,7 +141,10 @@ export const podSecurityRules: readonly ObjectRule[] = [
     check: (t) => {
       const findings: Finding[] = [];
       if (at(t.spec, "securityContext", "windowsOptions", "hostProcess") === true) {
-        findings.push({ message: "the pod is a HostProcess pod", path: [...t.specPath, "securityContext", "windowsOptions", "hostProcess"] });
+        findings.push({
+          message: "the pod is a HostProcess pod",
+          path: [...t.specPath, "securityContext", "windowsOptions", "hostProcess"],
+        });
       }
       for (const c of containersOf(t)) {
         if (at(c.container, "securityContext", "windowsOptions", "hostProcess") === true) {
@@ -149,7 +165,10 @@ export const podSecurityRules: readonly ObjectRule[] = [
     checks: ["pss-apparmor"],
     check: (t) =>
       Object.entries(t.annotations)
-        .filter(([key, value]) => key.startsWith(APPARMOR_PREFIX) && value !== "runtime/default" && !value.startsWith("localhost/"))
+        .filter(
+          ([key, value]) =>
+            key.startsWith(APPARMOR_PREFIX) && value !== "runtime/default" && !value.startsWith("localhost/"),
+        )
         .map(([key, value]) => ({
           message: `annotation ${key} is "${value}"`,
           path: [...t.metadataPath, "annotations", key],
@@ -158,12 +177,17 @@ export const podSecurityRules: readonly ObjectRule[] = [
   podRule({
     id: "pss-selinux",
     severity: "error",
-    description: "SELinux options may set only an allowed type (container_t, container_init_t, container_kvm_t), never user or role (PSS baseline).",
+    description:
+      "SELinux options may set only an allowed type (container_t, container_init_t, container_kvm_t), never user or role (PSS baseline).",
     fix: "Remove seLinuxOptions.user and .role, and use an allowed seLinuxOptions.type (or none).",
     checks: ["pss-selinux"],
     check: (t) => {
       const contexts = [
-        { where: "the pod", options: at(t.spec, "securityContext", "seLinuxOptions"), path: [...t.specPath, "securityContext", "seLinuxOptions"] },
+        {
+          where: "the pod",
+          options: at(t.spec, "securityContext", "seLinuxOptions"),
+          path: [...t.specPath, "securityContext", "seLinuxOptions"],
+        },
         ...containersOf(t).map((c) => ({
           where: describeContainer(c),
           options: at(c.container, "securityContext", "seLinuxOptions"),
@@ -175,9 +199,11 @@ export const podSecurityRules: readonly ObjectRule[] = [
         const selinux = record(options);
         if (!selinux) return findings;
         const type = str(selinux.type);
-        if (type !== undefined && !SELINUX_TYPES.has(type)) findings.push({ message: `${where} sets seLinuxOptions.type "${type}"`, path: [...path, "type"] });
+        if (type !== undefined && !SELINUX_TYPES.has(type))
+          findings.push({ message: `${where} sets seLinuxOptions.type "${type}"`, path: [...path, "type"] });
         for (const field of ["user", "role"] as const) {
-          if (str(selinux[field])) findings.push({ message: `${where} sets seLinuxOptions.${field}`, path: [...path, field] });
+          if (str(selinux[field]))
+            findings.push({ message: `${where} sets seLinuxOptions.${field}`, path: [...path, field] });
         }
         return findings;
       });
@@ -193,7 +219,12 @@ export const podSecurityRules: readonly ObjectRule[] = [
       containersOf(t).flatMap((c) => {
         const procMount = str(at(c.container, "securityContext", "procMount"));
         return procMount !== undefined && procMount !== "Default"
-          ? [{ message: `${describeContainer(c)} sets procMount ${procMount}`, path: [...c.path, "securityContext", "procMount"] }]
+          ? [
+              {
+                message: `${describeContainer(c)} sets procMount ${procMount}`,
+                path: [...c.path, "securityContext", "procMount"],
+              },
+            ]
           : [];
       }),
   }),
@@ -206,11 +237,17 @@ export const podSecurityRules: readonly ObjectRule[] = [
     check: (t) => {
       const findings: Finding[] = [];
       if (str(at(t.spec, "securityContext", "seccompProfile", "type")) === "Unconfined") {
-        findings.push({ message: "the pod's seccomp profile is Unconfined", path: [...t.specPath, "securityContext", "seccompProfile", "type"] });
+        findings.push({
+          message: "the pod's seccomp profile is Unconfined",
+          path: [...t.specPath, "securityContext", "seccompProfile", "type"],
+        });
       }
       for (const c of containersOf(t)) {
         if (str(at(c.container, "securityContext", "seccompProfile", "type")) === "Unconfined") {
-          findings.push({ message: `${describeContainer(c)} has seccomp profile Unconfined`, path: [...c.path, "securityContext", "seccompProfile", "type"] });
+          findings.push({
+            message: `${describeContainer(c)} has seccomp profile Unconfined`,
+            path: [...c.path, "securityContext", "seccompProfile", "type"],
+          });
         }
       }
       return findings;
@@ -227,7 +264,12 @@ export const podSecurityRules: readonly ObjectRule[] = [
         const name = str(at(sysctl, "name")) ?? "";
         return SAFE_SYSCTLS.has(name)
           ? []
-          : [{ message: `sysctl "${name}" is not in the safe set`, path: [...t.specPath, "securityContext", "sysctls", index] }];
+          : [
+              {
+                message: `sysctl "${name}" is not in the safe set`,
+                path: [...t.specPath, "securityContext", "sysctls", index],
+              },
+            ];
       }),
   }),
   podRule({
@@ -239,17 +281,25 @@ export const podSecurityRules: readonly ObjectRule[] = [
     check: (t) =>
       list(t.spec.volumes).flatMap((volume, index) => {
         if (!isRecord(volume)) return [];
-        const types = Object.keys(volume).filter((key) => key !== "name" && volume[key] !== null && volume[key] !== undefined);
+        const types = Object.keys(volume).filter(
+          (key) => key !== "name" && volume[key] !== null && volume[key] !== undefined,
+        );
         const bad = types.filter((type) => !RESTRICTED_VOLUME_TYPES.includes(type));
         return bad.length || types.length === 0
-          ? [{ message: `volume "${str(volume.name) ?? index}" has type ${bad.join(", ") || "(none)"}`, path: [...t.specPath, "volumes", index] }]
+          ? [
+              {
+                message: `volume "${str(volume.name) ?? index}" has type ${bad.join(", ") || "(none)"}`,
+                path: [...t.specPath, "volumes", index],
+              },
+            ]
           : [];
       }),
   }),
   podRule({
     id: "pss-allow-privilege-escalation",
     severity: "error",
-    description: "Every container must set securityContext.allowPrivilegeEscalation: false explicitly (PSS restricted).",
+    description:
+      "Every container must set securityContext.allowPrivilegeEscalation: false explicitly (PSS restricted).",
     fix: "Set securityContext.allowPrivilegeEscalation: false on every container and init container.",
     checks: ["pss-allow-privilege-escalation"],
     check: (t) =>
@@ -263,7 +313,8 @@ export const podSecurityRules: readonly ObjectRule[] = [
   podRule({
     id: "pss-run-as-non-root",
     severity: "error",
-    description: "Pods must run as non-root: runAsNonRoot true on the pod (and false on no container), or true on every container (PSS restricted).",
+    description:
+      "Pods must run as non-root: runAsNonRoot true on the pod (and false on no container), or true on every container (PSS restricted).",
     fix: "Set spec.securityContext.runAsNonRoot: true (and do not override it with false on a container).",
     checks: ["pss-run-as-non-root"],
     check: (t) => {
@@ -271,11 +322,21 @@ export const podSecurityRules: readonly ObjectRule[] = [
       return containersOf(t).flatMap((c) => {
         const value = at(c.container, "securityContext", "runAsNonRoot");
         if (value === false) {
-          return [{ message: `${describeContainer(c)} sets runAsNonRoot: false`, path: [...c.path, "securityContext", "runAsNonRoot"] }];
+          return [
+            {
+              message: `${describeContainer(c)} sets runAsNonRoot: false`,
+              path: [...c.path, "securityContext", "runAsNonRoot"],
+            },
+          ];
         }
         return podLevel || value === true
           ? []
-          : [{ message: `${describeContainer(c)} may run as root (runAsNonRoot is not true on it or the pod)`, path: [...c.path, "securityContext", "runAsNonRoot"] }];
+          : [
+              {
+                message: `${describeContainer(c)} may run as root (runAsNonRoot is not true on it or the pod)`,
+                path: [...c.path, "securityContext", "runAsNonRoot"],
+              },
+            ];
       });
     },
   }),
@@ -288,11 +349,17 @@ export const podSecurityRules: readonly ObjectRule[] = [
     check: (t) => {
       const findings: Finding[] = [];
       if (num(at(t.spec, "securityContext", "runAsUser")) === 0) {
-        findings.push({ message: "the pod sets runAsUser: 0", path: [...t.specPath, "securityContext", "runAsUser"] });
+        findings.push({
+          message: "the pod sets runAsUser: 0",
+          path: [...t.specPath, "securityContext", "runAsUser"],
+        });
       }
       for (const c of containersOf(t)) {
         if (num(at(c.container, "securityContext", "runAsUser")) === 0) {
-          findings.push({ message: `${describeContainer(c)} sets runAsUser: 0`, path: [...c.path, "securityContext", "runAsUser"] });
+          findings.push({
+            message: `${describeContainer(c)} sets runAsUser: 0`,
+            path: [...c.path, "securityContext", "runAsUser"],
+          });
         }
       }
       return findings;
@@ -301,21 +368,31 @@ export const podSecurityRules: readonly ObjectRule[] = [
   podRule({
     id: "pss-seccomp-restricted",
     severity: "error",
-    description: "The seccomp profile must be RuntimeDefault or Localhost, on the pod or on every container (PSS restricted).",
+    description:
+      "The seccomp profile must be RuntimeDefault or Localhost, on the pod or on every container (PSS restricted).",
     fix: "Set spec.securityContext.seccompProfile.type: RuntimeDefault.",
     checks: ["pss-seccomp-restricted"],
     check: (t) => {
       const podType = str(at(t.spec, "securityContext", "seccompProfile", "type"));
       const findings: Finding[] = [];
       if (podType !== undefined && !SECCOMP_RESTRICTED.has(podType)) {
-        findings.push({ message: `the pod's seccomp profile is ${podType}`, path: [...t.specPath, "securityContext", "seccompProfile", "type"] });
+        findings.push({
+          message: `the pod's seccomp profile is ${podType}`,
+          path: [...t.specPath, "securityContext", "seccompProfile", "type"],
+        });
       }
       for (const c of containersOf(t)) {
         const type = str(at(c.container, "securityContext", "seccompProfile", "type"));
         if (type !== undefined && !SECCOMP_RESTRICTED.has(type)) {
-          findings.push({ message: `${describeContainer(c)} has seccomp profile ${type}`, path: [...c.path, "securityContext", "seccompProfile", "type"] });
+          findings.push({
+            message: `${describeContainer(c)} has seccomp profile ${type}`,
+            path: [...c.path, "securityContext", "seccompProfile", "type"],
+          });
         } else if (type === undefined && podType === undefined) {
-          findings.push({ message: `${describeContainer(c)} has no seccomp profile (neither it nor the pod sets one)`, path: [...c.path, "securityContext", "seccompProfile"] });
+          findings.push({
+            message: `${describeContainer(c)} has no seccomp profile (neither it nor the pod sets one)`,
+            path: [...c.path, "securityContext", "seccompProfile"],
+          });
         }
       }
       return findings;
@@ -324,7 +401,8 @@ export const podSecurityRules: readonly ObjectRule[] = [
   podRule({
     id: "pss-capabilities-restricted",
     severity: "error",
-    description: "Every container must drop ALL capabilities and add at most NET_BIND_SERVICE (PSS restricted).",
+    description:
+      "Every container must drop ALL capabilities and add at most NET_BIND_SERVICE (PSS restricted).",
     fix: 'Set securityContext.capabilities: { drop: ["ALL"] } (add only NET_BIND_SERVICE if the container binds a port below 1024).',
     checks: ["pss-capabilities-restricted"],
     check: (t) =>
@@ -332,10 +410,16 @@ export const podSecurityRules: readonly ObjectRule[] = [
         const findings: Finding[] = [];
         const drop = list(at(c.container, "securityContext", "capabilities", "drop"));
         if (!drop.includes("ALL")) {
-          findings.push({ message: `${describeContainer(c)} does not drop ALL capabilities`, path: [...c.path, "securityContext", "capabilities", "drop"] });
+          findings.push({
+            message: `${describeContainer(c)} does not drop ALL capabilities`,
+            path: [...c.path, "securityContext", "capabilities", "drop"],
+          });
         }
         for (const cap of capabilitiesAdded(c.container).filter((cap) => cap !== "NET_BIND_SERVICE")) {
-          findings.push({ message: `${describeContainer(c)} adds capability ${cap}`, path: [...c.path, "securityContext", "capabilities", "add"] });
+          findings.push({
+            message: `${describeContainer(c)} adds capability ${cap}`,
+            path: [...c.path, "securityContext", "capabilities", "add"],
+          });
         }
         return findings;
       }),

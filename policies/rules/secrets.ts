@@ -9,7 +9,8 @@ export const secretRules: readonly ObjectRule[] = [
   podRule({
     id: "no-secret-literals-in-env",
     severity: "error",
-    description: "No container env value is a secret-looking literal (names like PASSWORD/TOKEN/SECRET/KEY, PEM blocks, AWS keys, Z85 keys).",
+    description:
+      "No container env value is a secret-looking literal (names like PASSWORD/TOKEN/SECRET/KEY, PEM blocks, AWS keys, Z85 keys).",
     fix: "Move the value into a Secret and use valueFrom.secretKeyRef, or mount the Secret as a file and pass its path.",
     checks: ["no-secret-literals-in-env"],
     check: (t) =>
@@ -18,7 +19,14 @@ export const secretRules: readonly ObjectRule[] = [
           const name = str(at(entry, "name")) ?? "";
           const value = str(at(entry, "value"));
           const reason = value === undefined ? undefined : secretLiteralReason(name, value);
-          return reason ? [{ message: `${describeContainer(c)} env ${name}: ${reason}`, path: [...c.path, "env", index, "value"] }] : [];
+          return reason
+            ? [
+                {
+                  message: `${describeContainer(c)} env ${name}: ${reason}`,
+                  path: [...c.path, "env", index, "value"],
+                },
+              ]
+            : [];
         }),
       ),
   }),
@@ -27,7 +35,8 @@ export const secretRules: readonly ObjectRule[] = [
     severity: "error",
     scope: "object",
     kinds: ["ConfigMap"],
-    description: "No ConfigMap key or value looks like a credential (secret-named keys with literals, PEM private keys, AWS keys, Z85 secret keys, password/token assignments in config files).",
+    description:
+      "No ConfigMap key or value looks like a credential (secret-named keys with literals, PEM private keys, AWS keys, Z85 secret keys, password/token assignments in config files).",
     fix: "Move the value into a Secret (or an ExternalSecret from AWS Secrets Manager) and mount or reference it.",
     checks: ["no-secrets-in-configmap"],
     check(object) {
@@ -42,7 +51,8 @@ export const secretRules: readonly ObjectRule[] = [
     severity: "error",
     scope: "object",
     kinds: ["Secret"],
-    description: "Manifests meant for Git carry no Secret with inline data (Pulumi-managed Secrets are exempt: Pulumi encrypts them in state).",
+    description:
+      "Manifests meant for Git carry no Secret with inline data (Pulumi-managed Secrets are exempt: Pulumi encrypts them in state).",
     fix: "Create the Secret in the cluster (keygen Job), from a secret store (ExternalSecret), or through Pulumi with a secret config value; reference it by name.",
     checks: ["no-secrets-in-configmap"],
     check(object, context) {

@@ -144,7 +144,10 @@ export function readClientConfigFile(path: string): ClientConfigFile {
   try {
     parsed = parseYaml(text) ?? {};
   } catch (error) {
-    throw new CliError(`the config file ${path} is not valid YAML: ${(error as Error).message}`, EXIT_CODES.usage);
+    throw new CliError(
+      `the config file ${path} is not valid YAML: ${(error as Error).message}`,
+      EXIT_CODES.usage,
+    );
   }
   const result = clientFileSchema.safeParse(parsed);
   if (!result.success) {
@@ -167,7 +170,10 @@ export function readClientConfigFile(path: string): ClientConfigFile {
  * The client options from flags, then the environment, then the config file, then defaults.
  * Each setting comes whole from the first place that has it.
  */
-export function resolveClientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv = process.env): ClientOptions {
+export function resolveClientOptions(
+  flags: ClientFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): ClientOptions {
   const configPath = flags.config ?? env[CLIENT_ENV_VARS.config];
   const file: ClientConfigFile = configPath ? readClientConfigFile(configPath) : {};
   const fromEnv = (name: string) => (env[name] ? env[name] : undefined);
@@ -224,7 +230,10 @@ export function resolveClientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv 
 }
 
 /** Connects with the command's flags, runs `work`, and always closes the client. */
-export async function withClient<T>(flags: ClientFlags, work: (client: ZeroplaneClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  flags: ClientFlags,
+  work: (client: ZeroplaneClient) => Promise<T>,
+): Promise<T> {
   const client = await ZeroplaneClient.connect(resolveClientOptions(flags));
   try {
     return await work(client);
@@ -260,9 +269,12 @@ export function exitCodeFor(error: unknown): number {
 export function reportError(error: unknown, json: boolean): void {
   const message = error instanceof Error ? error.message : String(error);
   if (json) {
-    const kind = error instanceof ZeroplaneClientError ? error.kind : error instanceof CliError ? "cli" : "error";
+    const kind =
+      error instanceof ZeroplaneClientError ? error.kind : error instanceof CliError ? "cli" : "error";
     const code = error instanceof RemoteError ? error.code : undefined;
-    process.stderr.write(`${JSON.stringify({ error: { kind, code, message, exitCode: exitCodeFor(error) } })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ error: { kind, code, message, exitCode: exitCodeFor(error) } })}\n`,
+    );
   } else {
     const code = error instanceof RemoteError ? ` [${error.code}]` : "";
     process.stderr.write(`zeroplane: error${code}: ${message}\n`);
@@ -304,7 +316,9 @@ export interface Column<T> {
 /** Formats rows as an aligned text table with a header line. */
 export function formatTable<T>(rows: readonly T[], columns: ReadonlyArray<Column<T>>): string {
   const cells = rows.map((row) => columns.map((column) => cellText(column.value(row))));
-  const widths = columns.map((column, i) => Math.max(column.header.length, ...cells.map((line) => line[i]!.length)));
+  const widths = columns.map((column, i) =>
+    Math.max(column.header.length, ...cells.map((line) => line[i]!.length)),
+  );
   const line = (values: readonly string[]) =>
     values
       .map((value, i) => (i === values.length - 1 ? value : value.padEnd(widths[i]!)))
@@ -340,7 +354,10 @@ export function parsePairs(flag: string, pairs: readonly string[] | undefined): 
   for (const pair of pairs ?? []) {
     const index = pair.indexOf("=");
     if (index <= 0) {
-      throw new CliError(`${flag} expects key=value, got "${pair}". Fix: for example ${flag} team=search.`, EXIT_CODES.usage);
+      throw new CliError(
+        `${flag} expects key=value, got "${pair}". Fix: for example ${flag} team=search.`,
+        EXIT_CODES.usage,
+      );
     }
     result[pair.slice(0, index)] = pair.slice(index + 1);
   }
@@ -351,5 +368,9 @@ export { collect as collectRepeatable };
 
 /** Usage errors raised by the client (bad endpoint, bad key) also map to exit 2. */
 export function isUsageError(error: unknown): boolean {
-  return error instanceof ClientUsageError || error instanceof CommanderError || exitCodeFor(error) === EXIT_CODES.usage;
+  return (
+    error instanceof ClientUsageError ||
+    error instanceof CommanderError ||
+    exitCodeFor(error) === EXIT_CODES.usage
+  );
 }

@@ -248,7 +248,8 @@ export class ZeroplaneClient {
           const owner = await this.ownerOf(agentId, Date.now() + (options?.timeoutMs ?? this.timeoutMs));
           groups.set(owner, [...(groups.get(owner) ?? []), agentId]);
         } catch (error) {
-          if (error instanceof RemoteError && error.code === ERROR_CODES.NOT_FOUND) unknown.push({ agentId, error });
+          if (error instanceof RemoteError && error.code === ERROR_CODES.NOT_FOUND)
+            unknown.push({ agentId, error });
           else throw error;
         }
       }),
@@ -263,12 +264,7 @@ export class ZeroplaneClient {
     }
     await Promise.all(
       [...groups].map(async ([connection, agentIds]) => {
-        const result = await this.call(
-          "batchControl",
-          { ...params, agentIds },
-          () => connection,
-          options,
-        );
+        const result = await this.call("batchControl", { ...params, agentIds }, () => connection, options);
         for (const entry of result.results) byAgent.set(entry.agentId, entry);
       }),
     );
@@ -539,7 +535,11 @@ export class ZeroplaneClient {
       );
     }
     const chosen = this.placement.choose(
-      candidates.map((connection) => ({ endpoint: connection.endpoint, load: this.loadOf(connection), connection })),
+      candidates.map((connection) => ({
+        endpoint: connection.endpoint,
+        load: this.loadOf(connection),
+        connection,
+      })),
     ).connection;
     const load = this.loads.get(chosen);
     if (load) load.placedSince += 1;
@@ -568,7 +568,9 @@ export class ZeroplaneClient {
     const found = outcomes.find((o) => o.ok);
     if (found) return this.connections.get(found.endpoint)!;
     const failures = outcomes.filter((o): o is Extract<typeof o, { ok: false }> => !o.ok);
-    const other = failures.find((o) => !(o.error instanceof RemoteError && o.error.code === ERROR_CODES.NOT_FOUND));
+    const other = failures.find(
+      (o) => !(o.error instanceof RemoteError && o.error.code === ERROR_CODES.NOT_FOUND),
+    );
     if (other) {
       throw other.error instanceof ZeroplaneClientError
         ? other.error
@@ -589,7 +591,9 @@ export class ZeroplaneClient {
       const connection = this.liveConnections().find((c) => c.endpoint === options.endpoint);
       if (!connection) {
         throw new ClientUsageError(
-          `${options.endpoint} is not one of this client's servers (${this.liveConnections().map((c) => c.endpoint).join(", ")}).`,
+          `${options.endpoint} is not one of this client's servers (${this.liveConnections()
+            .map((c) => c.endpoint)
+            .join(", ")}).`,
         );
       }
       return this.call(method, {} as MethodParams[M], () => connection, options);
@@ -619,7 +623,12 @@ export class ZeroplaneClient {
           const result = await this.callFailFast(connection, method, paramsFor(connection), options);
           return { endpoint: connection.endpoint, serverId: connection.serverId, ok: true, result };
         } catch (error) {
-          return { endpoint: connection.endpoint, serverId: connection.serverId, ok: false, error: error as Error };
+          return {
+            endpoint: connection.endpoint,
+            serverId: connection.serverId,
+            ok: false,
+            error: error as Error,
+          };
         }
       }),
     );
@@ -633,7 +642,9 @@ export class ZeroplaneClient {
     options?: CallOptions,
   ): Promise<MethodResults[M]> {
     if (connection.down) {
-      const result = await connection.request(method, params, this.attemptTimeoutMs, { failFastWhenDown: true });
+      const result = await connection.request(method, params, this.attemptTimeoutMs, {
+        failFastWhenDown: true,
+      });
       this.learn(connection, method, result);
       return result;
     }
@@ -771,11 +782,12 @@ function decodeClusterCursor(cursor: string): Record<string, string> {
     );
   }
   try {
-    return JSON.parse(Buffer.from(cursor.slice(CLUSTER_CURSOR_PREFIX.length), "base64url").toString()) as Record<
-      string,
-      string
-    >;
+    return JSON.parse(
+      Buffer.from(cursor.slice(CLUSTER_CURSOR_PREFIX.length), "base64url").toString(),
+    ) as Record<string, string>;
   } catch {
-    throw new ClientUsageError(`cursor "${cursor}" is damaged. Fix: pass nextCursor from the previous page unchanged.`);
+    throw new ClientUsageError(
+      `cursor "${cursor}" is damaged. Fix: pass nextCursor from the previous page unchanged.`,
+    );
   }
 }

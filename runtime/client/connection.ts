@@ -315,7 +315,8 @@ export class ServerConnection {
               this.authFailure = `${event.type.slice("handshake:error:".length)} error: ${event.error.message}`;
               // Fail the requests waiting for delivery now rather than at their timeout.
               for (const entry of [...this.pending.values()]) {
-                if (entry.sentInSession === null && !entry.inSocket) this.settle(entry, this.authError(), false);
+                if (entry.sentInSession === null && !entry.inSocket)
+                  this.settle(entry, this.authError(), false);
               }
             }
             break;

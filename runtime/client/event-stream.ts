@@ -55,7 +55,11 @@ export class EventStream {
   subscribe(options: SubscribeOptions, listener: StreamListener): () => void {
     const kinds = new Set<StreamKind>(options.kinds ?? ["status", "output"]);
     const topics = [...kinds].map((kind) =>
-      options.agentId ? STREAM_TOPICS[kind](options.agentId) : kind === "status" ? STREAM_TOPICS.allStatus : STREAM_TOPICS.allOutput,
+      options.agentId
+        ? STREAM_TOPICS[kind](options.agentId)
+        : kind === "status"
+          ? STREAM_TOPICS.allStatus
+          : STREAM_TOPICS.allOutput,
     );
     const entry: Listener = { topics, agentId: options.agentId, kinds, listener };
     this.listeners.add(entry);

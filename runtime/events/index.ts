@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { ZeroplaneConfig } from "../config/index.js";
+import { ConfigError, ENV_VARS, type ZeroplaneConfig } from "../config/index.js";
 import type { LifecycleEvent, RequestHandler } from "../protocol/index.js";
 import type { EventsService, EventsStatus } from "./api.js";
 import { CommandIntake } from "./commands.js";
@@ -34,9 +34,20 @@ export function spoolDirectory(config: ZeroplaneConfig): string {
   return config.nats.spoolDir ?? join(config.runner.stateDir, "spool");
 }
 
+function openSpool(dir: string, maxBytes: number, logger: Logger): Spool {
+  try {
+    return new Spool({ dir, maxBytes, onCorruption: (message) => logger.error({ spoolDir: dir }, message) });
+  } catch (error) {
+    throw new ConfigError(
+      `cannot open the event spool at ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. Fix: make ${ENV_VARS["nats.spoolDir"]} (or ${ENV_VARS["runner.stateDir"]}, whose spool/ folder is the default) a writable directory, such as an emptyDir or PVC mount.`,
+      "nats.spoolDir",
+    );
+  }
+}
+
 /**
  * Opens the spool, starts connecting to NATS in the background and returns at once.
- * Throws ConfigError for unreadable credential or TLS files, and errors opening the spool.
+ * Throws ConfigError for unreadable credential or TLS files and for a spool directory it cannot use.
  */
 export async function startEvents(options: StartEventsOptions): Promise<EventsService> {
   const { config, registry, handler } = options;
@@ -44,11 +55,7 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
   const logger = options.logger;
   const connectOptions = connectionOptions(nats, `zeroplane-agent-server/${config.server.id}`);
   const spoolDir = spoolDirectory(config);
-  const spool = new Spool({
-    dir: spoolDir,
-    maxBytes: nats.spoolMaxBytes,
-    onCorruption: (message) => logger.error({ spoolDir }, message),
-  });
+  const spool = openSpool(spoolDir, nats.spoolMaxBytes, logger);
 
   let link: NatsLink | null = null;
   const metrics = createEventsMetrics(registry, {

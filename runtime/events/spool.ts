@@ -317,7 +317,7 @@ export class Spool {
   }
 
   private recover(): void {
-    // Segments wholly below the committed position hold nothing to replay.
+    // Validate every segment: cut torn tails, count what is still to publish.
     for (const segment of this.segments) {
       const fd = openSync(segment.path, "r+");
       try {

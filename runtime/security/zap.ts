@@ -28,6 +28,7 @@ export class ZapHandler {
     context: Context,
     private readonly allowlist: Allowlist,
     private readonly onReject: (rejection: ZapRejection) => void,
+    private readonly onError: (error: Error) => void = () => undefined,
   ) {
     this.socket = new Reply({ context, linger: 0 });
   }
@@ -44,13 +45,18 @@ export class ZapHandler {
   }
 
   private async serve(): Promise<void> {
-    try {
-      for await (const frames of this.socket) {
+    // With zapEnforceDomain a dead handler would refuse every client, so one bad exchange must
+    // not end the loop; only closing the socket does.
+    while (!this.socket.closed) {
+      try {
+        const frames = await this.socket.receive();
         await this.socket.send(this.decide(frames));
+      } catch (error) {
+        if (this.socket.closed) return;
+        this.onError(error as Error);
+        // Never spin: a socket in a bad state would fail again at once.
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
-    } catch (error) {
-      // Closing the socket ends the iteration with an error; anything else is unexpected.
-      if (!this.socket.closed) throw error;
     }
   }
 

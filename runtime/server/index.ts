@@ -115,13 +115,18 @@ export async function startServer(
     const context = new Context();
     let zap: ZapHandler | null = null;
     if (allowlist) {
-      const zapHandler = new ZapHandler(context, allowlist, (rejection) => {
-        metrics.recordAuthRejection(rejection.reason);
-        logger.warn(
-          { reason: rejection.reason, clientFingerprint: rejection.fingerprint, peer: rejection.address },
-          "client refused by ZAP",
-        );
-      });
+      const zapHandler = new ZapHandler(
+        context,
+        allowlist,
+        (rejection) => {
+          metrics.recordAuthRejection(rejection.reason);
+          logger.warn(
+            { reason: rejection.reason, clientFingerprint: rejection.fingerprint, peer: rejection.address },
+            "client refused by ZAP",
+          );
+        },
+        (error) => logger.error({ err: error.message }, "ZAP handler error"),
+      );
       zap = zapHandler;
       await zapHandler.start();
       cleanup.add(() => zapHandler.close());

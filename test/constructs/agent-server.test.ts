@@ -48,29 +48,46 @@ describe("AgentServer", () => {
     expect(env[ENV_VARS["security.secretKeyFile"]]!.value).toBe(DEFAULT_PATHS.curveSecretKeyFile);
     expect(env[ENV_VARS["security.allowlistFile"]]!.value).toBe(DEFAULT_PATHS.allowlistFile);
     expect(env[ENV_VARS["server.maxAgents"]]!.value).toBe("20");
-    expect(env[ENV_VARS["nats.urls"]]!.value).toBe("nats://zeroplane-nats.zeroplane-dev.svc.cluster.local:4222");
+    expect(env[ENV_VARS["nats.urls"]]!.value).toBe(
+      "nats://zeroplane-nats.zeroplane-dev.svc.cluster.local:4222",
+    );
     expect(env[ENV_VARS["nats.replicas"]]!.value).toBe("1");
     expect(env[ENV_VARS["runner.stateDir"]]!.value).toBe(DEFAULT_PATHS.stateDir);
   });
 
   it("mounts the CURVE key and the allowlist as whole directories, so rotation needs no restart", () => {
-    const mounts = container(deployment).volumeMounts as { name: string; mountPath: string; subPath?: string }[];
+    const mounts = container(deployment).volumeMounts as {
+      name: string;
+      mountPath: string;
+      subPath?: string;
+    }[];
     expect(mounts.every((mount) => mount.subPath === undefined)).toBe(true);
     expect(mounts).toContainEqual({ name: "curve", mountPath: DEFAULT_PATHS.curveDir, readOnly: true });
-    expect(mounts).toContainEqual({ name: "allowlist", mountPath: DEFAULT_PATHS.allowlistDir, readOnly: true });
-    const volumes = deployment.spec.template.spec.volumes as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(mounts).toContainEqual({
+      name: "allowlist",
+      mountPath: DEFAULT_PATHS.allowlistDir,
+      readOnly: true,
+    });
+    // Volumes are untyped manifest JSON; `any` keeps the deep reads below readable.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const volumes = deployment.spec.template.spec.volumes as Record<string, any>[];
     const curve = volumes.find((volume) => volume.name === "curve")!;
     expect(curve.secret.secretName).toBe("zeroplane-curve");
     expect(curve.secret.items.map((item: { key: string }) => item.key).sort()).toEqual(
       [CURVE_SECRET_KEYS.publicKey, CURVE_SECRET_KEYS.secretKey].sort(),
     );
     const allowlist = volumes.find((volume) => volume.name === "allowlist")!;
-    expect(allowlist.configMap).toMatchObject({ name: "zeroplane-allowlist", items: [{ key: ALLOWLIST_KEY }] });
+    expect(allowlist.configMap).toMatchObject({
+      name: "zeroplane-allowlist",
+      items: [{ key: ALLOWLIST_KEY }],
+    });
   });
 
   it("gives writable emptyDirs for the state directory and /tmp under a read-only root", () => {
     const mounts = container(deployment).volumeMounts as { name: string; mountPath: string }[];
-    expect(mounts.map((mount) => mount.mountPath)).toEqual(expect.arrayContaining([DEFAULT_PATHS.stateDir, "/tmp"]));
+    expect(mounts.map((mount) => mount.mountPath)).toEqual(
+      expect.arrayContaining([DEFAULT_PATHS.stateDir, "/tmp"]),
+    );
     expect(container(deployment).securityContext.readOnlyRootFilesystem).toBe(true);
   });
 
@@ -84,7 +101,11 @@ describe("AgentServer", () => {
 
   it("runs non-root with a high uid, seccomp RuntimeDefault, no capabilities and no token", () => {
     const pod = deployment.spec.template.spec;
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     expect(container(deployment).securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },
@@ -95,7 +116,9 @@ describe("AgentServer", () => {
 
   it("waits the server's drain time plus a margin before killing it", () => {
     const grace = defaultConfig().server.shutdownGraceMs / 1000;
-    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(grace + TERMINATION_MARGIN_SECONDS);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(
+      grace + TERMINATION_MARGIN_SECONDS,
+    );
     const custom = synth(minimalSpec({ agentServers: [{ name: "slow", shutdownGraceMs: 61_500 }] })).objects;
     const slow = find(custom, "Deployment", "zeroplane-slow");
     expect(slow.spec.template.spec.terminationGracePeriodSeconds).toBe(62 + TERMINATION_MARGIN_SECONDS);
@@ -148,10 +171,15 @@ describe("AgentServer", () => {
     expect(lb.spec.type).toBe("LoadBalancer");
     expect(lb.spec.loadBalancerSourceRanges).toEqual(["198.51.100.0/24", "203.0.113.0/24"]);
     // The metrics port never leaves the cluster.
-    expect(lb.spec.ports.map((port: { port: number }) => port.port)).toEqual([DEFAULT_PORTS.router, DEFAULT_PORTS.events]);
-    expect(find(prod, "Service", "zeroplane-internal-public").metadata.annotations!["service.beta.kubernetes.io/aws-load-balancer-scheme"]).toBe(
-      "internal",
-    );
+    expect(lb.spec.ports.map((port: { port: number }) => port.port)).toEqual([
+      DEFAULT_PORTS.router,
+      DEFAULT_PORTS.events,
+    ]);
+    expect(
+      find(prod, "Service", "zeroplane-internal-public").metadata.annotations![
+        "service.beta.kubernetes.io/aws-load-balancer-scheme"
+      ],
+    ).toBe("internal");
   });
 
   it("stays internal (ClusterIP only) by default", () => {
@@ -160,7 +188,9 @@ describe("AgentServer", () => {
   });
 
   it("turns CURVE off only with the explicit plaintext flag, and says so to the runtime", () => {
-    const objects = synth(minimalSpec({ curve: { mode: "off", acceptPlaintext: true }, allowlist: undefined })).objects;
+    const objects = synth(
+      minimalSpec({ curve: { mode: "off", acceptPlaintext: true }, allowlist: undefined }),
+    ).objects;
     const env = envMap(find(objects, "Deployment", "zeroplane-default"));
     expect(env[ENV_VARS["security.curve"]]!.value).toBe("false");
     expect(env[ENV_VARS["security.allowInsecure"]]!.value).toBe("true");

@@ -20,10 +20,20 @@ describe("autoscaling", () => {
 
   it("scales the group's Deployment on CPU and memory, and on active agents per pod when asked", () => {
     expect(hpa.apiVersion).toBe("autoscaling/v2");
-    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: "zeroplane-default" });
+    expect(hpa.spec.scaleTargetRef).toEqual({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      name: "zeroplane-default",
+    });
     expect(hpa.spec.metrics).toEqual([
-      { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } },
-      { type: "Resource", resource: { name: "memory", target: { type: "Utilization", averageUtilization: 80 } } },
+      {
+        type: "Resource",
+        resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } },
+      },
+      {
+        type: "Resource",
+        resource: { name: "memory", target: { type: "Utilization", averageUtilization: 80 } },
+      },
       {
         type: "Pods",
         pods: { metric: { name: ACTIVE_AGENTS_METRIC }, target: { type: "AverageValue", averageValue: 80 } },
@@ -35,13 +45,25 @@ describe("autoscaling", () => {
   it("stabilizes scale-down", () => {
     expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
     const custom = synth(
-      minimalSpec({ agentServers: [{ name: "default", autoscaling: { minReplicas: 2, maxReplicas: 4, scaleDownStabilizationSeconds: 900 } }] }),
+      minimalSpec({
+        agentServers: [
+          {
+            name: "default",
+            autoscaling: { minReplicas: 2, maxReplicas: 4, scaleDownStabilizationSeconds: 900 },
+          },
+        ],
+      }),
     ).objects;
-    expect(find(custom, "HorizontalPodAutoscaler", "zeroplane-default").spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(900);
+    expect(
+      find(custom, "HorizontalPodAutoscaler", "zeroplane-default").spec.behavior.scaleDown
+        .stabilizationWindowSeconds,
+    ).toBe(900);
   });
 
   it("leaves replicas off every HPA-targeted workload", () => {
-    for (const target of ofKind(prod, "HorizontalPodAutoscaler").map((h) => h.spec.scaleTargetRef.name as string)) {
+    for (const target of ofKind(prod, "HorizontalPodAutoscaler").map(
+      (h) => h.spec.scaleTargetRef.name as string,
+    )) {
       expect(find(prod, "Deployment", target).spec.replicas).toBeUndefined();
     }
   });
@@ -56,9 +78,15 @@ describe("autoscaling", () => {
 
   it("can target a StatefulSet group", () => {
     const objects = synth(
-      minimalSpec({ agentServers: [{ name: "default", workload: "StatefulSet", autoscaling: { minReplicas: 2, maxReplicas: 5 } }] }),
+      minimalSpec({
+        agentServers: [
+          { name: "default", workload: "StatefulSet", autoscaling: { minReplicas: 2, maxReplicas: 5 } },
+        ],
+      }),
     ).objects;
-    expect(find(objects, "HorizontalPodAutoscaler", "zeroplane-default").spec.scaleTargetRef.kind).toBe("StatefulSet");
+    expect(find(objects, "HorizontalPodAutoscaler", "zeroplane-default").spec.scaleTargetRef.kind).toBe(
+      "StatefulSet",
+    );
     expect(find(objects, "StatefulSet", "zeroplane-default").spec.replicas).toBeUndefined();
   });
 });
@@ -76,7 +104,9 @@ describe("monitoring", () => {
   });
 
   it("uses only metric names the runtime registers", async () => {
-    const registered = new Set((await new ServerMetrics().registry.getMetricsAsJSON()).map((metric) => metric.name));
+    const registered = new Set(
+      (await new ServerMetrics().registry.getMetricsAsJSON()).map((metric) => metric.name),
+    );
     for (const name of Object.values(METRICS)) expect(registered.has(name), name).toBe(true);
     const used = new Set(rules.flatMap((rule) => rule.expr.match(/zeroplane_[a-z_]+/g) ?? []));
     for (const name of used) expect(registered.has(name.replace(/_bucket$/, "")), name).toBe(true);
@@ -84,7 +114,9 @@ describe("monitoring", () => {
 
   it("alerts on every condition operators need", () => {
     expect(byName("ZeroplaneServerUnhealthy")[0]).toMatchObject({ for: "5m" });
-    expect(byName("ZeroplaneSpawnFailureRateHigh")[0]!.expr).toMatch(/zeroplane_spawn_failures_total.*zeroplane_spawns_total.*> 0\.1$/);
+    expect(byName("ZeroplaneSpawnFailureRateHigh")[0]!.expr).toMatch(
+      /zeroplane_spawn_failures_total.*zeroplane_spawns_total.*> 0\.1$/,
+    );
     expect(byName("ZeroplaneRequestTimeoutRateHigh")[0]!.expr).toMatch(/result="TIMEOUT".*> 0\.05$/);
     expect(byName("ZeroplaneAuthRejectionSpike")[0]!.expr).toMatch(/zeroplane_auth_rejections_total/);
     expect(byName("ZeroplaneNatsJetStreamUnhealthy")[0]!.expr).toMatch(/statefulset="zeroplane-nats"/);
@@ -104,21 +136,28 @@ describe("monitoring", () => {
     expect(monitor.metadata.labels).toMatchObject({ release: "kube-prometheus-stack" });
     expect(monitor.spec.endpoints[0]).toMatchObject({ port: "http-metrics", path: "/metrics" });
     const staging = synth(exampleSpec("staging")).objects;
-    expect(find(staging, "PodMonitor", "zeroplane-agent-servers").spec.podMetricsEndpoints[0].port).toBe("http-metrics");
+    expect(find(staging, "PodMonitor", "zeroplane-agent-servers").spec.podMetricsEndpoints[0].port).toBe(
+      "http-metrics",
+    );
     expect(ofKind(staging, "ServiceMonitor")).toEqual([]);
   });
 
   it("ships a Grafana dashboard ConfigMap with valid JSON", () => {
     const dashboard = find(prod, "ConfigMap", "zeroplane-dashboard");
     expect(dashboard.metadata.labels).toMatchObject({ grafana_dashboard: "1" });
-    const parsed = JSON.parse(dashboard.data!["zeroplane.json"]!) as { panels: { targets: { expr: string }[] }[] };
+    const parsed = JSON.parse(dashboard.data!["zeroplane.json"]!) as {
+      panels: { targets: { expr: string }[] }[];
+    };
     expect(parsed.panels.length).toBeGreaterThanOrEqual(6);
-    expect(parsed.panels.every((panel) => panel.targets[0]!.expr.includes('namespace="zeroplane-prod"'))).toBe(true);
+    expect(
+      parsed.panels.every((panel) => panel.targets[0]!.expr.includes('namespace="zeroplane-prod"')),
+    ).toBe(true);
   });
 
   it("is absent when monitoring is off", () => {
     const dev = synth(exampleSpec("dev")).objects;
-    for (const kind of ["ServiceMonitor", "PodMonitor", "PrometheusRule"]) expect(ofKind(dev, kind)).toEqual([]);
+    for (const kind of ["ServiceMonitor", "PodMonitor", "PrometheusRule"])
+      expect(ofKind(dev, kind)).toEqual([]);
     expect(dev.some((object) => object.metadata.name === "zeroplane-dashboard")).toBe(false);
   });
 });

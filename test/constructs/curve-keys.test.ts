@@ -25,11 +25,18 @@ describe("CURVE keys", () => {
     expect(role.rules).toEqual([
       { apiGroups: [""], resources: ["secrets"], resourceNames: ["zeroplane-curve"], verbs: ["get"] },
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
-      { apiGroups: [""], resources: ["configmaps"], resourceNames: ["zeroplane-curve-public"], verbs: ["get", "update", "patch"] },
+      {
+        apiGroups: [""],
+        resources: ["configmaps"],
+        resourceNames: ["zeroplane-curve-public"],
+        verbs: ["get", "update", "patch"],
+      },
       { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
     ]);
     const binding = find(objects, "RoleBinding", "zeroplane-keygen");
-    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "zeroplane-keygen", namespace: "zeroplane-dev" }]);
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: "zeroplane-keygen", namespace: "zeroplane-dev" },
+    ]);
     const job = find(objects, "Job", "zeroplane-keygen");
     const pod = job.spec.template.spec;
     expect(pod.serviceAccountName).toBe("zeroplane-keygen");
@@ -37,7 +44,9 @@ describe("CURVE keys", () => {
     expect(pod.restartPolicy).toBe("Never");
     expect(job.spec.activeDeadlineSeconds).toBe(300);
     const token = pod.volumes.find((volume: { name: string }) => volume.name === "api-token");
-    expect(token.projected.sources[0]).toEqual({ serviceAccountToken: { path: "token", expirationSeconds: 600 } });
+    expect(token.projected.sources[0]).toEqual({
+      serviceAccountToken: { path: "token", expirationSeconds: 600 },
+    });
     const work = pod.volumes.find((volume: { name: string }) => volume.name === "work");
     expect(work.emptyDir.medium).toBe("Memory");
     const config = JSON.parse(find(objects, "ConfigMap", "zeroplane-keygen-script").data!["config.json"]!);
@@ -50,18 +59,30 @@ describe("CURVE keys", () => {
     expect(stringify(external)).toMatchSnapshot();
     expect(external.spec.secretStoreRef).toEqual({ name: "aws-secrets-manager", kind: "ClusterSecretStore" });
     expect(external.spec.data).toEqual([
-      { secretKey: CURVE_SECRET_KEYS.publicKey, remoteRef: { key: "zeroplane/prod/curve", property: "publicKey" } },
-      { secretKey: CURVE_SECRET_KEYS.secretKey, remoteRef: { key: "zeroplane/prod/curve", property: "secretKey" } },
+      {
+        secretKey: CURVE_SECRET_KEYS.publicKey,
+        remoteRef: { key: "zeroplane/prod/curve", property: "publicKey" },
+      },
+      {
+        secretKey: CURVE_SECRET_KEYS.secretKey,
+        remoteRef: { key: "zeroplane/prod/curve", property: "secretKey" },
+      },
     ]);
     const volumes = find(objects, "Deployment", "zeroplane-default").spec.template.spec.volumes;
-    expect(volumes.find((volume: { name: string }) => volume.name === "curve").secret.secretName).toBe("zeroplane-curve");
+    expect(volumes.find((volume: { name: string }) => volume.name === "curve").secret.secretName).toBe(
+      "zeroplane-curve",
+    );
   });
 
   it("existing: mounts the named Secret and publishes the given public key", () => {
     const objects = synth(exampleSpec("staging")).objects;
     const volumes = find(objects, "Deployment", "zeroplane-default").spec.template.spec.volumes;
-    expect(volumes.find((volume: { name: string }) => volume.name === "curve").secret.secretName).toBe("zeroplane-curve");
-    expect(find(objects, "ConfigMap", "zeroplane-curve-public").data).toEqual({ [PUBLIC_KEY_CONFIGMAP_KEY]: PUBLIC_KEY });
+    expect(volumes.find((volume: { name: string }) => volume.name === "curve").secret.secretName).toBe(
+      "zeroplane-curve",
+    );
+    expect(find(objects, "ConfigMap", "zeroplane-curve-public").data).toEqual({
+      [PUBLIC_KEY_CONFIGMAP_KEY]: PUBLIC_KEY,
+    });
     expect(ofKind(objects, "Job")).toEqual([]);
     expect(ofKind(objects, "ExternalSecret")).toEqual([]);
   });
@@ -73,7 +94,12 @@ describe("CURVE keys", () => {
 
   it("takes the allowlist from public keys (sorted, de-duplicated), a ConfigMap or a Secret", () => {
     const fromKeys = synth(
-      minimalSpec({ allowlist: { source: "publicKeys", publicKeys: [PUBLIC_KEY, "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID", PUBLIC_KEY] } }),
+      minimalSpec({
+        allowlist: {
+          source: "publicKeys",
+          publicKeys: [PUBLIC_KEY, "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID", PUBLIC_KEY],
+        },
+      }),
     ).objects;
     expect(find(fromKeys, "ConfigMap", "zeroplane-allowlist").data![ALLOWLIST_KEY]).toBe(
       `Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID\n${PUBLIC_KEY}\n`,
@@ -82,7 +108,10 @@ describe("CURVE keys", () => {
     const volume = find(fromSecret, "Deployment", "zeroplane-default").spec.template.spec.volumes.find(
       (v: { name: string }) => v.name === "allowlist",
     );
-    expect(volume.secret).toMatchObject({ secretName: "zeroplane-clients", items: [{ key: ALLOWLIST_KEY, path: ALLOWLIST_KEY }] });
+    expect(volume.secret).toMatchObject({
+      secretName: "zeroplane-clients",
+      items: [{ key: ALLOWLIST_KEY, path: ALLOWLIST_KEY }],
+    });
   });
 });
 
@@ -118,19 +147,26 @@ class RoleCheckingApi {
           res.end(JSON.stringify(body));
         };
         this.requests.push(`${req.method} ${req.url}`);
-        if (req.headers.authorization !== `Bearer ${this.token}`) return reply(401, { message: "Unauthorized" });
-        const match = /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|configmaps)(?:\/([^/]+))?$/.exec(req.url ?? "");
+        if (req.headers.authorization !== `Bearer ${this.token}`)
+          return reply(401, { message: "Unauthorized" });
+        const match = /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|configmaps)(?:\/([^/]+))?$/.exec(
+          req.url ?? "",
+        );
         if (!match || match[1] !== this.namespace) return reply(404, { message: "not found" });
         const [, , resource, name] = match as unknown as [string, string, string, string | undefined];
-        const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, any>) : {}; // eslint-disable-line @typescript-eslint/no-explicit-any
-        const verb = { GET: "get", POST: "create", PUT: "update", PATCH: "patch" }[req.method ?? ""] ?? "unknown";
+        const body = (chunks.length ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : {}) as {
+          metadata?: Record<string, unknown>;
+        };
+        const verb =
+          { GET: "get", POST: "create", PUT: "update", PATCH: "patch" }[req.method ?? ""] ?? "unknown";
         const target = name ?? (body.metadata?.name as string | undefined);
         if (!this.allowed(verb, resource, name)) {
           this.denied.push(`${verb} ${resource}/${target}`);
           return reply(403, { message: `forbidden: ${verb} ${resource}/${target}` });
         }
         const id = `${resource}/${target}`;
-        if (verb === "get") return this.store.has(id) ? reply(200, this.store.get(id)) : reply(404, { message: "not found" });
+        if (verb === "get")
+          return this.store.has(id) ? reply(200, this.store.get(id)) : reply(404, { message: "not found" });
         if (verb === "create") {
           if (this.store.has(id)) return reply(409, { message: "already exists" });
           this.store.set(id, { ...body, metadata: { ...body.metadata, resourceVersion: "1" } });
@@ -164,7 +200,15 @@ describe("the keygen Job's script, run for real", () => {
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work);
     config.dir = work;
-    config.command = [process.execPath, "--import", "tsx", join(process.cwd(), "runtime/cli/main.ts"), "keygen", "--dir", work];
+    config.command = [
+      process.execPath,
+      "--import",
+      "tsx",
+      join(process.cwd(), "runtime/cli/main.ts"),
+      "keygen",
+      "--dir",
+      work,
+    ];
     writeFileSync(join(root, "config.json"), JSON.stringify(config));
     const { stdout } = await promisify(execFile)(process.execPath, [join(root, "keygen.mjs")], {
       encoding: "utf8",
@@ -183,8 +227,23 @@ describe("the keygen Job's script, run for real", () => {
     mkdirSync(join(root, "sa"));
     execFileSync(
       "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kubernetes",
-        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(root, "api.key"), "-out", join(root, "sa", "ca.crt")],
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=kubernetes",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        join(root, "api.key"),
+        "-out",
+        join(root, "sa", "ca.crt"),
+      ],
       { stdio: "ignore" },
     );
     writeFileSync(join(root, "sa", "token"), "test-token\n");
@@ -228,7 +287,9 @@ describe("the keygen Job's script, run for real", () => {
     await run();
     const secret = api.store.get("secrets/zeroplane-curve") as { data: Record<string, string> };
     const publicKey = Buffer.from(secret.data[CURVE_SECRET_KEYS.publicKey]!, "base64").toString("utf8");
-    expect((api.store.get("configmaps/zeroplane-curve-public") as { data: Record<string, string> }).data).toEqual({
+    expect(
+      (api.store.get("configmaps/zeroplane-curve-public") as { data: Record<string, string> }).data,
+    ).toEqual({
       [PUBLIC_KEY_CONFIGMAP_KEY]: publicKey,
     });
     expect(api.requests).toContain("PUT /api/v1/namespaces/zeroplane-dev/configmaps/zeroplane-curve-public");

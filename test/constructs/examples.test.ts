@@ -75,13 +75,16 @@ describe("the example environments", () => {
 });
 
 describe("the strict schema validator", () => {
-  const deployment = (): K8sObject => structuredClone(find(synth(exampleSpec("dev")).objects, "Deployment", "zeroplane-default"));
+  const deployment = (): K8sObject =>
+    structuredClone(find(synth(exampleSpec("dev")).objects, "Deployment", "zeroplane-default"));
 
   it("picks the schema file from apiVersion and kind", () => {
     expect(schemaFileName("apps/v1", "Deployment")).toBe("deployment-apps-v1.json");
     expect(schemaFileName("v1", "Service")).toBe("service-v1.json");
     expect(schemaFileName("rbac.authorization.k8s.io/v1", "RoleBinding")).toBe("rolebinding-rbac-v1.json");
-    expect(schemaFileName("external-secrets.io/v1", "ExternalSecret")).toBe("externalsecret-external-secrets-v1.json");
+    expect(schemaFileName("external-secrets.io/v1", "ExternalSecret")).toBe(
+      "externalsecret-external-secrets-v1.json",
+    );
   });
 
   it("rejects an unknown field", () => {
@@ -97,12 +100,15 @@ describe("the strict schema validator", () => {
   });
 
   it("rejects a kind it has no schema for", () => {
-    expect(validateObject({ apiVersion: "v1", kind: "Pod", metadata: { name: "p" } })[0]).toMatch(/no vendored schema/);
+    expect(validateObject({ apiVersion: "v1", kind: "Pod", metadata: { name: "p" } })[0]).toMatch(
+      /no vendored schema/,
+    );
   });
 });
 
 describe("the Pod Security checker", () => {
-  const job = (): K8sObject => structuredClone(find(synth(exampleSpec("dev")).objects, "Job", "zeroplane-keygen"));
+  const job = (): K8sObject =>
+    structuredClone(find(synth(exampleSpec("dev")).objects, "Job", "zeroplane-keygen"));
 
   it("flags a container that may escalate privileges", () => {
     const object = job();

@@ -6,7 +6,12 @@ import type { ZeroplanePlatformProps } from "../../constructs/platform.js";
 export type K8sObject = Record<string, unknown> & {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   // Tests read deep into specs; typing each kind would add noise without catching more.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   spec?: any;
@@ -23,7 +28,9 @@ export function synth(props: ZeroplanePlatformProps): Synthesized {
 export function find(objects: readonly K8sObject[], kind: string, name: string): K8sObject {
   const found = objects.find((object) => object.kind === kind && object.metadata.name === name);
   if (!found) {
-    throw new Error(`no ${kind}/${name}; have ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
+    throw new Error(
+      `no ${kind}/${name}; have ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`,
+    );
   }
   return found;
 }

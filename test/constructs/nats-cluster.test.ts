@@ -45,9 +45,14 @@ describe("NatsCluster", () => {
     const conf = find(prod, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
     expect(conf).toContain("server_name: $POD_NAME");
     for (const i of [0, 1, 2]) {
-      expect(conf).toContain(`"nats://zeroplane-nats-${i}.zeroplane-nats-headless.zeroplane-prod.svc.cluster.local:6222"`);
+      expect(conf).toContain(
+        `"nats://zeroplane-nats-${i}.zeroplane-nats-headless.zeroplane-prod.svc.cluster.local:6222"`,
+      );
     }
-    expect(nats.env[0]).toEqual({ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } });
+    expect(nats.env[0]).toEqual({
+      name: "POD_NAME",
+      valueFrom: { fieldRef: { fieldPath: "metadata.name" } },
+    });
   });
 
   it("sizes the JetStream file store from the PVC size", () => {
@@ -64,7 +69,11 @@ describe("NatsCluster", () => {
     const conf = find(prod, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
     expect(conf).toMatch(/lame_duck_duration: "30s"/);
     expect(conf).toMatch(/lame_duck_grace_period: "10s"/);
-    expect(nats.lifecycle.preStop.exec.command).toEqual(["nats-server", "--signal", "ldm=/var/run/nats/nats.pid"]);
+    expect(nats.lifecycle.preStop.exec.command).toEqual([
+      "nats-server",
+      "--signal",
+      "ldm=/var/run/nats/nats.pid",
+    ]);
     expect(sts.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(30 + 10);
   });
 
@@ -89,7 +98,9 @@ describe("NatsCluster", () => {
     const conf = find(prod, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
     expect(conf).toMatch(/user: \$NATS_USER\n\s+password: \$NATS_PASSWORD/);
     const env = Object.fromEntries(nats.env.map((entry: { name: string }) => [entry.name, entry]));
-    expect(env.NATS_PASSWORD.valueFrom).toEqual({ secretKeyRef: { name: "zeroplane-nats-auth", key: "password" } });
+    expect(env.NATS_PASSWORD.valueFrom).toEqual({
+      secretKeyRef: { name: "zeroplane-nats-auth", key: "password" },
+    });
     expect(env.NATS_USER.valueFrom).toEqual({ secretKeyRef: { name: "zeroplane-nats-auth", key: "user" } });
   });
 
@@ -97,10 +108,9 @@ describe("NatsCluster", () => {
     const conf = find(prod, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
     expect(conf).toContain('cert_file: "/etc/nats-certs/client/tls.crt"');
     expect(conf).toMatch(/cluster \{[\s\S]*tls \{\n\s+cert_file: "\/etc\/nats-certs\/cluster\/tls.crt"/);
-    const volumes = sts.spec.template.spec.volumes.map((volume: { name: string; secret?: { secretName: string } }) => [
-      volume.name,
-      volume.secret?.secretName,
-    ]);
+    const volumes = sts.spec.template.spec.volumes.map(
+      (volume: { name: string; secret?: { secretName: string } }) => [volume.name, volume.secret?.secretName],
+    );
     expect(volumes).toEqual(
       expect.arrayContaining([
         ["tls-client", "zeroplane-nats-client-tls"],
@@ -128,10 +138,12 @@ describe("NatsCluster", () => {
     expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
     const [clients, routes] = policy.spec.ingress;
     expect(clients.ports).toEqual([{ protocol: "TCP", port: 4222 }]);
-    expect(clients.from.map((peer: { podSelector: { matchLabels: Record<string, string> } }) => peer.podSelector.matchLabels["app.kubernetes.io/instance"])).toEqual([
-      "zeroplane-default",
-      "zeroplane-internal",
-    ]);
+    expect(
+      clients.from.map(
+        (peer: { podSelector: { matchLabels: Record<string, string> } }) =>
+          peer.podSelector.matchLabels["app.kubernetes.io/instance"],
+      ),
+    ).toEqual(["zeroplane-default", "zeroplane-internal"]);
     expect(routes.ports).toEqual([{ protocol: "TCP", port: 6222 }]);
     expect(policy.spec.egress[0].ports).toEqual([{ protocol: "TCP", port: 6222 }]);
     expect(policy.spec.egress[1].ports).toContainEqual({ protocol: "UDP", port: 53 });
@@ -155,7 +167,9 @@ describe("NatsCluster", () => {
     expect(conf).toMatch(/gateway \{\n\s+name: "zeroplane"/);
     expect(conf).toContain('{ name: "eu-west-1", urls: ["nats://nats-gw.eu-west-1.example.internal:7222"] }');
     const policy = find(objects, "NetworkPolicy", "zeroplane-nats");
-    const egressPorts = policy.spec.egress.flatMap((rule: { ports: { port: number }[] }) => rule.ports.map((p) => p.port));
+    const egressPorts = policy.spec.egress.flatMap((rule: { ports: { port: number }[] }) =>
+      rule.ports.map((p) => p.port),
+    );
     expect(egressPorts).toEqual(expect.arrayContaining([6222, 7222, 7422, 53]));
     expect(JSON.stringify(policy.spec.ingress)).toContain("10.30.0.0/16");
   });

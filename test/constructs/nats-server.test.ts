@@ -23,11 +23,17 @@ function natsConf(env: "dev" | "staging" | "prod"): string {
 }
 
 /** Replaces `from` in `text`, failing when it is absent (so a format change cannot slip past the test). */
-function replaceExact(text: string, from: string | RegExp, to: string | ((...match: string[]) => string)): string {
+function replaceExact(
+  text: string,
+  from: string | RegExp,
+  to: string | ((...match: string[]) => string),
+): string {
   const found = typeof from === "string" ? text.includes(from) : from.test(text);
   if (!found) throw new Error(`expected ${String(from)} in the generated config:\n${text}`);
   // String.replace's overloads do not accept a union of replacer types.
-  return typeof to === "string" ? text.replaceAll(from as string, to) : text.replace(from as RegExp, to as never);
+  return typeof to === "string"
+    ? text.replaceAll(from as string, to)
+    : text.replace(from as RegExp, to as never);
 }
 
 interface NodePorts {
@@ -37,7 +43,12 @@ interface NodePorts {
 }
 
 /** The config as pod `index` would run it, moved onto loopback ports and temp directories. */
-function remap(conf: string, index: number, nodes: readonly NodePorts[], dirs: { certs?: string } = {}): string {
+function remap(
+  conf: string,
+  index: number,
+  nodes: readonly NodePorts[],
+  dirs: { certs?: string } = {},
+): string {
   const self = nodes[index]!;
   let text = replaceExact(conf, "server_name: $POD_NAME", `server_name: "zeroplane-nats-${index}"`);
   text = replaceExact(text, 'listen: "0.0.0.0:4222"', `listen: "127.0.0.1:${self.client}"`);
@@ -65,9 +76,21 @@ function makeCerts(dir: string): void {
     execFileSync(
       "openssl",
       [
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=zeroplane-nats",
-        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout", join(out, "tls.key"), "-out", join(out, "tls.crt"),
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=zeroplane-nats",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        join(out, "tls.key"),
+        "-out",
+        join(out, "tls.crt"),
       ],
       { stdio: "ignore" },
     );
@@ -112,7 +135,9 @@ describe("nats-server -t on the generated nats.conf", () => {
     const spec = minimalSpec({
       nats: {
         replicas: 3,
-        leafnodeRemotes: [{ url: "nats-leaf://hub.example.internal:7422", credentialsSecret: "hub", account: "$G" }],
+        leafnodeRemotes: [
+          { url: "nats-leaf://hub.example.internal:7422", credentialsSecret: "hub", account: "$G" },
+        ],
         gateways: [{ name: "eu-west-1", urls: ["nats://nats-gw.eu-west-1.example.internal:7222"] }],
         remoteCidrs: ["10.30.0.0/16"],
       },
@@ -173,11 +198,17 @@ describe("a 3-node cluster from the generated staging configs", () => {
     // The pods get these from the Secret; nats-server reads them from its environment.
     Object.assign(process.env, POD_ENV);
     const free = await freePorts(9);
-    nodes = [0, 1, 2].map((i) => ({ client: free[i * 3]!, cluster: free[i * 3 + 1]!, monitor: free[i * 3 + 2]! }));
+    nodes = [0, 1, 2].map((i) => ({
+      client: free[i * 3]!,
+      cluster: free[i * 3 + 1]!,
+      monitor: free[i * 3 + 2]!,
+    }));
     const conf = natsConf("staging");
     // All three start together: each waits for its peers before JetStream reports healthy.
     servers = await Promise.all(
-      nodes.map((node, index) => startNatsWithConfig(remap(conf, index, nodes), { port: node.client, monitorPort: node.monitor })),
+      nodes.map((node, index) =>
+        startNatsWithConfig(remap(conf, index, nodes), { port: node.client, monitorPort: node.monitor }),
+      ),
     );
   }, 90_000);
 
@@ -223,9 +254,9 @@ describe("a 3-node cluster from the generated staging configs", () => {
   });
 
   it("refuses clients without the credentials from the Secret", async () => {
-    await expect(connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, reconnect: false })).rejects.toThrow(
-      /Authorization/i,
-    );
+    await expect(
+      connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, reconnect: false }),
+    ).rejects.toThrow(/Authorization/i);
   });
 
   it("serves an R3 stream: publish on one server, read the replicated messages on another", async () => {
@@ -263,10 +294,14 @@ describe("a 3-node cluster from the generated staging configs", () => {
     const victim = servers[2]!;
     const pidFile = join(dirname(victim.configFile), "nats.pid");
     // The preStop hook's exact command, with the pid file moved like the rest of the paths.
-    const preStop = find(synth(exampleSpec("staging")).objects, "StatefulSet", "zeroplane-nats").spec.template.spec
-      .containers[0].lifecycle.preStop.exec.command as string[];
+    const preStop = find(synth(exampleSpec("staging")).objects, "StatefulSet", "zeroplane-nats").spec.template
+      .spec.containers[0].lifecycle.preStop.exec.command as string[];
     const args = preStop.slice(1).map((arg) => arg.replace(NATS_PATHS.pidFile, pidFile));
     execFileSync(ensureNatsServer(), args);
-    await waitFor("lame duck log line", async () => (/lame duck/i.test(victim.process.log()) ? true : undefined), 15_000);
+    await waitFor(
+      "lame duck log line",
+      async () => (/lame duck/i.test(victim.process.log()) ? true : undefined),
+      15_000,
+    );
   });
 });

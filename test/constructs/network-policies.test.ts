@@ -7,7 +7,11 @@ import { DEFAULT_PORTS } from "../../runtime/config/index.js";
 import { podTemplates } from "../support/pod-security.js";
 import { exampleSpec, find, minimalSpec, ofKind, synth, type K8sObject } from "./fixtures.js";
 
-type Rule = { from?: Record<string, unknown>[]; to?: Record<string, unknown>[]; ports?: { protocol: string; port: number }[] };
+type Rule = {
+  from?: Record<string, unknown>[];
+  to?: Record<string, unknown>[];
+  ports?: { protocol: string; port: number }[];
+};
 
 const selects = (policy: K8sObject, labels: Record<string, string>): boolean =>
   Object.entries((policy.spec.podSelector.matchLabels ?? {}) as Record<string, string>).every(
@@ -26,10 +30,13 @@ describe("network policies", () => {
     "%s: select every pod with a specific policy that covers Ingress and Egress",
     (env) => {
       const objects = synth(exampleSpec(env)).objects;
-      const policies = ofKind(objects, "NetworkPolicy").filter((p) => Object.keys(p.spec.podSelector).length > 0);
+      const policies = ofKind(objects, "NetworkPolicy").filter(
+        (p) => Object.keys(p.spec.podSelector).length > 0,
+      );
       for (const object of objects) {
         for (const pod of podTemplates(object)) {
-          const labels = ((object.spec.template ?? object.spec.jobTemplate.spec.template).metadata.labels ?? {}) as Record<string, string>;
+          const labels = ((object.spec.template ?? object.spec.jobTemplate.spec.template).metadata.labels ??
+            {}) as Record<string, string>;
           const matching = policies.filter((policy) => selects(policy, labels));
           expect(matching.length, pod.where).toBeGreaterThanOrEqual(1);
           expect(matching.flatMap((p) => p.spec.policyTypes as string[]).sort(), pod.where).toEqual(
@@ -77,7 +84,13 @@ describe("network policies", () => {
       { protocol: "TCP", port: 53 },
     ]);
     expect(egress[1]).toEqual({
-      to: [{ podSelector: { matchLabels: { "app.kubernetes.io/instance": "zeroplane-nats", "app.kubernetes.io/name": "nats" } } }],
+      to: [
+        {
+          podSelector: {
+            matchLabels: { "app.kubernetes.io/instance": "zeroplane-nats", "app.kubernetes.io/name": "nats" },
+          },
+        },
+      ],
       ports: [{ protocol: "TCP", port: 4222 }],
     });
   });
@@ -85,7 +98,10 @@ describe("network policies", () => {
   it("open the configured egress for spawned agents", () => {
     const staging = synth(exampleSpec("staging")).objects;
     const egress = find(staging, "NetworkPolicy", "zeroplane-default").spec.egress as Rule[];
-    expect(egress).toContainEqual({ to: [{ ipBlock: { cidr: "10.40.0.0/16" } }], ports: [{ protocol: "TCP", port: 443 }] });
+    expect(egress).toContainEqual({
+      to: [{ ipBlock: { cidr: "10.40.0.0/16" } }],
+      ports: [{ protocol: "TCP", port: 443 }],
+    });
   });
 
   it("let the keygen Job reach only DNS and the API server", () => {

@@ -14,8 +14,13 @@ describe("ZeroplanePlatform", () => {
     expect(result.chart.node.id).toBe("zeroplane-staging");
     expect(result.objects).toEqual(result.chart.toJson());
     expect(result.yaml).toBe(result.app.synthYaml());
-    expect(result.platform.agentServers.map((server) => server.serviceName)).toEqual(["zeroplane-default", "zeroplane-batch"]);
-    expect(result.platform.nats?.clientUrl).toBe("nats://zeroplane-nats.zeroplane-staging.svc.cluster.local:4222");
+    expect(result.platform.agentServers.map((server) => server.serviceName)).toEqual([
+      "zeroplane-default",
+      "zeroplane-batch",
+    ]);
+    expect(result.platform.nats?.clientUrl).toBe(
+      "nats://zeroplane-nats.zeroplane-staging.svc.cluster.local:4222",
+    );
   });
 
   it("creates the namespace with Pod Security restricted enforced, unless told not to", () => {
@@ -29,12 +34,35 @@ describe("ZeroplanePlatform", () => {
 
   it("uses the platform name as the prefix of every object", () => {
     const objects = synth(minimalSpec({ name: "zp-blue" })).objects;
-    for (const object of objects.filter((o) => o.kind !== "Namespace")) expect(object.metadata.name).toMatch(/^zp-blue-/);
+    for (const object of objects.filter((o) => o.kind !== "Namespace"))
+      expect(object.metadata.name).toMatch(/^zp-blue-/);
   });
 
   it("gives identical output whatever order labels and keys are given in", () => {
-    const a = synth(minimalSpec({ labels: { b: "2", a: "1" }, allowlist: { source: "publicKeys", publicKeys: ["rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"] } }));
-    const b = synth(minimalSpec({ labels: { a: "1", b: "2" }, allowlist: { source: "publicKeys", publicKeys: ["Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"] } }));
+    const a = synth(
+      minimalSpec({
+        labels: { b: "2", a: "1" },
+        allowlist: {
+          source: "publicKeys",
+          publicKeys: [
+            "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+            "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",
+          ],
+        },
+      }),
+    );
+    const b = synth(
+      minimalSpec({
+        labels: { a: "1", b: "2" },
+        allowlist: {
+          source: "publicKeys",
+          publicKeys: [
+            "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",
+            "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+          ],
+        },
+      }),
+    );
     expect(a.yaml).toBe(b.yaml);
   });
 
@@ -42,8 +70,13 @@ describe("ZeroplanePlatform", () => {
     const app = new App();
     const chart = new Chart(app, "c");
     const platform = new ZeroplanePlatform(chart, "p", minimalSpec());
-    new k8s.KubeService(platform, "stray", { metadata: { name: "stray" }, spec: { selector: { app: "nothing" }, ports: [{ port: 80 }] } });
-    expect(() => app.synthYaml()).toThrow(/Service\/stray selects no pods .*Fix: match a workload's pod labels/);
+    new k8s.KubeService(platform, "stray", {
+      metadata: { name: "stray" },
+      spec: { selector: { app: "nothing" }, ports: [{ port: 80 }] },
+    });
+    expect(() => app.synthYaml()).toThrow(
+      /Service\/stray selects no pods .*Fix: match a workload's pod labels/,
+    );
   });
 
   it("refuses at synthesis static replicas added to an HPA-managed workload", () => {
@@ -58,7 +91,9 @@ describe("ZeroplanePlatform", () => {
       .findAll()
       .find((node): node is ApiObject => ApiObject.isApiObject(node) && node.kind === "Deployment")!;
     deployment.addJsonPatch(JsonPatch.add("/spec/replicas", 3));
-    expect(() => app.synthYaml()).toThrow(/Deployment\/zeroplane-default sets replicas 3 but HorizontalPodAutoscaler/);
+    expect(() => app.synthYaml()).toThrow(
+      /Deployment\/zeroplane-default sets replicas 3 but HorizontalPodAutoscaler/,
+    );
   });
 
   it("refuses at synthesis a second object with the same kind and name", () => {

@@ -1,12 +1,24 @@
 /** The AWS rules, through the engine and through their CrossGuard policies (unknownCheckingProxy). */
 import { describe, expect, it } from "vitest";
-import { ECR_REPOSITORY, IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, SECRETS_MANAGER_SECRET } from "../../policies/rules/aws.js";
+import {
+  ECR_REPOSITORY,
+  IAM_POLICY,
+  IAM_ROLE,
+  IAM_ROLE_POLICY,
+  SECRETS_MANAGER_SECRET,
+} from "../../policies/rules/aws.js";
 import { RULES } from "../../policies/rules/index.js";
 import { awsViolationsOf, crossguardViolations } from "./support.js";
 
 const readSecret = JSON.stringify({
   Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: "arn:aws:secretsmanager:eu-west-1:210987654321:secret:curve" }],
+  Statement: [
+    {
+      Effect: "Allow",
+      Action: ["secretsmanager:GetSecretValue"],
+      Resource: "arn:aws:secretsmanager:eu-west-1:210987654321:secret:curve",
+    },
+  ],
 });
 const policyWith = (statement: object) => JSON.stringify({ Version: "2012-10-17", Statement: statement });
 
@@ -19,7 +31,12 @@ interface AwsCase {
 const cases: readonly AwsCase[] = [
   {
     rule: "ecr-immutable-tags",
-    pass: [{ type: ECR_REPOSITORY, props: { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } } }],
+    pass: [
+      {
+        type: ECR_REPOSITORY,
+        props: { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } },
+      },
+    ],
     fail: [
       { type: ECR_REPOSITORY, props: { imageScanningConfiguration: { scanOnPush: true } } },
       { type: ECR_REPOSITORY, props: { imageTagMutability: "MUTABLE" } },
@@ -27,7 +44,12 @@ const cases: readonly AwsCase[] = [
   },
   {
     rule: "ecr-scan-on-push",
-    pass: [{ type: ECR_REPOSITORY, props: { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } } }],
+    pass: [
+      {
+        type: ECR_REPOSITORY,
+        props: { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } },
+      },
+    ],
     fail: [
       { type: ECR_REPOSITORY, props: { imageTagMutability: "IMMUTABLE" } },
       { type: ECR_REPOSITORY, props: { imageScanningConfiguration: { scanOnPush: false } } },
@@ -35,7 +57,9 @@ const cases: readonly AwsCase[] = [
   },
   {
     rule: "secretsmanager-kms",
-    pass: [{ type: SECRETS_MANAGER_SECRET, props: { kmsKeyId: "arn:aws:kms:eu-west-1:210987654321:key/1234" } }],
+    pass: [
+      { type: SECRETS_MANAGER_SECRET, props: { kmsKeyId: "arn:aws:kms:eu-west-1:210987654321:key/1234" } },
+    ],
     fail: [
       { type: SECRETS_MANAGER_SECRET, props: {} },
       { type: SECRETS_MANAGER_SECRET, props: { kmsKeyId: "" } },
@@ -46,14 +70,36 @@ const cases: readonly AwsCase[] = [
     pass: [
       { type: IAM_POLICY, props: { policy: readSecret } },
       { type: IAM_ROLE_POLICY, props: { policy: JSON.parse(readSecret) as object } },
-      { type: IAM_ROLE, props: { assumeRolePolicy: readSecret, inlinePolicies: [{ name: "read", policy: readSecret }] } },
+      {
+        type: IAM_ROLE,
+        props: { assumeRolePolicy: readSecret, inlinePolicies: [{ name: "read", policy: readSecret }] },
+      },
       { type: IAM_POLICY, props: { policy: policyWith([{ Effect: "Deny", Action: "*", Resource: "*" }]) } },
     ],
     fail: [
       { type: IAM_POLICY, props: { policy: policyWith([{ Effect: "Allow", Action: "*", Resource: "*" }]) } },
-      { type: IAM_ROLE_POLICY, props: { policy: policyWith({ Effect: "Allow", Action: ["s3:GetObject", "secretsmanager:*"], Resource: "*" }) } },
-      { type: IAM_ROLE, props: { inlinePolicies: [{ name: "admin", policy: policyWith([{ Effect: "Allow", Action: "iam:*", Resource: "*" }]) }] } },
-      { type: IAM_POLICY, props: { policy: policyWith([{ Effect: "Allow", NotAction: "iam:*", Resource: "*" }]) } },
+      {
+        type: IAM_ROLE_POLICY,
+        props: {
+          policy: policyWith({
+            Effect: "Allow",
+            Action: ["s3:GetObject", "secretsmanager:*"],
+            Resource: "*",
+          }),
+        },
+      },
+      {
+        type: IAM_ROLE,
+        props: {
+          inlinePolicies: [
+            { name: "admin", policy: policyWith([{ Effect: "Allow", Action: "iam:*", Resource: "*" }]) },
+          ],
+        },
+      },
+      {
+        type: IAM_POLICY,
+        props: { policy: policyWith([{ Effect: "Allow", NotAction: "iam:*", Resource: "*" }]) },
+      },
       { type: IAM_POLICY, props: { policy: "{not json" } },
     ],
   },
@@ -68,7 +114,8 @@ describe("AWS rules", () => {
   for (const c of cases) {
     describe(c.rule, () => {
       it("passes compliant resources and reports each non-compliant one", () => {
-        for (const [index, r] of c.pass.entries()) expect(awsViolationsOf(c.rule, [{ ...r, name: `pass-${index}` }])).toEqual([]);
+        for (const [index, r] of c.pass.entries())
+          expect(awsViolationsOf(c.rule, [{ ...r, name: `pass-${index}` }])).toEqual([]);
         for (const [index, r] of c.fail.entries()) {
           const violations = awsViolationsOf(c.rule, [{ ...r, name: `fail-${index}` }]);
           expect(violations.length, JSON.stringify(r.props)).toBeGreaterThan(0);
@@ -77,7 +124,8 @@ describe("AWS rules", () => {
       });
 
       it("reports the same through its CrossGuard policy with proxied props", async () => {
-        const named = (list: AwsCase["pass"], prefix: string) => list.map((r, index) => ({ ...r, name: `${prefix}-${index}` }));
+        const named = (list: AwsCase["pass"], prefix: string) =>
+          list.map((r, index) => ({ ...r, name: `${prefix}-${index}` }));
         expect(await crossguardViolations(c.rule, named(c.pass, "pass"))).toEqual([]);
         const reported = await crossguardViolations(c.rule, named(c.fail, "fail"));
         expect(reported.length).toBeGreaterThanOrEqual(c.fail.length);
@@ -86,6 +134,10 @@ describe("AWS rules", () => {
   }
 
   it("ignore Kubernetes and other resource types", async () => {
-    expect(await crossguardViolations("ecr-immutable-tags", [{ type: "aws:s3/bucket:Bucket", name: "b", props: {} }])).toEqual([]);
+    expect(
+      await crossguardViolations("ecr-immutable-tags", [
+        { type: "aws:s3/bucket:Bucket", name: "b", props: {} },
+      ]),
+    ).toEqual([]);
   });
 });

@@ -86,7 +86,9 @@ describe("npm run policy", () => {
   it("exits 1 on error-level violations, naming file, line, rule, object and fix", async () => {
     const run = await cli(join(scratch, "bad.yaml"));
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/bad\.yaml:17 {2}error {2}image-tag-pinned {2}Deployment shop\/web: container "web" uses the latest tag/);
+    expect(run.stdout).toMatch(
+      /bad\.yaml:17 {2}error {2}image-tag-pinned {2}Deployment shop\/web: container "web" uses the latest tag/,
+    );
     expect(run.stdout).toMatch(/bad\.yaml:19 {2}error {2}pss-privileged/);
     expect(run.stdout).toMatch(/ {4}fix: /);
   });
@@ -96,12 +98,21 @@ describe("npm run policy", () => {
     expect(run.code).toBe(1);
     const report = JSON.parse(run.stdout) as {
       summary: { errors: number; objects: number };
-      violations: { ruleId: string; severity: string; field?: string; location?: { file: string; line: number }; object?: { name: string } }[];
+      violations: {
+        ruleId: string;
+        severity: string;
+        field?: string;
+        location?: { file: string; line: number };
+        object?: { name: string };
+      }[];
     };
     expect(report.summary.objects).toBe(1);
     expect(report.summary.errors).toBe(report.violations.filter((v) => v.severity === "error").length);
     const privileged = report.violations.find((v) => v.ruleId === "pss-privileged");
-    expect(privileged).toMatchObject({ field: "spec.template.spec.containers[0].securityContext.privileged", object: { name: "web" } });
+    expect(privileged).toMatchObject({
+      field: "spec.template.spec.containers[0].securityContext.privileged",
+      object: { name: "web" },
+    });
     expect(privileged?.location?.line).toBe(19);
     expect(privileged?.location?.file).toMatch(/bad\.yaml$/);
   });
@@ -113,7 +124,14 @@ describe("npm run policy", () => {
       version: string;
       runs: {
         tool: { driver: { name: string; rules: { id: string; defaultConfiguration: { level: string } }[] } };
-        results: { ruleId: string; ruleIndex: number; level: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[];
+        results: {
+          ruleId: string;
+          ruleIndex: number;
+          level: string;
+          locations: {
+            physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } };
+          }[];
+        }[];
       }[];
     };
     expect(sarif.version).toBe("2.1.0");
@@ -126,23 +144,29 @@ describe("npm run policy", () => {
   });
 
   it("exits 2 with the file and line when a file is not YAML, not text, or not an object", async () => {
-    for (const [file, message] of [
+    const cases = [
       ["not-yaml.yaml", /not-yaml\.yaml:\d+ is not valid YAML/],
       ["binary.yaml", /binary\.yaml is not a text file/],
       ["list.yaml", /list\.yaml:1 \(document 1\) is not a Kubernetes object \(it is a list\)/],
-    ] as const) {
-      const run = await cli(join(scratch, file));
-      expect(run.code, file).toBe(2);
-      expect(run.stdout, file).toMatch(message);
-    }
+    ] as const;
+    const runs = await Promise.all(cases.map(([file]) => cli(join(scratch, file))));
+    cases.forEach(([file, message], index) => {
+      expect(runs[index]!.code, file).toBe(2);
+      expect(runs[index]!.stdout, file).toMatch(message);
+    });
   });
 
   it("skips empty documents, warns about unknown kinds and checks the rest of a multi-document file", async () => {
     const run = await cli(join(scratch, "mixed.yaml"), "--format", "json");
     expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as { summary: { objects: number; inputWarnings: number }; inputProblems: { message: string }[] };
+    const report = JSON.parse(run.stdout) as {
+      summary: { objects: number; inputWarnings: number };
+      inputProblems: { message: string }[];
+    };
     expect(report.summary.objects).toBe(1);
-    expect(report.inputProblems.map((p) => p.message)).toEqual([expect.stringMatching(/unknown kind Widget \(example\.com\/v1\); skipped/)]);
+    expect(report.inputProblems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/unknown kind Widget \(example\.com\/v1\); skipped/),
+    ]);
     expect(run.stderr).toMatch(/input warning: .*unknown kind Widget/);
   });
 
@@ -155,19 +179,35 @@ describe("npm run policy", () => {
   });
 
   it("takes the environment from a deploy/<env> folder, and --env overrides it", async () => {
-    const inferred = await cli(join(scratch, "deploy"), "--format", "json");
-    const report = JSON.parse(inferred.stdout) as { environments: { name: string; from: string; production: boolean }[]; violations: { ruleId: string }[] };
-    expect(report.environments).toEqual([expect.objectContaining({ name: "prod", from: "path", production: true })]);
+    const [inferred, overridden] = await Promise.all([
+      cli(join(scratch, "deploy"), "--format", "json"),
+      cli(join(scratch, "deploy"), "--env", "dev", "--format", "json"),
+    ]);
+    const report = JSON.parse(inferred.stdout) as {
+      environments: { name: string; from: string; production: boolean }[];
+      violations: { ruleId: string }[];
+    };
+    expect(report.environments).toEqual([
+      expect.objectContaining({ name: "prod", from: "path", production: true }),
+    ]);
     expect(report.violations.map((v) => v.ruleId)).toContain("hpa-min-2");
-    const overridden = await cli(join(scratch, "deploy"), "--env", "dev", "--format", "json");
-    expect((JSON.parse(overridden.stdout) as { violations: { ruleId: string }[] }).violations.map((v) => v.ruleId)).not.toContain("hpa-min-2");
+    expect(
+      (JSON.parse(overridden.stdout) as { violations: { ruleId: string }[] }).violations.map((v) => v.ruleId),
+    ).not.toContain("hpa-min-2");
   });
 
   it("exits 2 with usage on bad arguments", async () => {
-    for (const args of [[], ["--format", "xml", compliantFixture], ["--bogus", compliantFixture], [join(scratch, "missing.yaml")], ["--env", "", compliantFixture]]) {
-      const run = await cli(...args);
-      expect(run.code, args.join(" ")).toBe(2);
-      expect(`${run.stdout}${run.stderr}`, args.join(" ")).toMatch(/Fix:|usage:/);
-    }
+    const argLists = [
+      [],
+      ["--format", "xml", compliantFixture],
+      ["--bogus", compliantFixture],
+      [join(scratch, "missing.yaml")],
+      ["--env", "", compliantFixture],
+    ];
+    const runs = await Promise.all(argLists.map((args) => cli(...args)));
+    argLists.forEach((args, index) => {
+      expect(runs[index]!.code, args.join(" ")).toBe(2);
+      expect(`${runs[index]!.stdout}${runs[index]!.stderr}`, args.join(" ")).toMatch(/Fix:|usage:/);
+    });
   });
 });

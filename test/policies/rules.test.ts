@@ -5,7 +5,16 @@
 import { describe, expect, it } from "vitest";
 import { ENV_VARS } from "../../runtime/config/index.js";
 import { RULES } from "../../policies/rules/index.js";
-import { agentServer, asPulumiResources, baseline, crossguardViolations, find, violationsOf, type Editable, type RunOptions } from "./support.js";
+import {
+  agentServer,
+  asPulumiResources,
+  baseline,
+  crossguardViolations,
+  find,
+  violationsOf,
+  type Editable,
+  type RunOptions,
+} from "./support.js";
 
 interface Case {
   readonly rule: string;
@@ -16,61 +25,140 @@ interface Case {
   readonly crossguard?: boolean;
 }
 
-const DIGEST_IMAGE = "example.com/zeroplane/runtime@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const DIGEST_IMAGE =
+  "example.com/zeroplane/runtime@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const prod = { environment: "prod" };
 
 const cases: readonly Case[] = [
   { rule: "pss-host-namespaces", fail: (o) => void (agentServer(o).pod.hostPID = true) },
   { rule: "pss-privileged", fail: (o) => void (agentServer(o).container.securityContext.privileged = true) },
-  { rule: "pss-capabilities-baseline", fail: (o) => void (agentServer(o).container.securityContext.capabilities.add = ["SYS_ADMIN"]) },
-  { rule: "pss-hostpath", fail: (o) => void agentServer(o).pod.volumes.push({ name: "host", hostPath: { path: "/" } }) },
+  {
+    rule: "pss-capabilities-baseline",
+    fail: (o) => void (agentServer(o).container.securityContext.capabilities.add = ["SYS_ADMIN"]),
+  },
+  {
+    rule: "pss-hostpath",
+    fail: (o) => void agentServer(o).pod.volumes.push({ name: "host", hostPath: { path: "/" } }),
+  },
   { rule: "pss-host-ports", fail: (o) => void (agentServer(o).container.ports[0].hostPort = 5555) },
-  { rule: "pss-host-process", fail: (o) => void (agentServer(o).pod.securityContext.windowsOptions = { hostProcess: true }) },
+  {
+    rule: "pss-host-process",
+    fail: (o) => void (agentServer(o).pod.securityContext.windowsOptions = { hostProcess: true }),
+  },
   {
     rule: "pss-apparmor",
-    fail: (o) => void (agentServer(o).deployment.spec.template.metadata.annotations = { "container.apparmor.security.beta.kubernetes.io/server": "unconfined" }),
+    fail: (o) =>
+      void (agentServer(o).deployment.spec.template.metadata.annotations = {
+        "container.apparmor.security.beta.kubernetes.io/server": "unconfined",
+      }),
   },
-  { rule: "pss-selinux", fail: (o) => void (agentServer(o).container.securityContext.seLinuxOptions = { user: "system_u" }) },
-  { rule: "pss-proc-mount", fail: (o) => void (agentServer(o).container.securityContext.procMount = "Unmasked") },
-  { rule: "pss-seccomp-baseline", fail: (o) => void (agentServer(o).container.securityContext.seccompProfile = { type: "Unconfined" }) },
-  { rule: "pss-sysctls", fail: (o) => void (agentServer(o).pod.securityContext.sysctls = [{ name: "kernel.msgmax", value: "1" }]) },
-  { rule: "pss-volume-types", fail: (o) => void agentServer(o).pod.volumes.push({ name: "nfs", nfs: { server: "nfs.example.com", path: "/" } }) },
-  { rule: "pss-allow-privilege-escalation", fail: (o) => void delete agentServer(o).container.securityContext.allowPrivilegeEscalation },
+  {
+    rule: "pss-selinux",
+    fail: (o) => void (agentServer(o).container.securityContext.seLinuxOptions = { user: "system_u" }),
+  },
+  {
+    rule: "pss-proc-mount",
+    fail: (o) => void (agentServer(o).container.securityContext.procMount = "Unmasked"),
+  },
+  {
+    rule: "pss-seccomp-baseline",
+    fail: (o) => void (agentServer(o).container.securityContext.seccompProfile = { type: "Unconfined" }),
+  },
+  {
+    rule: "pss-sysctls",
+    fail: (o) => void (agentServer(o).pod.securityContext.sysctls = [{ name: "kernel.msgmax", value: "1" }]),
+  },
+  {
+    rule: "pss-volume-types",
+    fail: (o) =>
+      void agentServer(o).pod.volumes.push({ name: "nfs", nfs: { server: "nfs.example.com", path: "/" } }),
+  },
+  {
+    rule: "pss-allow-privilege-escalation",
+    fail: (o) => void delete agentServer(o).container.securityContext.allowPrivilegeEscalation,
+  },
   { rule: "pss-run-as-non-root", fail: (o) => void delete agentServer(o).pod.securityContext.runAsNonRoot },
   { rule: "pss-run-as-user", fail: (o) => void (agentServer(o).container.securityContext.runAsUser = 0) },
-  { rule: "pss-seccomp-restricted", fail: (o) => void delete agentServer(o).pod.securityContext.seccompProfile },
-  { rule: "pss-capabilities-restricted", fail: (o) => void (agentServer(o).container.securityContext.capabilities = { drop: ["NET_RAW"] }) },
-  { rule: "ro-root-fs", fail: (o) => void (agentServer(o).container.securityContext.readOnlyRootFilesystem = false) },
+  {
+    rule: "pss-seccomp-restricted",
+    fail: (o) => void delete agentServer(o).pod.securityContext.seccompProfile,
+  },
+  {
+    rule: "pss-capabilities-restricted",
+    fail: (o) => void (agentServer(o).container.securityContext.capabilities = { drop: ["NET_RAW"] }),
+  },
+  {
+    rule: "ro-root-fs",
+    fail: (o) => void (agentServer(o).container.securityContext.readOnlyRootFilesystem = false),
+  },
   { rule: "high-uid-gid", fail: (o) => void (agentServer(o).pod.securityContext.runAsUser = 1000) },
-  { rule: "env-no-duplicate-keys", fail: (o) => void agentServer(o).container.env.push({ name: ENV_VARS["nats.replicas"], value: "3" }) },
+  {
+    rule: "env-no-duplicate-keys",
+    fail: (o) => void agentServer(o).container.env.push({ name: ENV_VARS["nats.replicas"], value: "3" }),
+  },
   { rule: "container-ports-valid", fail: (o) => void (agentServer(o).container.ports[1].name = "router") },
-  { rule: "image-tag-pinned", fail: (o) => void (agentServer(o).container.image = "example.com/zeroplane/runtime:latest") },
-  { rule: "image-digest-prod", options: prod, fail: (o) => void (agentServer(o).container.image = "example.com/zeroplane/runtime:1.0.0") },
-  { rule: "image-pull-policy-always", fail: (o) => void (agentServer(o).container.image = "example.com/zeroplane/runtime:1.0.0") },
+  {
+    rule: "image-tag-pinned",
+    fail: (o) => void (agentServer(o).container.image = "example.com/zeroplane/runtime:latest"),
+  },
+  {
+    rule: "image-digest-prod",
+    options: prod,
+    fail: (o) => void (agentServer(o).container.image = "example.com/zeroplane/runtime:1.0.0"),
+  },
+  {
+    rule: "image-pull-policy-always",
+    fail: (o) => void (agentServer(o).container.image = "example.com/zeroplane/runtime:1.0.0"),
+  },
   {
     rule: "image-registry-allowlist",
     options: { allowedRegistries: ["example.com/zeroplane/", "nats@"] },
     fail: (o) => void (agentServer(o).container.image = "ghcr.io/someone/runtime:1.0.0"),
   },
   { rule: "resources-requests", fail: (o) => void delete agentServer(o).container.resources.requests.cpu },
-  { rule: "resources-memory-limit", fail: (o) => void delete agentServer(o).container.resources.limits.memory },
+  {
+    rule: "resources-memory-limit",
+    fail: (o) => void delete agentServer(o).container.resources.limits.memory,
+  },
   { rule: "resources-cpu-limit", fail: (o) => void delete agentServer(o).container.resources.limits.cpu },
-  { rule: "ephemeral-storage", fail: (o) => void delete agentServer(o).container.resources.requests["ephemeral-storage"] },
+  {
+    rule: "ephemeral-storage",
+    fail: (o) => void delete agentServer(o).container.resources.requests["ephemeral-storage"],
+  },
   { rule: "probes-readiness", fail: (o) => void delete agentServer(o).container.readinessProbe },
   { rule: "probes-liveness", fail: (o) => void delete agentServer(o).container.livenessProbe },
   {
     rule: "probes-not-identical",
-    fail: (o) => void (agentServer(o).container.livenessProbe = structuredClone(agentServer(o).container.readinessProbe)),
+    fail: (o) =>
+      void (agentServer(o).container.livenessProbe = structuredClone(
+        agentServer(o).container.readinessProbe,
+      )),
   },
   {
     rule: "no-secret-literals-in-env",
-    fail: (o) => void agentServer(o).container.env.push({ name: ENV_VARS["security.secretKey"], value: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7" }),
+    fail: (o) =>
+      void agentServer(o).container.env.push({
+        name: ENV_VARS["security.secretKey"],
+        value: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+      }),
   },
-  { rule: "no-secrets-in-configmap", fail: (o) => void (find(o, "ConfigMap", "nats-config").data["auth.conf"] = "authorization { password: hunter2 }") },
+  {
+    rule: "no-secrets-in-configmap",
+    fail: (o) =>
+      void (find(o, "ConfigMap", "nats-config").data["auth.conf"] = "authorization { password: hunter2 }"),
+  },
   {
     rule: "no-secret-data-in-manifests",
     crossguard: false,
-    fail: (o) => [...o, { apiVersion: "v1", kind: "Secret", metadata: { name: "curve", namespace: "zeroplane" }, data: { "server.key_secret": "c2VjcmV0" } }],
+    fail: (o) => [
+      ...o,
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "curve", namespace: "zeroplane" },
+        data: { "server.key_secret": "c2VjcmV0" },
+      },
+    ],
   },
   {
     rule: "replicas-min-2",
@@ -81,34 +169,87 @@ const cases: readonly Case[] = [
     },
   },
   { rule: "hpa-no-static-replicas", fail: (o) => void (agentServer(o).deployment.spec.replicas = 3) },
-  { rule: "hpa-has-target", fail: (o) => void (find(o, "HorizontalPodAutoscaler").spec.scaleTargetRef.name = "ghost") },
-  { rule: "sts-headless-service", fail: (o) => void delete find(o, "Service", "nats-headless").spec.clusterIP },
-  { rule: "pdb-exists", fail: (o) => o.filter((x) => !(x.kind === "PodDisruptionBudget" && x.metadata.name === "nats")) },
-  { rule: "pdb-vs-hpa", fail: (o) => void (find(o, "PodDisruptionBudget", "agent-server").spec.minAvailable = 3) },
-  { rule: "pdb-allows-eviction", fail: (o) => void (find(o, "PodDisruptionBudget", "nats").spec.maxUnavailable = 0) },
-  { rule: "spread", fail: (o) => void delete find(o, "StatefulSet", "nats").spec.template.spec.topologySpreadConstraints },
-  { rule: "hpa-min-2", options: prod, fail: (o) => void (find(o, "HorizontalPodAutoscaler").spec.minReplicas = 1) },
+  {
+    rule: "hpa-has-target",
+    fail: (o) => void (find(o, "HorizontalPodAutoscaler").spec.scaleTargetRef.name = "ghost"),
+  },
+  {
+    rule: "sts-headless-service",
+    fail: (o) => void delete find(o, "Service", "nats-headless").spec.clusterIP,
+  },
+  {
+    rule: "pdb-exists",
+    fail: (o) => o.filter((x) => !(x.kind === "PodDisruptionBudget" && x.metadata.name === "nats")),
+  },
+  {
+    rule: "pdb-vs-hpa",
+    fail: (o) => void (find(o, "PodDisruptionBudget", "agent-server").spec.minAvailable = 3),
+  },
+  {
+    rule: "pdb-allows-eviction",
+    fail: (o) => void (find(o, "PodDisruptionBudget", "nats").spec.maxUnavailable = 0),
+  },
+  {
+    rule: "spread",
+    fail: (o) => void delete find(o, "StatefulSet", "nats").spec.template.spec.topologySpreadConstraints,
+  },
+  {
+    rule: "hpa-min-2",
+    options: prod,
+    fail: (o) => void (find(o, "HorizontalPodAutoscaler").spec.minReplicas = 1),
+  },
   { rule: "hpa-max-gt-min", fail: (o) => void (find(o, "HorizontalPodAutoscaler").spec.maxReplicas = 2) },
-  { rule: "rolling-update", fail: (o) => void (agentServer(o).deployment.spec.strategy = { type: "Recreate" }) },
-  { rule: "selector-matches-template", fail: (o) => void (agentServer(o).deployment.spec.selector.matchLabels = { app: "other" }) },
-  { rule: "pdb-has-policy", fail: (o) => void delete find(o, "PodDisruptionBudget", "nats").spec.maxUnavailable },
+  {
+    rule: "rolling-update",
+    fail: (o) => void (agentServer(o).deployment.spec.strategy = { type: "Recreate" }),
+  },
+  {
+    rule: "selector-matches-template",
+    fail: (o) => void (agentServer(o).deployment.spec.selector.matchLabels = { app: "other" }),
+  },
+  {
+    rule: "pdb-has-policy",
+    fail: (o) => void delete find(o, "PodDisruptionBudget", "nats").spec.maxUnavailable,
+  },
   { rule: "cronjob-deadline", fail: (o) => void delete find(o, "CronJob").spec.startingDeadlineSeconds },
-  { rule: "cronjob-restartpolicy", fail: (o) => void (find(o, "CronJob").spec.jobTemplate.spec.template.spec.restartPolicy = "Always") },
-  { rule: "netpol-selects-every-pod", fail: (o) => o.filter((x) => !(x.kind === "NetworkPolicy" && x.metadata.name === "default-deny")) },
+  {
+    rule: "cronjob-restartpolicy",
+    fail: (o) => void (find(o, "CronJob").spec.jobTemplate.spec.template.spec.restartPolicy = "Always"),
+  },
+  {
+    rule: "netpol-selects-every-pod",
+    fail: (o) => o.filter((x) => !(x.kind === "NetworkPolicy" && x.metadata.name === "default-deny")),
+  },
   {
     rule: "netpol-targets-pods",
     fail: (o) => [
       ...o,
-      { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "ghost", namespace: "zeroplane" }, spec: { podSelector: { matchLabels: { app: "ghost" } } } },
+      {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name: "ghost", namespace: "zeroplane" },
+        spec: { podSelector: { matchLabels: { app: "ghost" } } },
+      },
     ],
   },
-  { rule: "netpol-dns-egress", fail: (o) => o.filter((x) => !(x.kind === "NetworkPolicy" && x.metadata.name === "allow-dns")) },
-  { rule: "svc-targets-pods", fail: (o) => void (find(o, "Service", "agent-server").spec.selector = { app: "ghost" }) },
+  {
+    rule: "netpol-dns-egress",
+    fail: (o) => o.filter((x) => !(x.kind === "NetworkPolicy" && x.metadata.name === "allow-dns")),
+  },
+  {
+    rule: "svc-targets-pods",
+    fail: (o) => void (find(o, "Service", "agent-server").spec.selector = { app: "ghost" }),
+  },
   {
     rule: "lb-requires-curve",
-    fail: (o) => void (agentServer(o).container.env.find((e: Editable) => e.name === ENV_VARS["security.curve"]).value = "false"),
+    fail: (o) =>
+      void (agentServer(o).container.env.find((e: Editable) => e.name === ENV_VARS["security.curve"]).value =
+        "false"),
   },
-  { rule: "svc-lb-source-ranges", fail: (o) => void delete find(o, "Service", "agent-server").spec.loadBalancerSourceRanges },
+  {
+    rule: "svc-lb-source-ranges",
+    fail: (o) => void delete find(o, "Service", "agent-server").spec.loadBalancerSourceRanges,
+  },
   {
     rule: "svc-no-nodeport",
     fail: (o) => {
@@ -117,21 +258,47 @@ const cases: readonly Case[] = [
       delete service.spec.loadBalancerSourceRanges;
     },
   },
-  { rule: "svc-no-external-ips", fail: (o) => void (find(o, "Service", "agent-server").spec.externalIPs = ["192.0.2.10"]) },
+  {
+    rule: "svc-no-external-ips",
+    fail: (o) => void (find(o, "Service", "agent-server").spec.externalIPs = ["192.0.2.10"]),
+  },
   { rule: "ingress-tls", fail: (o) => void delete find(o, "Ingress").spec.tls },
   { rule: "ingress-host-set", fail: (o) => void delete find(o, "Ingress").spec.rules[0].host },
-  { rule: "ingress-targets-service", fail: (o) => void (find(o, "Ingress").spec.rules[0].http.paths[0].backend.service.name = "ghost") },
-  { rule: "nats-prod-cluster-size", options: prod, fail: (o) => void (find(o, "StatefulSet", "nats").spec.replicas = 1) },
+  {
+    rule: "ingress-targets-service",
+    fail: (o) => void (find(o, "Ingress").spec.rules[0].http.paths[0].backend.service.name = "ghost"),
+  },
+  {
+    rule: "nats-prod-cluster-size",
+    options: prod,
+    fail: (o) => void (find(o, "StatefulSet", "nats").spec.replicas = 1),
+  },
   {
     rule: "nats-prod-stream-replicas",
     options: prod,
-    fail: (o) => void (agentServer(o).container.env = agentServer(o).container.env.filter((e: Editable) => e.name !== ENV_VARS["nats.replicas"])),
+    fail: (o) =>
+      void (agentServer(o).container.env = agentServer(o).container.env.filter(
+        (e: Editable) => e.name !== ENV_VARS["nats.replicas"],
+      )),
   },
   {
     rule: "rbac-no-exec-attach",
-    fail: (o) => void find(o, "Role", "keygen").rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }),
+    fail: (o) =>
+      void find(o, "Role", "keygen").rules.push({
+        apiGroups: [""],
+        resources: ["pods/exec"],
+        verbs: ["create"],
+      }),
   },
-  { rule: "rbac-no-cluster-admin", fail: (o) => void (find(o, "RoleBinding", "keygen").roleRef = { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" }) },
+  {
+    rule: "rbac-no-cluster-admin",
+    fail: (o) =>
+      void (find(o, "RoleBinding", "keygen").roleRef = {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: "cluster-admin",
+      }),
+  },
   {
     rule: "no-sa-token-automount",
     fail: (o) => {
@@ -139,9 +306,18 @@ const cases: readonly Case[] = [
       delete find(o, "ServiceAccount", "agent-server").automountServiceAccountToken;
     },
   },
-  { rule: "no-default-namespace", fail: (o) => void (find(o, "ConfigMap", "nats-config").metadata.namespace = "default") },
-  { rule: "label-values-valid", fail: (o) => void (agentServer(o).deployment.metadata.labels["app.kubernetes.io/version"] = "not valid!") },
-  { rule: "stable-api-versions", fail: (o) => void (find(o, "HorizontalPodAutoscaler").apiVersion = "autoscaling/v2beta2") },
+  {
+    rule: "no-default-namespace",
+    fail: (o) => void (find(o, "ConfigMap", "nats-config").metadata.namespace = "default"),
+  },
+  {
+    rule: "label-values-valid",
+    fail: (o) => void (agentServer(o).deployment.metadata.labels["app.kubernetes.io/version"] = "not valid!"),
+  },
+  {
+    rule: "stable-api-versions",
+    fail: (o) => void (find(o, "HorizontalPodAutoscaler").apiVersion = "autoscaling/v2beta2"),
+  },
 ];
 
 function failing(c: Case): Editable[] {
@@ -199,10 +375,21 @@ describe("production-only rules", () => {
   it("treat prod, production and *-prod stack names as production in the pack", async () => {
     const broken = cases.find((c) => c.rule === "hpa-min-2")!;
     for (const stack of ["prod", "production", "eu-prod"]) {
-      expect((await crossguardViolations("hpa-min-2", asPulumiResources(failing(broken)), stack)).length, stack).toBeGreaterThan(0);
+      expect(
+        (await crossguardViolations("hpa-min-2", asPulumiResources(failing(broken)), stack)).length,
+        stack,
+      ).toBeGreaterThan(0);
     }
-    expect(await crossguardViolations("hpa-min-2", asPulumiResources(failing(broken)), "staging")).toEqual([]);
-    expect((await crossguardViolations("hpa-min-2", asPulumiResources(failing(broken)), "staging", { environment: "prod" })).length).toBeGreaterThan(0);
+    expect(await crossguardViolations("hpa-min-2", asPulumiResources(failing(broken)), "staging")).toEqual(
+      [],
+    );
+    expect(
+      (
+        await crossguardViolations("hpa-min-2", asPulumiResources(failing(broken)), "staging", {
+          environment: "prod",
+        })
+      ).length,
+    ).toBeGreaterThan(0);
   });
 });
 

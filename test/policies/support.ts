@@ -2,7 +2,13 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import type {
+  PolicyResource,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
 import { unknownCheckingProxy } from "@pulumi/policy";
 import { parseAllDocuments } from "yaml";
 import { ruleContext } from "../../policies/core/context.js";
@@ -33,9 +39,17 @@ export function find(objects: Editable[], kind: string, name?: string): Editable
 }
 
 /** The agent server Deployment's pod spec and first container. */
-export function agentServer(objects: Editable[]): { deployment: Editable; pod: Editable; container: Editable } {
+export function agentServer(objects: Editable[]): {
+  deployment: Editable;
+  pod: Editable;
+  container: Editable;
+} {
   const deployment = find(objects, "Deployment", "agent-server");
-  return { deployment, pod: deployment.spec.template.spec, container: deployment.spec.template.spec.containers[0] };
+  return {
+    deployment,
+    pod: deployment.spec.template.spec,
+    container: deployment.spec.template.spec.containers[0],
+  };
 }
 
 export interface RunOptions {
@@ -44,9 +58,17 @@ export interface RunOptions {
 }
 
 /** Violations of one rule over a set of objects, through the engine (the CLI's path). */
-export function violationsOf(ruleId: string, objects: readonly K8sObject[], options: RunOptions = {}): Violation[] {
+export function violationsOf(
+  ruleId: string,
+  objects: readonly K8sObject[],
+  options: RunOptions = {},
+): Violation[] {
   const rule = ruleById(ruleId);
-  const context = ruleContext({ environment: options.environment, allowedRegistries: options.allowedRegistries ?? [], source: "manifests" });
+  const context = ruleContext({
+    environment: options.environment,
+    allowedRegistries: options.allowedRegistries ?? [],
+    source: "manifests",
+  });
   const only = { objectRules: [], setRules: [], awsRules: [] };
   if (rule.scope === "aws") throw new Error("use awsViolationsOf for AWS rules");
   return checkObjects(
@@ -56,7 +78,11 @@ export function violationsOf(ruleId: string, objects: readonly K8sObject[], opti
   );
 }
 
-export function awsViolationsOf(ruleId: string, resources: readonly AwsResource[], options: RunOptions = {}): Violation[] {
+export function awsViolationsOf(
+  ruleId: string,
+  resources: readonly AwsResource[],
+  options: RunOptions = {},
+): Violation[] {
   const rule = ruleById(ruleId);
   if (rule.scope !== "aws") throw new Error(`${ruleId} is not an AWS rule`);
   const context = ruleContext({ environment: options.environment, source: "pulumi" });
@@ -78,14 +104,25 @@ function notApplicable(reason?: string): never {
 }
 
 /** A Pulumi resource as CrossGuard hands it to a policy: props wrapped in unknownCheckingProxy. */
-export function policyResource(stack: string, type: string, name: string, props: Record<string, unknown>): PolicyResource {
+export function policyResource(
+  stack: string,
+  type: string,
+  name: string,
+  props: Record<string, unknown>,
+): PolicyResource {
   const proxied = unknownCheckingProxy(props) as Record<string, unknown>;
   return {
     type,
     name,
     urn: urnOf(stack, type, name),
     props: proxied,
-    opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
+    opts: {
+      protect: false,
+      ignoreChanges: [],
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: [],
+    },
     dependencies: [],
     propertyDependencies: {},
     isType: () => false,
@@ -106,7 +143,12 @@ export async function crossguardViolations(
   const report = (message: string, urn?: string) => reported.push({ message, ...(urn ? { urn } : {}) });
   const wrapped = resources.map((r) => policyResource(stack, r.type, r.name, r.props));
   if ("validateStack" in policy && policy.validateStack) {
-    const args: StackValidationArgs = { resources: wrapped, stackTags: new Map(), getConfig: <T extends object>() => config as T, notApplicable };
+    const args: StackValidationArgs = {
+      resources: wrapped,
+      stackTags: new Map(),
+      getConfig: <T extends object>() => config as T,
+      notApplicable,
+    };
     await policy.validateStack(args, report);
   } else if ("validateResource" in policy && policy.validateResource) {
     const validate = policy.validateResource;
@@ -130,6 +172,12 @@ export async function crossguardViolations(
 }
 
 /** Kubernetes objects as Pulumi resources (type token from apiVersion/kind). */
-export function asPulumiResources(objects: readonly Editable[]): { type: string; name: string; props: Record<string, unknown> }[] {
-  return objects.map((o, index) => ({ type: pulumiTypeOf(o.apiVersion, o.kind), name: o.metadata?.name ?? `object-${index}`, props: o }));
+export function asPulumiResources(
+  objects: readonly Editable[],
+): { type: string; name: string; props: Record<string, unknown> }[] {
+  return objects.map((o, index) => ({
+    type: pulumiTypeOf(o.apiVersion, o.kind),
+    name: o.metadata?.name ?? `object-${index}`,
+    props: o,
+  }));
 }

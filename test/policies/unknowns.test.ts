@@ -34,15 +34,19 @@ describe("CrossGuard policies under unknown values", () => {
       (o: ReturnType<typeof baseline>) => void (agentServer(o).container.image = unknownStringValue),
       (o: ReturnType<typeof baseline>) => void (agentServer(o).container.env = unknownArrayValue),
       (o: ReturnType<typeof baseline>) => void (agentServer(o).deployment.spec = unknownObjectValue),
-      (o: ReturnType<typeof baseline>) => void (find(o, "Service", "agent-server").spec.selector = unknownObjectValue),
-      (o: ReturnType<typeof baseline>) => void (find(o, "ConfigMap", "nats-config").data = unknownObjectValue),
+      (o: ReturnType<typeof baseline>) =>
+        void (find(o, "Service", "agent-server").spec.selector = unknownObjectValue),
+      (o: ReturnType<typeof baseline>) =>
+        void (find(o, "ConfigMap", "nats-config").data = unknownObjectValue),
     ];
     for (const [index, variant] of variants.entries()) {
       const objects = baseline();
       variant(objects);
       for (const rule of RULES.filter((r) => r.scope !== "aws")) {
         const result = await outcome(crossguardViolations(rule.id, asPulumiResources(objects), "prod"));
-        expect(result instanceof Error ? `${rule.id} (variant ${index}): ${result.message}` : "no crash").toBe("no crash");
+        expect(
+          result instanceof Error ? `${rule.id} (variant ${index}): ${result.message}` : "no crash",
+        ).toBe("no crash");
       }
     }
   });
@@ -50,14 +54,22 @@ describe("CrossGuard policies under unknown values", () => {
   it("does not call an unknown image pinned: the policy defers to the update", async () => {
     const objects = baseline();
     agentServer(objects).container.image = unknownStringValue;
-    expect(await outcome(crossguardViolations("image-tag-pinned", asPulumiResources(objects), "prod"))).toBe("unknown");
-    expect(await outcome(crossguardViolations("image-digest-prod", asPulumiResources(objects), "prod"))).toBe("unknown");
+    expect(await outcome(crossguardViolations("image-tag-pinned", asPulumiResources(objects), "prod"))).toBe(
+      "unknown",
+    );
+    expect(await outcome(crossguardViolations("image-digest-prod", asPulumiResources(objects), "prod"))).toBe(
+      "unknown",
+    );
   });
 
   it("does not call an unknown CURVE setting on an exposed server safe", async () => {
     const objects = baseline();
-    agentServer(objects).container.env.find((e: { name: string }) => e.name === ENV_VARS["security.curve"]).value = unknownStringValue;
-    expect(await outcome(crossguardViolations("lb-requires-curve", asPulumiResources(objects), "prod"))).toBe("unknown");
+    agentServer(objects).container.env.find(
+      (e: { name: string }) => e.name === ENV_VARS["security.curve"],
+    ).value = unknownStringValue;
+    expect(await outcome(crossguardViolations("lb-requires-curve", asPulumiResources(objects), "prod"))).toBe(
+      "unknown",
+    );
   });
 
   it("still reports a violation it can see when an unrelated field is unknown", async () => {
@@ -70,10 +82,24 @@ describe("CrossGuard policies under unknown values", () => {
   });
 
   it("counts an unknown KMS key id as set (it is an output of the key), and an unknown policy document as unverifiable", async () => {
-    expect(await crossguardViolations("secretsmanager-kms", [{ type: SECRETS_MANAGER_SECRET, name: "curve", props: { kmsKeyId: unknownStringValue } }])).toEqual([]);
-    expect(await outcome(crossguardViolations("iam-no-wildcard-actions", [{ type: IAM_ROLE_POLICY, name: "read", props: { policy: unknownStringValue } }]))).toBe("unknown");
     expect(
-      await outcome(crossguardViolations("ecr-immutable-tags", [{ type: ECR_REPOSITORY, name: "repo", props: { imageTagMutability: unknownStringValue } }])),
+      await crossguardViolations("secretsmanager-kms", [
+        { type: SECRETS_MANAGER_SECRET, name: "curve", props: { kmsKeyId: unknownStringValue } },
+      ]),
+    ).toEqual([]);
+    expect(
+      await outcome(
+        crossguardViolations("iam-no-wildcard-actions", [
+          { type: IAM_ROLE_POLICY, name: "read", props: { policy: unknownStringValue } },
+        ]),
+      ),
+    ).toBe("unknown");
+    expect(
+      await outcome(
+        crossguardViolations("ecr-immutable-tags", [
+          { type: ECR_REPOSITORY, name: "repo", props: { imageTagMutability: unknownStringValue } },
+        ]),
+      ),
     ).toBe("unknown");
   });
 
@@ -81,7 +107,9 @@ describe("CrossGuard policies under unknown values", () => {
     const objects = baseline();
     find(objects, "ConfigMap", "agent-server-public-key").data = unknownObjectValue;
     expect(await crossguardViolations("pss-privileged", asPulumiResources(objects), "prod")).toEqual([]);
-    expect(await crossguardViolations("netpol-selects-every-pod", asPulumiResources(objects), "prod")).toEqual([]);
+    expect(
+      await crossguardViolations("netpol-selects-every-pod", asPulumiResources(objects), "prod"),
+    ).toEqual([]);
   });
 });
 
@@ -90,12 +118,43 @@ describe("rules over malformed objects", () => {
     const { checkObjects } = await import("../../policies/core/engine.js");
     const { ruleContext } = await import("../../policies/core/context.js");
     const malformed = [
-      { apiVersion: "apps/v1", kind: "Deployment", metadata: "oops", spec: { template: { spec: { containers: "nope", volumes: [1, null] } } } },
-      { apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: 5, labels: [] }, spec: { replicas: "three", template: { metadata: { labels: { a: 1 } }, spec: { containers: [null, 3, { name: 7, env: "x", ports: {} , securityContext: "no"}] } } } },
-      { apiVersion: "v1", kind: "Service", spec: { type: "LoadBalancer", selector: "x", loadBalancerSourceRanges: "0.0.0.0/0" } },
-      { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", spec: { podSelector: { matchExpressions: [{ key: "a", operator: "Bogus" }, null] }, policyTypes: "Ingress" } },
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: "oops",
+        spec: { template: { spec: { containers: "nope", volumes: [1, null] } } },
+      },
+      {
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        metadata: { name: 5, labels: [] },
+        spec: {
+          replicas: "three",
+          template: {
+            metadata: { labels: { a: 1 } },
+            spec: { containers: [null, 3, { name: 7, env: "x", ports: {}, securityContext: "no" }] },
+          },
+        },
+      },
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        spec: { type: "LoadBalancer", selector: "x", loadBalancerSourceRanges: "0.0.0.0/0" },
+      },
+      {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        spec: {
+          podSelector: { matchExpressions: [{ key: "a", operator: "Bogus" }, null] },
+          policyTypes: "Ingress",
+        },
+      },
       { apiVersion: "policy/v1", kind: "PodDisruptionBudget", spec: { selector: null, minAvailable: "x" } },
-      { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", spec: { scaleTargetRef: "x", minReplicas: "2" } },
+      {
+        apiVersion: "autoscaling/v2",
+        kind: "HorizontalPodAutoscaler",
+        spec: { scaleTargetRef: "x", minReplicas: "2" },
+      },
       { apiVersion: "v1", kind: "ConfigMap", data: { a: 1, b: null } },
       { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", rules: [null, { verbs: "x" }] },
       { apiVersion: "batch/v1", kind: "CronJob", spec: { jobTemplate: null } },

@@ -12,7 +12,13 @@ import { fileURLToPath } from "node:url";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsPlugin from "ajv-formats";
 
-export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "vendor", "k8s-schemas-1.27");
+export const SCHEMA_DIR = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "vendor",
+  "k8s-schemas-1.27",
+);
 
 // ajv-formats is CommonJS with a default export; under NodeNext its type is the module namespace.
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;

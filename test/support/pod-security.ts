@@ -67,7 +67,13 @@ export function podTemplates(object: Json): PodTemplate[] {
   });
   switch (object.kind) {
     case "Pod":
-      return [{ where: name, annotations: obj(metadata.annotations) as Record<string, string>, spec: obj(object.spec) }];
+      return [
+        {
+          where: name,
+          annotations: obj(metadata.annotations) as Record<string, string>,
+          spec: obj(object.spec),
+        },
+      ];
     case "Deployment":
     case "StatefulSet":
     case "DaemonSet":
@@ -121,7 +127,8 @@ function baseline(pod: PodTemplate): string[] {
       if (!BASELINE_CAPABILITIES.has(capability)) out.push(`${where} adds capability ${capability}`);
     }
     for (const port of list(container.ports)) {
-      if (port.hostPort !== undefined && port.hostPort !== 0) out.push(`${where} uses hostPort ${String(port.hostPort)}`);
+      if (port.hostPort !== undefined && port.hostPort !== 0)
+        out.push(`${where} uses hostPort ${String(port.hostPort)}`);
     }
     if (context.procMount !== undefined && context.procMount !== "Default") {
       out.push(`${where} sets procMount ${String(context.procMount)}`);
@@ -133,7 +140,8 @@ function baseline(pod: PodTemplate): string[] {
     if (selinux.type !== undefined && !SELINUX_TYPES.has(String(selinux.type))) {
       out.push(`${where} sets seLinuxOptions.type ${String(selinux.type)}`);
     }
-    if (selinux.user !== undefined || selinux.role !== undefined) out.push(`${where} sets seLinuxOptions user/role`);
+    if (selinux.user !== undefined || selinux.role !== undefined)
+      out.push(`${where} sets seLinuxOptions user/role`);
     if (obj(context.seccompProfile).type === "Unconfined") out.push(`${where} sets seccomp Unconfined`);
   }
   return out;
@@ -145,7 +153,8 @@ function restricted(pod: PodTemplate): string[] {
   const podContext = obj(spec.securityContext);
   for (const volume of list(spec.volumes)) {
     const type = Object.keys(volume).find((key) => key !== "name");
-    if (!type || !RESTRICTED_VOLUMES.has(type)) out.push(`volume ${String(volume.name)} has type ${String(type)}`);
+    if (!type || !RESTRICTED_VOLUMES.has(type))
+      out.push(`volume ${String(volume.name)} has type ${String(type)}`);
   }
   if (podContext.runAsUser === 0) out.push("pod runAsUser is 0");
   const podSeccomp = obj(podContext.seccompProfile).type;
@@ -153,7 +162,8 @@ function restricted(pod: PodTemplate): string[] {
   for (const { kind, container } of containersOf(spec)) {
     const where = `${kind} ${String(container.name)}`;
     const context = obj(container.securityContext);
-    if (context.allowPrivilegeEscalation !== false) out.push(`${where} does not set allowPrivilegeEscalation: false`);
+    if (context.allowPrivilegeEscalation !== false)
+      out.push(`${where} does not set allowPrivilegeEscalation: false`);
     const nonRoot = context.runAsNonRoot ?? podContext.runAsNonRoot;
     if (nonRoot !== true) out.push(`${where} may run as root (runAsNonRoot is not true)`);
     if (context.runAsUser === 0) out.push(`${where} runAsUser is 0`);
@@ -162,7 +172,8 @@ function restricted(pod: PodTemplate): string[] {
       out.push(`${where} has no RuntimeDefault or Localhost seccomp profile`);
     }
     const capabilities = obj(context.capabilities);
-    if (!(list(capabilities.drop) as unknown as string[]).includes("ALL")) out.push(`${where} does not drop ALL capabilities`);
+    if (!(list(capabilities.drop) as unknown as string[]).includes("ALL"))
+      out.push(`${where} does not drop ALL capabilities`);
     for (const capability of list(capabilities.add) as unknown as string[]) {
       if (capability !== "NET_BIND_SERVICE") out.push(`${where} adds capability ${capability}`);
     }

@@ -42,16 +42,26 @@ export function register(program: Command): void {
     program
       .command("batch")
       .description("apply one action to many agents: by id, or every agent matching --status/--label")
-      .addArgument(
-        program.createArgument("<action>", "what to do").choices([...CONTROL_ACTIONS]),
-      )
+      .addArgument(program.createArgument("<action>", "what to do").choices([...CONTROL_ACTIONS]))
       .argument("[agent-ids...]", "agent ids (or select with --status / --label)")
-      .option("-s, --status <status>", "select agents with these statuses, repeatable or comma-separated", collectRepeatable)
+      .option(
+        "-s, --status <status>",
+        "select agents with these statuses, repeatable or comma-separated",
+        collectRepeatable,
+      )
       .option("-l, --label <key=value>", "select agents with this label, repeatable", collectRepeatable)
       .option("--signal <name>", "for signal: the signal name, such as SIGUSR1")
-      .option("--grace <ms>", "for stop: milliseconds between SIGTERM and SIGKILL", parsePositiveInt("--grace"))
+      .option(
+        "--grace <ms>",
+        "for stop: milliseconds between SIGTERM and SIGKILL",
+        parsePositiveInt("--grace"),
+      )
       .option("--data <text>", "for write: text for the agents' stdin")
-      .addOption(new Option("--mode <mode>", "on the first failure").choices(["fail-fast", "continue"]).default("continue")),
+      .addOption(
+        new Option("--mode <mode>", "on the first failure")
+          .choices(["fail-fast", "continue"])
+          .default("continue"),
+      ),
   ).action(
     action(async (controlAction: ControlAction, ids: string[], flags: BatchFlags) => {
       const selecting = Boolean(flags.status?.length || flags.label?.length);
@@ -72,7 +82,9 @@ export function register(program: Command): void {
             labels: flags.label ? parsePairs("--label", flags.label) : undefined,
           });
           for (const { endpoint, error } of selected.unreachable) {
-            process.stderr.write(`zeroplane: warning: ${endpoint} did not answer, its agents are left out: ${error}\n`);
+            process.stderr.write(
+              `zeroplane: warning: ${endpoint} did not answer, its agents are left out: ${error}\n`,
+            );
           }
           agentIds = selected.agents.map((a) => a.id);
           if (agentIds.length === 0) {

@@ -19,7 +19,12 @@ import {
 
 /** The worst exit code among the servers' outcomes. */
 export function healthExitCode(outcomes: ReadonlyArray<ServerOutcome<HealthResult>>): number {
-  const severity = [EXIT_CODES.ok, EXIT_CODES.serverError, EXIT_CODES.unreachable, EXIT_CODES.auth] as number[];
+  const severity = [
+    EXIT_CODES.ok,
+    EXIT_CODES.serverError,
+    EXIT_CODES.unreachable,
+    EXIT_CODES.auth,
+  ] as number[];
   let worst: number = EXIT_CODES.ok;
   for (const outcome of outcomes) {
     const code = outcome.ok
@@ -54,16 +59,28 @@ export function register(program: Command): void {
               {
                 header: "STATE",
                 value: (o) =>
-                  !o.ok ? "unreachable" : o.result.draining ? "draining" : !o.result.healthy ? "unhealthy" : o.result.ready ? "ready" : "not-ready",
+                  !o.ok
+                    ? "unreachable"
+                    : o.result.draining
+                      ? "draining"
+                      : !o.result.healthy
+                        ? "unhealthy"
+                        : o.result.ready
+                          ? "ready"
+                          : "not-ready",
               },
-              { header: "AGENTS", value: (o) => (o.ok ? `${o.result.activeAgents}/${o.result.maxAgents}` : null) },
+              {
+                header: "AGENTS",
+                value: (o) => (o.ok ? `${o.result.activeAgents}/${o.result.maxAgents}` : null),
+              },
               { header: "LOAD", value: (o) => (o.ok ? `${Math.round(o.result.load * 100)}%` : null) },
               { header: "VERSION", value: (o) => (o.ok ? o.result.version : null) },
               { header: "UPTIME", value: (o) => (o.ok ? formatAge(now - o.result.uptimeMs, now) : null) },
             ]),
           );
           for (const outcome of outcomes) {
-            if (!outcome.ok) process.stderr.write(`zeroplane: ${outcome.endpoint}: ${outcome.error.message}\n`);
+            if (!outcome.ok)
+              process.stderr.write(`zeroplane: ${outcome.endpoint}: ${outcome.error.message}\n`);
           }
         }
         return healthExitCode(outcomes);

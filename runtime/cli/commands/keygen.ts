@@ -43,7 +43,10 @@ export function writeNamedKeypair(dir: string, name: string, overwrite: boolean)
     return { ...keypair, publicKeyFile, secretKeyFile };
   } catch (error) {
     if (error instanceof CliError) throw error;
-    throw new CliError(`cannot write the keypair in ${dir}: ${(error as Error).message}`, EXIT_CODES.localFile);
+    throw new CliError(
+      `cannot write the keypair in ${dir}: ${(error as Error).message}`,
+      EXIT_CODES.localFile,
+    );
   }
 }
 
@@ -52,7 +55,11 @@ export function register(program: Command): void {
     .command("keygen")
     .description("write a new CURVE keypair (secret file mode 0600)")
     .option("-d, --dir <dir>", "directory for the key files", ".")
-    .option("--name <name>", "server (server.key, server.key_secret) or e.g. client (client.key, client.key_secret)", "server")
+    .option(
+      "--name <name>",
+      "server (server.key, server.key_secret) or e.g. client (client.key, client.key_secret)",
+      "server",
+    )
     .option("-f, --force", "replace existing key files")
     .option("--json", "print JSON (public key and file paths; never the secret key)")
     .action(

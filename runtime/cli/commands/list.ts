@@ -26,7 +26,10 @@ interface ListFlags extends ClientFlags {
 /** Parses repeatable, comma-separated --status values. */
 export function parseStatuses(values: readonly string[] | undefined): AgentStatus[] | undefined {
   if (!values || values.length === 0) return undefined;
-  const statuses = values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+  const statuses = values
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter(Boolean);
   for (const status of statuses) {
     if (!(AGENT_STATUSES as readonly string[]).includes(status)) {
       throw new CliError(
@@ -44,7 +47,11 @@ export function register(program: Command): void {
       .command("list")
       .alias("ls")
       .description("list agents on every server")
-      .option("-s, --status <status>", `only these statuses, repeatable or comma-separated (${AGENT_STATUSES.join(", ")})`, collectRepeatable)
+      .option(
+        "-s, --status <status>",
+        `only these statuses, repeatable or comma-separated (${AGENT_STATUSES.join(", ")})`,
+        collectRepeatable,
+      )
       .option("-l, --label <key=value>", "only agents with this label, repeatable", collectRepeatable)
       .option("--limit <n>", "agents per page (per server)", parsePositiveInt("--limit"))
       .option("--cursor <cursor>", "continue from a previous page's cursor")
@@ -57,9 +64,13 @@ export function register(program: Command): void {
           labels: flags.label ? parsePairs("--label", flags.label) : undefined,
           limit: flags.limit,
         };
-        const page = flags.all ? await client.listAll(params) : await client.list({ ...params, cursor: flags.cursor });
+        const page = flags.all
+          ? await client.listAll(params)
+          : await client.list({ ...params, cursor: flags.cursor });
         for (const { endpoint, error } of page.unreachable) {
-          process.stderr.write(`zeroplane: warning: ${endpoint} did not answer, its agents are missing: ${error}\n`);
+          process.stderr.write(
+            `zeroplane: warning: ${endpoint} did not answer, its agents are missing: ${error}\n`,
+          );
         }
         if (flags.json) return printJson(page);
         process.stdout.write(formatAgents(page.agents));

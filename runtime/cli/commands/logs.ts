@@ -16,7 +16,9 @@ export function register(program: Command): void {
       .command("logs")
       .description("print an agent's output")
       .argument("<agent-id>", "the agent's id")
-      .addOption(new Option("--stream <stream>", "which stream").choices([...OUTPUT_STREAMS]).default("stdout"))
+      .addOption(
+        new Option("--stream <stream>", "which stream").choices([...OUTPUT_STREAMS]).default("stdout"),
+      )
       .option("--tail <bytes>", "start with the last N bytes", parsePositiveInt("--tail"))
       .option("-f, --follow", "keep printing new output until the agent ends (Ctrl-C to stop)"),
   ).action(
@@ -25,7 +27,9 @@ export function register(program: Command): void {
         const write = (chunk: OutputResult) => {
           if (flags.json) {
             const { data, ...rest } = chunk;
-            process.stdout.write(`${JSON.stringify({ ...rest, data: Buffer.from(data).toString("utf8") })}\n`);
+            process.stdout.write(
+              `${JSON.stringify({ ...rest, data: Buffer.from(data).toString("utf8") })}\n`,
+            );
           } else if (chunk.data.byteLength > 0) {
             process.stdout.write(chunk.data);
           }
@@ -47,7 +51,11 @@ export function register(program: Command): void {
         const onSignal = () => stop.abort();
         process.once("SIGINT", onSignal);
         try {
-          for await (const chunk of client.follow(agentId, { stream: flags.stream, offset, signal: stop.signal })) {
+          for await (const chunk of client.follow(agentId, {
+            stream: flags.stream,
+            offset,
+            signal: stop.signal,
+          })) {
             write(chunk);
           }
         } finally {

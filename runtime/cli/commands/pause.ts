@@ -3,5 +3,8 @@ import type { Command } from "commander";
 import { registerControlCommand } from "../control.js";
 
 export function register(program: Command): void {
-  registerControlCommand(program, { name: "pause", description: "pause agents (SIGSTOP to their process group)" });
+  registerControlCommand(program, {
+    name: "pause",
+    description: "pause agents (SIGSTOP to their process group)",
+  });
 }

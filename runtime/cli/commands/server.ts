@@ -58,7 +58,8 @@ function setElsewhere(env: NodeJS.ProcessEnv): (key: ConfigKey) => boolean {
 export function serverOverrides(flags: ServerFlags, env: NodeJS.ProcessEnv): ZeroplaneConfigInput {
   const isSet = setElsewhere(env);
   const fallback = <T>(key: ConfigKey, value: T): T | undefined => (isSet(key) ? undefined : value);
-  const keyed = Boolean(flags.secretKeyFile) || isSet("security.secretKeyFile") || isSet("security.secretKey");
+  const keyed =
+    Boolean(flags.secretKeyFile) || isSet("security.secretKeyFile") || isSet("security.secretKey");
   return {
     server: {
       bind: flags.bind ?? fallback("server.bind", LOCAL_SERVER_DEFAULTS.bind),
@@ -86,11 +87,18 @@ export function register(program: Command): void {
     .description("run an agent server here (default: loopback only, CURVE off)")
     .option("--bind <endpoint>", `ROUTER endpoint (default ${LOCAL_SERVER_DEFAULTS.bind})`)
     .option("--publish-bind <endpoint>", `PUB endpoint (default ${LOCAL_SERVER_DEFAULTS.publishBind})`)
-    .option("--http-host <host>", `host for /healthz, /readyz, /metrics (default ${LOCAL_SERVER_DEFAULTS.httpHost})`)
-    .option("--http-port <port>", `port for /healthz, /readyz, /metrics (default ${DEFAULT_PORTS.http})`, (v) => {
-      const port = Number(v);
-      return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : NaN;
-    })
+    .option(
+      "--http-host <host>",
+      `host for /healthz, /readyz, /metrics (default ${LOCAL_SERVER_DEFAULTS.httpHost})`,
+    )
+    .option(
+      "--http-port <port>",
+      `port for /healthz, /readyz, /metrics (default ${DEFAULT_PORTS.http})`,
+      (v) => {
+        const port = Number(v);
+        return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : NaN;
+      },
+    )
     .option("--id <id>", "server id (default: the host name)")
     .option("--secret-key-file <path>", "server CURVE secret key (from zeroplane keygen); turns CURVE on")
     .option("--allowlist-file <path>", "client public keys allowed in, one per line (needed with CURVE)")

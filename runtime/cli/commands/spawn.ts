@@ -34,8 +34,15 @@ export function register(program: Command): void {
       .option("-l, --label <key=value>", "a label, repeatable", collectRepeatable)
       .option("--env <NAME=value>", "an environment variable for the agent, repeatable", collectRepeatable)
       .option("--cwd <dir>", "working directory of the agent")
-      .option("--agent-timeout <ms>", "stop the agent after this many milliseconds", parsePositiveInt("--agent-timeout"))
-      .option("--idempotency-key <key>", "reuse this key to make retries of this spawn safe (default: a new one)")
+      .option(
+        "--agent-timeout <ms>",
+        "stop the agent after this many milliseconds",
+        parsePositiveInt("--agent-timeout"),
+      )
+      .option(
+        "--idempotency-key <key>",
+        "reuse this key to make retries of this spawn safe (default: a new one)",
+      )
       .option("-w, --wait", "wait until the agent has ended, then print it")
       .option("-q, --quiet", "print only the agent id"),
   ).action(
@@ -51,7 +58,8 @@ export function register(program: Command): void {
           timeoutMs: flags.agentTimeout,
           idempotencyKey: flags.idempotencyKey,
         });
-        if (flags.wait) agent = await client.waitFor(agent.id, { timeoutMs: flags.timeout ?? 24 * 3_600_000 });
+        if (flags.wait)
+          agent = await client.waitFor(agent.id, { timeoutMs: flags.timeout ?? 24 * 3_600_000 });
         if (flags.json) printJson(agent);
         else if (flags.quiet) process.stdout.write(`${agent.id}\n`);
         else process.stdout.write(formatAgent(agent));

@@ -22,7 +22,9 @@ export function register(program: Command): void {
         if (flags.json) {
           printJson(
             outcomes.map((o) =>
-              o.ok ? { endpoint: o.endpoint, ok: true, stats: o.result } : { endpoint: o.endpoint, ok: false, error: o.error.message },
+              o.ok
+                ? { endpoint: o.endpoint, ok: true, stats: o.result }
+                : { endpoint: o.endpoint, ok: false, error: o.error.message },
             ),
           );
         } else {

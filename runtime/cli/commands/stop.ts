@@ -8,7 +8,11 @@ export function register(program: Command): void {
     name: "stop",
     description: "stop agents: SIGTERM, then SIGKILL after the grace period",
     options: (command) =>
-      command.option("--grace <ms>", "milliseconds between SIGTERM and SIGKILL (default: the server's)", parsePositiveInt("--grace")),
+      command.option(
+        "--grace <ms>",
+        "milliseconds between SIGTERM and SIGKILL (default: the server's)",
+        parsePositiveInt("--grace"),
+      ),
     params: (flags) => ({ graceMs: flags.grace as number | undefined }),
   });
 }

@@ -25,7 +25,11 @@ describe("client against one real server process", () => {
   });
 
   it("spawns an agent, reads its output and sees it exit", async () => {
-    const agent = await client.spawn({ command: "sh", args: ["-c", "echo hello; echo oops >&2"], labels: { t: "a" } });
+    const agent = await client.spawn({
+      command: "sh",
+      args: ["-c", "echo hello; echo oops >&2"],
+      labels: { t: "a" },
+    });
     expect(agent.serverId).toBe(spec.id);
     const done = await client.waitFor(agent.id, { timeoutMs: 15_000 });
     expect(done).toMatchObject({ status: "exited", exitCode: 0 });
@@ -61,13 +65,18 @@ describe("client against one real server process", () => {
 
   it("controls many agents in one batch and reports each", async () => {
     const agents = await Promise.all([1, 2, 3].map(() => client.spawn({ command: "sleep", args: ["30"] })));
-    const result = await client.batchControl({ agentIds: [...agents.map((a) => a.id), "no-such-agent"], action: "kill" });
+    const result = await client.batchControl({
+      agentIds: [...agents.map((a) => a.id), "no-such-agent"],
+      action: "kill",
+    });
     expect(result.results.map((r) => r.ok)).toEqual([true, true, true, false]);
     expect(result.results[3]!.error?.code).toBe("NOT_FOUND");
   });
 
   it("lists agents by label and pages with a cursor", async () => {
-    await Promise.all([1, 2, 3].map((i) => client.spawn({ command: "true", labels: { group: "paged", n: String(i) } })));
+    await Promise.all(
+      [1, 2, 3].map((i) => client.spawn({ command: "true", labels: { group: "paged", n: String(i) } })),
+    );
     const first = await client.list({ labels: { group: "paged" }, limit: 2 });
     expect(first.agents).toHaveLength(2);
     expect(first.total).toBe(3);
@@ -91,13 +100,19 @@ describe("client against one real server process", () => {
     expect(health).toMatchObject({ healthy: true, ready: true, serverId: spec.id });
     const stats = await client.stats();
     expect(stats.spawns).toBeGreaterThan(0);
-    expect(client.servers()).toEqual([expect.objectContaining({ serverId: spec.id, connected: true, breaker: "closed" })]);
+    expect(client.servers()).toEqual([
+      expect.objectContaining({ serverId: spec.id, connected: true, breaker: "closed" }),
+    ]);
   });
 
   it("follows output to the end of a running agent", async () => {
-    const agent = await client.spawn({ command: "sh", args: ["-c", "for i in 1 2 3; do echo line$i; sleep 0.2; done"] });
+    const agent = await client.spawn({
+      command: "sh",
+      args: ["-c", "for i in 1 2 3; do echo line$i; sleep 0.2; done"],
+    });
     let text = "";
-    for await (const chunk of client.follow(agent.id, { pollMs: 100 })) text += Buffer.from(chunk.data).toString();
+    for await (const chunk of client.follow(agent.id, { pollMs: 100 }))
+      text += Buffer.from(chunk.data).toString();
     expect(text).toBe("line1\nline2\nline3\n");
   });
 
@@ -118,7 +133,12 @@ describe("client against one real server process", () => {
       const agent = await client.spawn({ command: "sh", args: ["-c", "echo streamed"] });
       await waitUntil(
         () =>
-          events.some((e) => e.kind === "output" && e.agentId === agent.id && Buffer.from(e.data).toString() === "streamed\n") &&
+          events.some(
+            (e) =>
+              e.kind === "output" &&
+              e.agentId === agent.id &&
+              Buffer.from(e.data).toString() === "streamed\n",
+          ) &&
           events.some((e) => e.kind === "status" && e.agent.id === agent.id && e.agent.status === "exited"),
         15_000,
         "output and exit events",

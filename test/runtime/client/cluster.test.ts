@@ -18,14 +18,19 @@ function canListen(host: string, port: number): Promise<boolean> {
 async function sharedPortPair(hosts: readonly string[]): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
     const port = 20_000 + Math.floor(Math.random() * 30_000);
-    const checks = await Promise.all(hosts.flatMap((host) => [canListen(host, port), canListen(host, port + 1)]));
+    const checks = await Promise.all(
+      hosts.flatMap((host) => [canListen(host, port), canListen(host, port + 1)]),
+    );
     if (checks.every(Boolean)) return port;
   }
   throw new Error("no free port pair on all hosts");
 }
 
 const countBy = (agents: readonly AgentInfo[]) =>
-  agents.reduce<Record<string, number>>((acc, a) => ({ ...acc, [a.serverId]: (acc[a.serverId] ?? 0) + 1 }), {});
+  agents.reduce<Record<string, number>>(
+    (acc, a) => ({ ...acc, [a.serverId]: (acc[a.serverId] ?? 0) + 1 }),
+    {},
+  );
 
 describe("client with several servers", () => {
   const pool = new ServerPool();
@@ -57,12 +62,14 @@ describe("client with several servers", () => {
     const specs = await cluster(3);
     const roundRobin = await connect(specs, { placement: "round-robin" });
     const even = [];
-    for (let i = 0; i < 9; i++) even.push(await roundRobin.spawn({ command: "sleep", args: ["30"], labels: { p: "rr" } }));
+    for (let i = 0; i < 9; i++)
+      even.push(await roundRobin.spawn({ command: "sleep", args: ["30"], labels: { p: "rr" } }));
     expect(Object.values(countBy(even))).toEqual([3, 3, 3]);
 
     // srv-1 now runs 3 more agents than it did; least-loaded learns that from health and avoids it.
     const extra = [];
-    for (let i = 0; i < 3; i++) extra.push(await roundRobin.spawn({ command: "sleep", args: ["30"], labels: { p: "rr" } }));
+    for (let i = 0; i < 3; i++)
+      extra.push(await roundRobin.spawn({ command: "sleep", args: ["30"], labels: { p: "rr" } }));
     const byLoad = await connect(specs, { placement: "least-loaded", healthRefreshMs: 200 });
     await waitUntil(() => byLoad.servers().every((s) => s.load !== null), 15_000, "load of every server");
     await byLoad.kill(extra[0]!.id); // One server now has fewer active agents than the others.
@@ -89,7 +96,10 @@ describe("client with several servers", () => {
       expect((await other.get(agent.id)).serverId).toBe(agent.serverId);
       expect((await other.pause(agent.id)).status).toBe("paused");
     }
-    const result = await other.batchControl({ agentIds: [...agents.map((a) => a.id), "missing"], action: "kill" });
+    const result = await other.batchControl({
+      agentIds: [...agents.map((a) => a.id), "missing"],
+      action: "kill",
+    });
     expect(result.results.map((r) => [r.agentId, r.ok])).toEqual([
       ...agents.map((a) => [a.id, true]),
       ["missing", false],
@@ -152,7 +162,11 @@ describe("client with several servers", () => {
       ...spec,
       config: {
         ...spec.config,
-        server: { ...spec.config.server, bind: `tcp://${host}:${port}`, publishBind: `tcp://${host}:${port + 1}` },
+        server: {
+          ...spec.config.server,
+          bind: `tcp://${host}:${port}`,
+          publishBind: `tcp://${host}:${port + 1}`,
+        },
       },
     });
     await Promise.all([pool.start(onHost(a!, hosts[0]!)), pool.start(onHost(b!, hosts[1]!))]);

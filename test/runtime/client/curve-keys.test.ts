@@ -25,7 +25,11 @@ describe("client CURVE keys", () => {
       serverPublicKeyFile: keyFile(server.publicKey),
       clientSecretKeyFile: keyFile(client.secretKey),
     });
-    expect(keys).toEqual({ serverPublicKey: server.publicKey, publicKey: client.publicKey, secretKey: client.secretKey });
+    expect(keys).toEqual({
+      serverPublicKey: server.publicKey,
+      publicKey: client.publicKey,
+      secretKey: client.secretKey,
+    });
   });
 
   it("takes keys from the environment names in CLIENT_ENV_VARS", () => {

@@ -12,27 +12,47 @@ import { startDnsServer, type DnsTestServer } from "./support/dns-server.js";
 
 describe("endpoint specs", () => {
   it("parses tcp, dns and ipc endpoints, including IPv6 literals", () => {
-    expect(parseEndpoint("tcp://10.0.0.1:5555")).toMatchObject({ scheme: "tcp", host: "10.0.0.1", port: 5555 });
-    expect(parseEndpoint("dns://zp.agents.svc:7000")).toMatchObject({ scheme: "dns", host: "zp.agents.svc", port: 7000 });
+    expect(parseEndpoint("tcp://10.0.0.1:5555")).toMatchObject({
+      scheme: "tcp",
+      host: "10.0.0.1",
+      port: 5555,
+    });
+    expect(parseEndpoint("dns://zp.agents.svc:7000")).toMatchObject({
+      scheme: "dns",
+      host: "zp.agents.svc",
+      port: 7000,
+    });
     expect(parseEndpoint("tcp://[::1]:5555")).toMatchObject({ host: "::1", port: 5555 });
-    expect(parseEndpoint("ipc:///tmp/zp.sock")).toMatchObject({ scheme: "ipc", host: "/tmp/zp.sock", port: null });
+    expect(parseEndpoint("ipc:///tmp/zp.sock")).toMatchObject({
+      scheme: "ipc",
+      host: "/tmp/zp.sock",
+      port: null,
+    });
   });
 
   it("rejects a bad endpoint, naming it and the expected form", () => {
-    expect(() => parseEndpoint("http://host:5555")).toThrow(/invalid endpoint "http:\/\/host:5555".*tcp:\/\//);
+    expect(() => parseEndpoint("http://host:5555")).toThrow(
+      /invalid endpoint "http:\/\/host:5555".*tcp:\/\//,
+    );
     expect(() => parseEndpoint("tcp://host")).toThrow(/host:port/);
     expect(() => parseEndpoint("tcp://host:70000")).toThrow(ClientUsageError);
   });
 
   it("splits comma-separated lists and drops blanks", () => {
     expect(splitEndpoints(" tcp://a:1, ,tcp://b:2 ")).toEqual(["tcp://a:1", "tcp://b:2"]);
-    expect(splitEndpoints(["tcp://a:1,tcp://b:2", "tcp://c:3"])).toEqual(["tcp://a:1", "tcp://b:2", "tcp://c:3"]);
+    expect(splitEndpoints(["tcp://a:1,tcp://b:2", "tcp://c:3"])).toEqual([
+      "tcp://a:1",
+      "tcp://b:2",
+      "tcp://c:3",
+    ]);
   });
 
   it("puts the PUB endpoint on the ROUTER port + 1 unless told otherwise", async () => {
     expect(defaultPublishEndpoint("tcp://10.1.2.3:5555")).toBe("tcp://10.1.2.3:5556");
     expect(defaultPublishEndpoint("tcp://[::1]:7000")).toBe("tcp://[::1]:7001");
-    const [explicit] = await resolveEndpoints(["tcp://127.0.0.1:1000"], { publishEndpoints: ["tcp://127.0.0.1:2000"] });
+    const [explicit] = await resolveEndpoints(["tcp://127.0.0.1:1000"], {
+      publishEndpoints: ["tcp://127.0.0.1:2000"],
+    });
     expect(explicit).toEqual({ endpoint: "tcp://127.0.0.1:1000", publishEndpoint: "tcp://127.0.0.1:2000" });
     await expect(
       resolveEndpoints(["tcp://a:1", "tcp://b:2"], { publishEndpoints: ["tcp://a:3"] }),
@@ -78,8 +98,12 @@ describe("dns:// endpoints against a real DNS server", () => {
   });
 
   it("reports a name without addresses as unreachable, with the name and a hint", async () => {
-    const error = await resolveEndpoints(["dns://missing.zeroplane.test:5555"], { resolver }).catch((e: Error) => e);
+    const error = await resolveEndpoints(["dns://missing.zeroplane.test:5555"], { resolver }).catch(
+      (e: Error) => e,
+    );
     expect(error).toBeInstanceOf(UnreachableError);
-    expect((error as Error).message).toMatch(/"missing.zeroplane.test" resolved to no addresses.*headless Service/);
+    expect((error as Error).message).toMatch(
+      /"missing.zeroplane.test" resolved to no addresses.*headless Service/,
+    );
   });
 });

@@ -41,7 +41,11 @@ describe("client under server faults", () => {
   it("fails with a timeout error, not a hang, when the server is stalled (SIGSTOP)", async () => {
     const [spec] = await serverSpecs(1);
     const server = await pool.start(spec!);
-    const client = await ZeroplaneClient.connect({ endpoints: spec!.endpoint, timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
+    const client = await ZeroplaneClient.connect({
+      endpoints: spec!.endpoint,
+      timeoutMs: 3_000,
+      attemptTimeoutMs: 1_000,
+    });
     clients.push(client);
     await client.health();
 
@@ -50,12 +54,22 @@ describe("client under server faults", () => {
     const error = await client.health().catch((e: unknown) => e);
     const elapsed = Date.now() - started;
     expect(error).toBeInstanceOf(RequestTimeoutError);
-    expect((error as Error).message).toMatch(/no reply from tcp:\/\/127\.0\.0\.1:\d+ to health within \d+ ms.*stalled/);
+    expect((error as Error).message).toMatch(
+      /no reply from tcp:\/\/127\.0\.0\.1:\d+ to health within \d+ ms.*stalled/,
+    );
     // Bounded by the call's deadline (plus scheduling slack on a loaded machine), not hanging.
     expect(elapsed).toBeLessThan(3_000 + 5_000);
 
     process.kill(server.pid, "SIGCONT");
-    await waitUntil(() => client.health().then(() => true, () => false), 30_000, "the server to answer again");
+    await waitUntil(
+      () =>
+        client.health().then(
+          () => true,
+          () => false,
+        ),
+      30_000,
+      "the server to answer again",
+    );
   });
 
   it("retries a spawn whose reply is late against the same server, which answers with the one agent it made", async () => {
@@ -111,7 +125,11 @@ describe("client under server faults", () => {
       while (sent < total) {
         const index = sent++;
         const promise = client
-          .spawn({ command: "sh", args: ["-c", "sleep 300; :", `${run}${index}`], labels: { req: String(index) } })
+          .spawn({
+            command: "sh",
+            args: ["-c", "sleep 300; :", `${run}${index}`],
+            labels: { req: String(index) },
+          })
           .then((agent) => ({ index, agentId: agent.id, createdAt: agent.createdAt }));
         results.push(promise);
         await promise.catch(() => undefined);
@@ -126,7 +144,9 @@ describe("client under server faults", () => {
 
     const outcomes = await Promise.allSettled(results);
     expect(outcomes.filter((o) => o.status === "rejected")).toEqual([]);
-    const completed = outcomes.map((o) => (o as PromiseFulfilledResult<{ index: number; agentId: string; createdAt: number }>).value);
+    const completed = outcomes.map(
+      (o) => (o as PromiseFulfilledResult<{ index: number; agentId: string; createdAt: number }>).value,
+    );
     expect(completed.map((c) => c.index).sort((a, b) => a - b)).toEqual([...Array(total).keys()]);
 
     // The load straddled the crash: some spawns were answered by the first process, some by the second.

@@ -104,7 +104,9 @@ describe("placement", () => {
 
   it("least-loaded spreads a burst over servers with equal load, and counts unknown load as idle", () => {
     const placement = new Placement("least-loaded");
-    const picks = new Set(Array.from({ length: 4 }, () => placement.choose(servers([0.2, null, 0, 0.7])).endpoint));
+    const picks = new Set(
+      Array.from({ length: 4 }, () => placement.choose(servers([0.2, null, 0, 0.7])).endpoint),
+    );
     expect(picks).toEqual(new Set(["tcp://10.0.0.2:5555", "tcp://10.0.0.3:5555"]));
   });
 });

@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -144,6 +145,20 @@ describe("lifecycle events on a single NATS node", () => {
     expect(service.ready()).toBe(false);
     expect(service.status().spoolEvents).toBe(1);
     expect((await jsm.streams.info("AGENT_EVENTS")).state.messages).toBe(0);
+  });
+
+  it("fails at start, naming the directory and the setting, when the spool cannot be opened", async () => {
+    const blocker = join(stateDir, "not-a-directory");
+    writeFileSync(blocker, "");
+    const start = startEvents({
+      config: eventsConfig(nats.urls, stateDir, { spoolDir: join(blocker, "spool") }),
+      logger: silentLogger,
+      registry: newRegistry(),
+      handler: refusingHandler,
+    });
+    await expect(start).rejects.toThrow(
+      /cannot open the event spool at .*not-a-directory\/spool: ENOTDIR\. Fix: make ZEROPLANE_NATS_SPOOL_DIR/,
+    );
   });
 
   it("is ready at once when NATS is not required, and once connected when it is", async () => {

@@ -14,6 +14,7 @@ import {
   type ProcessRunner,
 } from "../../../runtime/runner/index.js";
 import { readProcStat } from "../../../runtime/runner/process-groups.js";
+import { WATCHDOG_SCRIPT } from "../../../runtime/runner/watchdog.js";
 import { RunnerHarness, alive, tempDir, waitFor } from "./helpers.js";
 
 const HOST_SCRIPT = fileURLToPath(new URL("./fixtures/runner-host.ts", import.meta.url));
@@ -157,6 +158,25 @@ describe("no orphans", () => {
         stateDir: host.stateDir,
       }),
     ).rejects.toThrow(/is in use by a live runner \(pid \d+\)/);
+  });
+});
+
+describe("the watchdog program", () => {
+  it("on EOF kills the groups still registered, and only those", async () => {
+    const guarded = spawn("sh", ["-c", "sleep 1000 & wait"], { detached: true, stdio: "ignore" });
+    const released = spawn("sleep", ["1000"], { detached: true, stdio: "ignore" });
+    const pids = [guarded.pid as number, released.pid as number];
+    track(pids);
+    const watchdog = spawn(process.execPath, ["-e", WATCHDOG_SCRIPT], {
+      stdio: ["pipe", "ignore", "inherit"],
+    });
+    const exited = new Promise((resolve) => watchdog.once("exit", resolve));
+    watchdog.stdin?.write(`+${pids[0]}\n+${pids[1]}\n`);
+    watchdog.stdin?.write(`-${pids[1]}\n`);
+    watchdog.stdin?.end();
+    await exited;
+    await waitFor("the registered group to die", () => !alive(pids[0] as number));
+    expect(alive(pids[1] as number)).toBe(true);
   });
 });
 

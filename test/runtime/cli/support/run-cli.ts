@@ -15,12 +15,16 @@ export interface CliResult {
 /** The environment without any ZEROPLANE_* variable of the test runner, plus `extra`. */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith("ZEROPLANE_")) env[name] = value;
+  for (const [name, value] of Object.entries(process.env))
+    if (!name.startsWith("ZEROPLANE_")) env[name] = value;
   return { ...env, ...extra };
 }
 
 /** Runs `zeroplane <args>` to completion (SIGKILLed after timeoutMs, which fails the caller's checks). */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", cliMain, ...args], {
       cwd: repoRoot,

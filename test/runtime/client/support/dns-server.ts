@@ -19,7 +19,9 @@ export interface DnsTestServer {
   close(): Promise<void>;
 }
 
-export async function startDnsServer(records: Record<string, readonly string[]> = {}): Promise<DnsTestServer> {
+export async function startDnsServer(
+  records: Record<string, readonly string[]> = {},
+): Promise<DnsTestServer> {
   const zone = new Map<string, readonly string[]>(
     Object.entries(records).map(([name, ips]) => [name.toLowerCase(), ips]),
   );

@@ -186,7 +186,8 @@ export class AgentServer extends Construct {
           clusterIp: "None",
           publishNotReadyAddresses: false,
           selector: this.selectorLabels,
-          ports: this.servicePorts(true),
+          // No metrics port: only the ClusterIP Service is scraped, so no target appears twice.
+          ports: this.servicePorts(false),
         },
       });
     }
@@ -365,14 +366,17 @@ export class AgentServer extends Construct {
         { name: ENV_VARS["security.secretKeyFile"], value: DEFAULT_PATHS.curveSecretKeyFile },
       );
     } else {
+      // Empty values override the image's defaults (the runtime treats "" as unset).
       env.push(
         { name: ENV_VARS["security.curve"], value: "false" },
         { name: ENV_VARS["security.allowInsecure"], value: "true" },
+        { name: ENV_VARS["security.secretKeyFile"], value: "" },
       );
     }
-    if (props.allowlist) {
-      env.push({ name: ENV_VARS["security.allowlistFile"], value: DEFAULT_PATHS.allowlistFile });
-    }
+    env.push({
+      name: ENV_VARS["security.allowlistFile"],
+      value: props.allowlist ? DEFAULT_PATHS.allowlistFile : "",
+    });
     if (props.nats) {
       env.push(
         { name: ENV_VARS["nats.enabled"], value: "true" },

@@ -194,6 +194,7 @@ export class NatsCluster extends Construct {
     const quantities = {
       cpu: k8s.Quantity.fromString(resources.cpu),
       memory: k8s.Quantity.fromString(resources.memory),
+      "ephemeral-storage": k8s.Quantity.fromString("256Mi"),
     };
     const js = this.jetstream;
     const env: k8s.EnvVar[] = [
@@ -285,7 +286,18 @@ export class NatsCluster extends Construct {
       },
     ];
     if (exporter) {
-      const small = { cpu: k8s.Quantity.fromString("50m"), memory: k8s.Quantity.fromString("64Mi") };
+      const small = {
+        cpu: k8s.Quantity.fromString("50m"),
+        memory: k8s.Quantity.fromString("64Mi"),
+        "ephemeral-storage": k8s.Quantity.fromString("64Mi"),
+      };
+      const exporterProbe = (periodSeconds: number): k8s.Probe => ({
+        tcpSocket: { port: k8s.IntOrString.fromString("prom-metrics") },
+        initialDelaySeconds: 10,
+        periodSeconds,
+        timeoutSeconds: 3,
+        failureThreshold: 3,
+      });
       containers.push({
         name: "exporter",
         image: NATS_EXPORTER_IMAGE,
@@ -303,6 +315,8 @@ export class NatsCluster extends Construct {
           `http://localhost:${NATS_PORTS.monitor}/`,
         ],
         ports: [{ name: "prom-metrics", containerPort: NATS_EXPORTER_PORT, protocol: "TCP" }],
+        // Liveness only: a broken exporter must never take the NATS server out of its Services.
+        livenessProbe: exporterProbe(30),
         resources: { requests: small, limits: small },
         securityContext: restrictedContainerSecurityContext(),
       });

@@ -20,6 +20,7 @@ export function platformProps(env: Environment): ZeroplanePlatformProps {
     name: env.platformName,
     createNamespace: true,
     image: {
+      // The loader requires a repository when AWS is off; with AWS on it defaults to the ECR repository.
       repository: env.image.repository ?? (env.aws?.enabled ? awsNames(env, env.aws).repositoryUrl : ""),
       tag: env.image.tag,
       digest: env.image.digest,

@@ -1,6 +1,6 @@
 /** RBAC and service account tokens (CHECKS.md sections C and I). */
 import type { ObjectRule, Rule, SetRule } from "../core/types.js";
-import { at, describeObject, list, namespaceOf, nameOf, str } from "../k8s/read.js";
+import { at, list, namespaceOf, nameOf, str } from "../k8s/read.js";
 import { workloadsIn } from "../k8s/workloads.js";
 
 const ROLE_KINDS = ["Role", "ClusterRole"];
@@ -96,7 +96,7 @@ const tokenRule: SetRule = {
       return [
         {
           object,
-          message: `the pods of ${describeObject(object)} mount a service account token they do not need`,
+          message: "its pods mount a service account token they do not need",
           path: [...template.specPath, "automountServiceAccountToken"],
         },
       ];

@@ -54,7 +54,7 @@ const setRules: readonly SetRule[] = [
         .filter((w) => (num(at(w, "spec", "replicas")) ?? 1) < 2)
         .map((w) => ({
           object: w,
-          message: `${describeObject(w)} runs ${num(at(w, "spec", "replicas")) ?? 1} replica(s)`,
+          message: `runs ${num(at(w, "spec", "replicas")) ?? 1} replica(s)`,
           path: ["spec", "replicas"],
         }));
     },
@@ -75,7 +75,7 @@ const setRules: readonly SetRule[] = [
         .filter((w) => hpaFor(objects, w))
         .map((w) => ({
           object: w,
-          message: `${describeObject(w)} is scaled by an HPA but sets spec.replicas`,
+          message: "is scaled by an HPA but sets spec.replicas",
           path: ["spec", "replicas"],
         }));
     },
@@ -139,7 +139,7 @@ const setRules: readonly SetRule[] = [
         .filter((w) => (replicaRange(objects, w)?.max ?? 1) >= 2 && budgetsFor(objects, w).length === 0)
         .map((w) => ({
           object: w,
-          message: `${describeObject(w)} has no PodDisruptionBudget`,
+          message: "no PodDisruptionBudget selects its pods",
           path: ["spec", "template", "metadata", "labels"],
         }));
     },
@@ -222,7 +222,7 @@ const setRules: readonly SetRule[] = [
         })
         .map(({ object, template }) => ({
           object,
-          message: `${describeObject(object)} does not spread its pods`,
+          message: "does not spread its pods",
           path: [...template.specPath, "topologySpreadConstraints"],
         }));
     },

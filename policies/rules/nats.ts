@@ -6,7 +6,7 @@ import { defaultConfig, ENV_VARS } from "../../runtime/config/index.js";
 import type { K8sObject, ObjectFinding, SetRule } from "../core/types.js";
 import { parseEnvBoolean, resolveEnv } from "../k8s/env.js";
 import { imageBaseName } from "../k8s/images.js";
-import { at, describeObject, list, namespaceOf, nameOf, num, str, stringMap } from "../k8s/read.js";
+import { at, list, namespaceOf, nameOf, num, str, stringMap } from "../k8s/read.js";
 import { containersOf, describeContainer, workloadsIn, type PodTemplate } from "../k8s/workloads.js";
 
 const MIN_NODES = 3;
@@ -67,7 +67,7 @@ export const natsRules: readonly SetRule[] = [
         .filter(({ object }) => (num(at(object, "spec", "replicas")) ?? 1) < MIN_NODES)
         .map(({ object }) => ({
           object,
-          message: `${describeObject(object)} runs JetStream on ${num(at(object, "spec", "replicas")) ?? 1} node(s)`,
+          message: `runs JetStream on ${num(at(object, "spec", "replicas")) ?? 1} node(s)`,
           path: ["spec", "replicas"],
         }));
     },
@@ -88,7 +88,7 @@ export const natsRules: readonly SetRule[] = [
           const enabled = resolveEnv(c.container, NATS_ENABLED, objects, namespace);
           if (enabled.kind !== "literal" || parseEnvBoolean(enabled.value) !== true) continue;
           const replicas = resolveEnv(c.container, NATS_REPLICAS, objects, namespace);
-          const where = `${describeObject(object)} ${describeContainer(c)}`;
+          const where = describeContainer(c);
           if (replicas.kind === "unresolved") {
             findings.push({
               object,

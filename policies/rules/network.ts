@@ -4,7 +4,7 @@
 import { ENV_VARS } from "../../runtime/config/index.js";
 import type { K8sObject, ObjectFinding, ObjectRule, Rule, SetRule } from "../core/types.js";
 import { parseEnvBoolean, resolveEnv } from "../k8s/env.js";
-import { at, describeObject, list, namespaceOf, nameOf, str, stringMap } from "../k8s/read.js";
+import { at, list, namespaceOf, nameOf, str, stringMap } from "../k8s/read.js";
 import { labelSelectorMatches, mapSelectorMatches } from "../k8s/selectors.js";
 import { isExternalLoadBalancer, LOAD_BALANCER_SCHEME_ANNOTATION } from "../k8s/services.js";
 import { containersOf, describeContainer, workloadsIn } from "../k8s/workloads.js";
@@ -71,7 +71,7 @@ const setRules: readonly SetRule[] = [
           ? [
               {
                 object,
-                message: `no NetworkPolicy enforces ${missing.join(" or ")} for the pods of ${describeObject(object)}`,
+                message: `no NetworkPolicy enforces ${missing.join(" or ")} for its pods`,
                 path: template.metadataPath,
               },
             ]
@@ -120,7 +120,7 @@ const setRules: readonly SetRule[] = [
           ? [
               {
                 object,
-                message: `egress from the pods of ${describeObject(object)} is restricted and no policy allows DNS`,
+                message: "egress from its pods is restricted and no policy allows DNS",
                 path: template.metadataPath,
               },
             ]
@@ -159,7 +159,7 @@ const setRules: readonly SetRule[] = [
         for (const { object, template } of selectedWorkloads(objects, service)) {
           for (const c of containersOf(template, ["containers"])) {
             const value = resolveEnv(c.container, CURVE_VAR, objects, namespaceOf(object));
-            const where = `${describeObject(object)} ${describeContainer(c)}, exposed by external LoadBalancer ${nameOf(service) ?? ""}`;
+            const where = `${describeContainer(c)}, exposed by external LoadBalancer ${nameOf(service) ?? ""}`;
             if (value.kind === "literal" && value.value !== "" && parseEnvBoolean(value.value) !== true) {
               findings.push({
                 object,

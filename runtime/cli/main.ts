@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.js";
 import { register as registerBatch } from "./commands/batch.js";
+import { register as registerEvents } from "./commands/events.js";
 import { register as registerGet } from "./commands/get.js";
 import { register as registerHealth } from "./commands/health.js";
 import { register as registerKeygen } from "./commands/keygen.js";
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
     registerBatch,
     registerHealth,
     registerStats,
+    registerEvents,
   ]) {
     register(program);
   }

@@ -94,7 +94,8 @@ export class ServerConnection {
    * since: the server is probably down (ZeroMQ keeps retrying in the background).
    */
   get down(): boolean {
-    return !this.connectedNow && (this.refusedSinceHandshake || this.authFailure !== null);
+    // A failed handshake is not "down": the next attempt tells a key problem from a blip.
+    return !this.connectedNow && this.refusedSinceHandshake && this.handshakeFailures === 0;
   }
 
   /** True while a connection with a completed handshake is up. */

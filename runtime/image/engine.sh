@@ -39,3 +39,9 @@ if [ "$CONTAINER_ENGINE" = podman ] && [ -z "${CONTAINERS_CONF:-}" ] && command 
     "$(dirname "${BASH_SOURCE[0]}")/containers.conf" >"$image_conf_dir/containers.conf"
   export CONTAINERS_CONF=$image_conf_dir/containers.conf
 fi
+
+# Fail early, saying why, when the engine cannot run here (no daemon, no runtime, cgroup trouble, ...).
+if ! image_engine_error=$("$CONTAINER_ENGINE" info 2>&1 >/dev/null); then
+  image_die "$CONTAINER_ENGINE cannot run on this machine: $(echo "$image_engine_error" | tail -3)
+Fix: for podman, install podman runc uidmap iptables (Debian: apt-get install -y podman runc uidmap iptables) and run as root or with subuids set up; for docker, start the engine. CONTAINERS_CONF=${CONTAINERS_CONF:-unset}."
+fi

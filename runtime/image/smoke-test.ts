@@ -4,7 +4,7 @@
  * Starts the image as production does (CURVE on with a mounted key and allowlist, read-only root,
  * non-root, all capabilities dropped) and checks from the host that:
  *   - the image carries its contract: user 10001, ports, volumes, labels, size at most 250 MB;
- *   - the in-image keygen (the keygen Job's command) writes a keypair and exits;
+ *   - `zeroplane keygen` (what the keygen Job runs in this image) writes a keypair and exits;
  *   - /readyz answers 200 (timed from `run`: the cold start to ready figure);
  *   - a CURVE client spawns `echo` inside the container and reads its output, while a client whose
  *     key is not on the allowlist is refused;
@@ -115,7 +115,10 @@ function checkImageContract(image: string, inspect: ImageInspect, version: strin
   );
 }
 
-/** The in-image keygen, as the keygen Job runs it: writes a keypair into a mounted directory and exits. */
+/**
+ * `zeroplane keygen`, as the keygen Job runs it: its script (run by `node`) executes `zeroplane` from
+ * PATH, so this bypasses the entrypoint the same way. It must write a keypair and exit.
+ */
 async function checkKeygen(engine: ContainerEngine, image: string, work: string): Promise<void> {
   const dir = join(work, "keygen");
   mkdirSync(dir);
@@ -126,6 +129,8 @@ async function checkKeygen(engine: ContainerEngine, image: string, work: string)
       "--rm",
       "--read-only",
       "--cap-drop=ALL",
+      "--entrypoint",
+      "zeroplane",
       "-v",
       `${dir}:/keys`,
       image,
@@ -233,7 +238,7 @@ async function main(): Promise<void> {
     checkImageContract(image, inspect, version);
     figures["image size (uncompressed)"] = `${(inspect.Size / 1e6).toFixed(1)} MB (${inspect.Size} bytes)`;
 
-    step("keygen in the image (the keygen Job's command)");
+    step("zeroplane keygen in the image, as the keygen Job runs it");
     await checkKeygen(engine, image, work);
 
     step("server keypair and allowlist on the host, mounted read-only");

@@ -204,6 +204,11 @@ export async function startServer(
           return { ready: true };
         },
       },
+    }).catch((error: Error) => {
+      throw new ConfigError(
+        `cannot listen on http://${config.http.host}:${config.http.port} (${ENV_VARS["http.host"]}, ${ENV_VARS["http.port"]}): ${error.message}. Fix: choose a free port.`,
+        "http.port",
+      );
     });
     cleanup.add(() => http.close());
 

@@ -128,16 +128,15 @@ function crossCheck(env: Environment): void {
     );
   }
   const groups = Object.entries(env.agentServers);
-  if (awsOn) {
-    for (const [group, spec] of groups) {
-      if (spec.exposure?.type !== "nlb") continue;
-      if (env.aws?.enabled && (env.aws.vpcId === undefined || env.aws.vpcCidr === undefined)) {
-        fail(
-          ["aws", env.aws.vpcId === undefined ? "vpcId" : "vpcCidr"],
-          `is required: agent-server group "${group}" is exposed through an NLB, whose security group lives in the VPC`,
-          "set zeroplane:aws.vpcId and zeroplane:aws.vpcCidr to the cluster's VPC",
-        );
-      }
+  const nlbGroup = groups.find(([, spec]) => spec.exposure?.type === "nlb")?.[0];
+  if (env.aws?.enabled && nlbGroup !== undefined) {
+    for (const key of ["vpcId", "vpcCidr"] as const) {
+      if (env.aws[key] !== undefined) continue;
+      fail(
+        ["aws", key],
+        `is required: agent-server group "${nlbGroup}" is exposed through an NLB, whose security group lives in the VPC`,
+        "set zeroplane:aws.vpcId and zeroplane:aws.vpcCidr to the cluster's VPC",
+      );
     }
   }
   if (!env.production) return;

@@ -215,7 +215,7 @@ export const natsSchema = z
       nats.jetstream === false || nats.replicas === 1 || (nats.replicas >= 3 && nats.replicas % 2 === 1),
     {
       message: rule(
-        "replicas must be 1 or an odd number of at least 3 (JetStream needs a quorum)",
+        "must be 1 or an odd number of at least 3 (JetStream needs a quorum)",
         "use 1 for development, 3 or 5 for production",
       ),
       path: ["replicas"],

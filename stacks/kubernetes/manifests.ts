@@ -5,8 +5,7 @@
  */
 import { App, Chart } from "cdk8s";
 import { parseAllDocuments } from "yaml";
-import { ConstructPropsError } from "../../constructs/common.js";
-import { ZeroplanePlatform } from "../../constructs/zeroplane-platform.js";
+import { ConstructPropsError, ZeroplanePlatform } from "../../constructs/index.js";
 import type { Environment } from "../environment/load.js";
 import { needsAwsSecretStore, platformProps } from "../platform-props.js";
 import { AwsSecretStore } from "./secret-store.js";

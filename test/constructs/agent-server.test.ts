@@ -11,6 +11,7 @@ import {
   ENV_VARS,
   HTTP_PATHS,
   defaultConfig,
+  loadConfig,
 } from "../../runtime/config/index.js";
 import { TERMINATION_MARGIN_SECONDS } from "../../constructs/agent-server.js";
 import { exampleSpec, find, minimalSpec, ofKind, synth, type K8sObject } from "./fixtures.js";
@@ -54,6 +55,34 @@ describe("AgentServer", () => {
     expect(env[ENV_VARS["nats.replicas"]]!.value).toBe("1");
     expect(env[ENV_VARS["runner.stateDir"]]!.value).toBe(DEFAULT_PATHS.stateDir);
   });
+
+  it.each(["dev", "staging", "prod", "curve-off"] as const)(
+    "%s: gives an environment the runtime's own config loader accepts",
+    (env) => {
+      const spec =
+        env === "curve-off"
+          ? minimalSpec({ curve: { mode: "off", acceptPlaintext: true }, allowlist: undefined })
+          : exampleSpec(env);
+      const servers = synth(spec).objects.filter(
+        (o) =>
+          ["Deployment", "StatefulSet"].includes(o.kind) &&
+          o.metadata.labels?.["app.kubernetes.io/component"] === "agent-server",
+      );
+      expect(servers.length).toBeGreaterThanOrEqual(1);
+      for (const workload of servers) {
+        const podEnv = Object.fromEntries(
+          (container(workload).env as { name: string; value?: string }[]).map((entry) => [
+            entry.name,
+            entry.value ?? `${workload.metadata.name}-0`,
+          ]),
+        );
+        const config = loadConfig({ env: podEnv });
+        expect(config.server.id).toBe(`${workload.metadata.name}-0`);
+        expect(config.security.curve).toBe(env !== "curve-off");
+        expect(config.http.port).toBe(DEFAULT_PORTS.http);
+      }
+    },
+  );
 
   it("mounts the CURVE key and the allowlist as whole directories, so rotation needs no restart", () => {
     const mounts = container(deployment).volumeMounts as {
@@ -194,7 +223,9 @@ describe("AgentServer", () => {
     const env = envMap(find(objects, "Deployment", "zeroplane-default"));
     expect(env[ENV_VARS["security.curve"]]!.value).toBe("false");
     expect(env[ENV_VARS["security.allowInsecure"]]!.value).toBe("true");
-    expect(env[ENV_VARS["security.secretKeyFile"]]).toBeUndefined();
+    // Empty values override the image's defaults; the runtime treats "" as unset.
+    expect(env[ENV_VARS["security.secretKeyFile"]]!.value).toBe("");
+    expect(env[ENV_VARS["security.allowlistFile"]]!.value).toBe("");
   });
 
   it("mounts NATS credentials as files when the cluster requires them", () => {

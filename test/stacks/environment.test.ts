@@ -9,6 +9,7 @@ import {
   loadEnvironmentFile,
   parseEnvironment,
   readStackConfigFile,
+  usesPlaceholderDigest,
 } from "../../stacks/environment/load.js";
 import { PlatformSpecError, synthesizeEnvironment } from "../../stacks/kubernetes/manifests.js";
 
@@ -43,6 +44,13 @@ describe("the committed environments", () => {
     for (const { path } of found) expect(loadEnvironmentFile(path).namespace).toMatch(/^zeroplane-/);
   });
 
+  it("mark the committed prod digest as the placeholder users must replace", () => {
+    expect(usesPlaceholderDigest(loadEnvironmentFile(join(PROJECT_DIR, "Pulumi.prod.yaml")))).toBe(true);
+    const spec = values("prod");
+    spec.image.digest = `sha256:${"ab".repeat(32)}`;
+    expect(usesPlaceholderDigest(parseEnvironment("prod", spec, "x"))).toBe(false);
+  });
+
   it("switch AWS off in dev and on, with production guards, in prod", () => {
     const dev = loadEnvironmentFile(join(PROJECT_DIR, "Pulumi.dev.yaml"));
     const prod = loadEnvironmentFile(join(PROJECT_DIR, "Pulumi.prod.yaml"));
@@ -64,7 +72,7 @@ describe("a bad environment spec", () => {
     expect(error.key).toBe("zeroplane:nats.replicas");
     expect(error.value).toBe(2);
     expect(error.message).toBe(
-      "Pulumi.staging.yaml: zeroplane:nats.replicas replicas must be 1 or an odd number of at least 3 (JetStream needs a quorum); got 2. Fix: use 1 for development, 3 or 5 for production",
+      "Pulumi.staging.yaml: zeroplane:nats.replicas must be 1 or an odd number of at least 3 (JetStream needs a quorum); got 2. Fix: use 1 for development, 3 or 5 for production",
     );
   });
 
@@ -120,6 +128,14 @@ describe("a bad environment spec", () => {
     const error = failure(() => parseEnvironment("staging", spec, "x"));
     expect(error.key).toBe("zeroplane:aws.vpcId");
     expect(error.message).toContain('agent-server group "default" is exposed through an NLB');
+  });
+
+  it("needs a SecretStore for an external CURVE key when AWS is off (the stack only creates one for AWS)", () => {
+    const spec = values("dev");
+    spec.curve = { mode: "external" };
+    expect(failure(() => parseEnvironment("dev", spec, "x")).key).toBe("zeroplane:curve.secretStoreRef");
+    spec.curve = { mode: "external", secretStoreRef: { name: "vault", kind: "ClusterSecretStore" } };
+    expect(parseEnvironment("dev", spec, "x").curve).toMatchObject({ mode: "external" });
   });
 
   it("rejects an account id that is not 12 digits (for example an unquoted number)", () => {

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "nats";
 import { Command } from "commander";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseSince, register, tailEvents, type TailedEvent } from "../../../runtime/cli/commands/events.js";
 import { startEvents, type EventsService } from "../../../runtime/events/index.js";
 import { startNats, type NatsCluster } from "../../support/nats.js";
@@ -112,6 +112,43 @@ describe("zeroplane events", () => {
       /--type "exploded" is not a lifecycle event type/,
     );
     await expect(tail({ fromSeq: 1, sinceMs: 0 })).rejects.toThrow(/give only one/);
+  });
+
+  it("runs from the command line: flags parsed, JSON lines on stdout", async () => {
+    const program = new Command("zeroplane").exitOverride();
+    register(program);
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      await program.parseAsync(
+        [
+          "events",
+          "--nats-url",
+          nats.urls[0]!,
+          "--from-seq",
+          "2",
+          "--type",
+          "started",
+          "--no-follow",
+          "--json",
+        ],
+        { from: "user" },
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    const events = written
+      .join("")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as TailedEvent);
+    expect(events.map((e) => [e.streamSeq, e.event.agentId])).toEqual([
+      [2, "agent-1"],
+      [5, "agent-2"],
+    ]);
   });
 
   it("registers as a commander command with the replay and filter flags", () => {

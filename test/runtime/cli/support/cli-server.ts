@@ -1,0 +1,57 @@
+/** Runs `zeroplane server ...` (the real CLI) as a child process, for CLI tests. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { freePorts } from "../../../support/ports.js";
+import { waitUntil } from "../../client/support/servers.js";
+import { cleanEnv, cliMain, repoRoot } from "./run-cli.js";
+
+export interface CliServer {
+  readonly child: ChildProcess;
+  readonly endpoint: string;
+  stderr(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Runs `zeroplane server ...` and waits until it says it is running. */
+export async function startCliServer(args: string[], stateDir: string): Promise<CliServer> {
+  const [router, publish] = await freePorts(2);
+  const endpoint = `tcp://127.0.0.1:${router}`;
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      cliMain,
+      "server",
+      "--bind",
+      endpoint,
+      "--publish-bind",
+      `tcp://127.0.0.1:${publish}`,
+      "--http-port",
+      "0",
+      "--state-dir",
+      stateDir,
+      "--log-level",
+      "warn",
+      ...args,
+    ],
+    { cwd: repoRoot, env: cleanEnv(), stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  await waitUntil(
+    () => stderr.includes("zeroplane server running") || child.exitCode !== null,
+    45_000,
+    "zeroplane server to start",
+  );
+  if (child.exitCode !== null) throw new Error(`zeroplane server exited: ${stderr}`);
+  return {
+    child,
+    endpoint,
+    stderr: () => stderr,
+    stop: async () => {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}

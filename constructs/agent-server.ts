@@ -21,6 +21,7 @@ import {
   checkLabels,
   checkPositiveInt,
   parseQuantity,
+  pullPolicy,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   sortedRecord,
@@ -316,7 +317,7 @@ export class AgentServer extends Construct {
         {
           name: AGENT_SERVER_CONTAINER,
           image: props.image,
-          imagePullPolicy: "IfNotPresent",
+          imagePullPolicy: pullPolicy(props.image),
           args: ["server"],
           env: this.env(props, shutdownGraceMs),
           ports: [

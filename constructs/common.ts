@@ -118,6 +118,11 @@ export function imageRef(image: ImageSpec, prop: string): string {
   return `${image.repository}:${image.tag}`;
 }
 
+/** `IfNotPresent` for a digest-pinned image (it cannot change), `Always` for a tag (it can be moved). */
+export function pullPolicy(reference: string): "Always" | "IfNotPresent" {
+  return reference.includes("@sha256:") ? "IfNotPresent" : "Always";
+}
+
 const QUANTITY = /^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 const FACTORS: Record<string, number> = {
   "": 1,

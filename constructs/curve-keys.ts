@@ -14,6 +14,7 @@ import {
   LABELS,
   check,
   checkDnsLabel,
+  pullPolicy,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   sortedRecord,
@@ -267,7 +268,7 @@ export class CurveKeys extends Construct {
               {
                 name: "keygen",
                 image: props.image,
-                imagePullPolicy: "IfNotPresent",
+                imagePullPolicy: pullPolicy(props.image),
                 command: ["node", "/opt/keygen/keygen.mjs"],
                 resources: { requests: small, limits: small },
                 securityContext: restrictedContainerSecurityContext(),

@@ -5,7 +5,10 @@
  */
 import type { ZeroplanePlatformProps } from "./platform.js";
 
+/** Placeholder digests: replace them with the digests of the images you pushed. */
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
+const NATS_DIGEST = `sha256:${"fedcba9876543210".repeat(4)}`;
+const EXPORTER_DIGEST = `sha256:${"0f1e2d3c4b5a6978".repeat(4)}`;
 /** Public keys of example clients (Z85, 40 characters). Public keys are not secrets. */
 const CLIENT_KEYS = ["rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"];
 
@@ -64,6 +67,8 @@ export const EXAMPLE_ENVIRONMENTS = {
     ],
     nats: {
       replicas: 3,
+      image: { repository: "registry.example/nats", digest: NATS_DIGEST },
+      exporterImage: { repository: "registry.example/prometheus-nats-exporter", digest: EXPORTER_DIGEST },
       jetstream: { storageSize: "50Gi", storageClassName: "gp3" },
       resources: { cpu: "1", memory: "4Gi" },
       auth: { secretName: "zeroplane-nats-auth" },

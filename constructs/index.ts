@@ -3,7 +3,12 @@ export type * from "./platform.js";
 export { ZeroplanePlatform, synthesizePlatform, type SynthesizedPlatform } from "./zeroplane-platform.js";
 export { AgentServer, type AgentServerProps, TERMINATION_MARGIN_SECONDS } from "./agent-server.js";
 export { AgentServerAutoscaler, ACTIVE_AGENTS_METRIC } from "./autoscaling.js";
-export { NatsCluster, type NatsClusterProps, DEFAULT_NATS_IMAGE } from "./nats-cluster.js";
+export {
+  NatsCluster,
+  type NatsClusterProps,
+  DEFAULT_NATS_IMAGE,
+  DEFAULT_NATS_EXPORTER_IMAGE,
+} from "./nats-cluster.js";
 export { renderNatsConfig, NATS_PORTS, NATS_PATHS, NATS_ENV, LAME_DUCK } from "./nats-config.js";
 export { CurveKeys, PUBLIC_KEY_CONFIGMAP_KEY, DEFAULT_KEYGEN_COMMAND } from "./curve-keys.js";
 export { Monitoring, METRICS, alertRules } from "./monitoring.js";

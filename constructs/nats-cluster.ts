@@ -10,6 +10,7 @@ import {
   checkDnsLabel,
   imageRef,
   parseQuantity,
+  pullPolicy,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   sortedRecord,
@@ -23,8 +24,11 @@ import type { NatsClusterSpec } from "./platform.js";
 
 /** Default NATS server image (the official image; pin by digest in production). */
 export const DEFAULT_NATS_IMAGE = { repository: "nats", tag: "2.10.22-alpine" } as const;
-/** Prometheus NATS exporter sidecar image. */
-export const NATS_EXPORTER_IMAGE = "natsio/prometheus-nats-exporter:0.15.0";
+/** Default Prometheus NATS exporter sidecar image. */
+export const DEFAULT_NATS_EXPORTER_IMAGE = {
+  repository: "natsio/prometheus-nats-exporter",
+  tag: "0.15.0",
+} as const;
 /** The exporter's metrics port. */
 export const NATS_EXPORTER_PORT = 7777;
 
@@ -197,6 +201,7 @@ export class NatsCluster extends Construct {
       "ephemeral-storage": k8s.Quantity.fromString("256Mi"),
     };
     const js = this.jetstream;
+    const natsImage = imageRef(props.image ?? DEFAULT_NATS_IMAGE, "nats.image");
     const env: k8s.EnvVar[] = [
       { name: NATS_ENV.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       // Go's soft memory limit at 80% of the container limit: the GC works harder before the OOM killer acts.
@@ -257,8 +262,8 @@ export class NatsCluster extends Construct {
     const containers: k8s.Container[] = [
       {
         name: "nats",
-        image: imageRef(props.image ?? DEFAULT_NATS_IMAGE, "nats.image"),
-        imagePullPolicy: "IfNotPresent",
+        image: natsImage,
+        imagePullPolicy: pullPolicy(natsImage),
         args: ["--config", NATS_PATHS.configFile],
         env,
         ports,
@@ -286,6 +291,10 @@ export class NatsCluster extends Construct {
       },
     ];
     if (exporter) {
+      const exporterImage = imageRef(
+        props.exporterImage ?? DEFAULT_NATS_EXPORTER_IMAGE,
+        "nats.exporterImage",
+      );
       const small = {
         cpu: k8s.Quantity.fromString("50m"),
         memory: k8s.Quantity.fromString("64Mi"),
@@ -300,8 +309,8 @@ export class NatsCluster extends Construct {
       });
       containers.push({
         name: "exporter",
-        image: NATS_EXPORTER_IMAGE,
-        imagePullPolicy: "IfNotPresent",
+        image: exporterImage,
+        imagePullPolicy: pullPolicy(exporterImage),
         args: [
           `-port=${NATS_EXPORTER_PORT}`,
           "-connz",
@@ -315,7 +324,7 @@ export class NatsCluster extends Construct {
           `http://localhost:${NATS_PORTS.monitor}/`,
         ],
         ports: [{ name: "prom-metrics", containerPort: NATS_EXPORTER_PORT, protocol: "TCP" }],
-        // Liveness only: a broken exporter must never take the NATS server out of its Services.
+        readinessProbe: exporterProbe(10),
         livenessProbe: exporterProbe(30),
         resources: { requests: small, limits: small },
         securityContext: restrictedContainerSecurityContext(),

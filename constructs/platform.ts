@@ -161,6 +161,8 @@ export interface NatsClusterSpec {
   readonly remoteCidrs?: readonly string[];
   /** Prometheus exporter sidecar and a PodMonitor (when monitoring is on). @default true */
   readonly exporter?: boolean;
+  /** Exporter image; pin it by digest in production. @default natsio/prometheus-nats-exporter 0.15.0 */
+  readonly exporterImage?: ImageSpec;
 }
 
 /** Where the server's CURVE keypair comes from. No mode puts secret material in synthesized YAML. */

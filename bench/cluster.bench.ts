@@ -1,0 +1,181 @@
+/**
+ * Cluster scaling through the client SDK: spawn and health throughput against three server processes
+ * versus one, in the same run, with the scale ratio. Also measured in the same run, as ceilings:
+ * raw fork/exec of the same agent from this process (what a spawn cannot beat on this machine), and
+ * a raw ZeroMQ DEALER/ROUTER echo (what a request cannot beat through this client's event loop).
+ *
+ * What bounds the ratio: every process shares the machine's cores. On a 2-core machine three
+ * servers plus the client process compete for two cores, so the ceiling is about min(3, cores) for
+ * CPU-bound work, less the client's own share, and lower still when other work loads the machine.
+ */
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { Dealer, Router } from "zeromq";
+import { ZeroplaneClient } from "../runtime/client/index.js";
+import { startServerProcess, testServerConfig, type ServerProcess } from "../test/support/server-process.js";
+import { median, round, type Report } from "./report.js";
+
+const ROUNDS = 3;
+const DURATION_MS = 3_000;
+const HEALTH_CONCURRENCY = 64;
+const SPAWN_CONCURRENCY = 16;
+const AGENT = { command: "true", args: [] as string[] };
+
+/** Runs `op` with `concurrency` workers for DURATION_MS; returns completed operations per second. */
+async function throughput(concurrency: number, op: (worker: number) => Promise<unknown>): Promise<number> {
+  const deadline = performance.now() + DURATION_MS;
+  let done = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (performance.now() < deadline) {
+        await op(worker);
+        done += 1;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+async function startServers(count: number): Promise<ServerProcess[]> {
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startServerProcess({
+        config: testServerConfig({
+          server: { id: `bench-${i + 1}`, maxAgents: 10_000 },
+          security: { curve: false },
+          runner: { retentionMs: 1_000, stateDir: `/tmp/zeroplane-cluster-bench-${process.pid}-${i}` },
+          log: { level: "info" },
+        }),
+        readyTimeoutMs: 60_000,
+      }),
+    ),
+  );
+}
+
+async function measureCluster(servers: readonly ServerProcess[]): Promise<{ health: number; spawn: number }> {
+  const client = await ZeroplaneClient.connect({
+    endpoints: servers.map((s) => s.endpoints.router),
+    publishEndpoints: servers.map((s) => s.endpoints.publish),
+    placement: "round-robin",
+    healthRefreshMs: 0,
+    timeoutMs: 60_000,
+  });
+  try {
+    await client.waitForServers({ timeoutMs: 30_000 });
+    const endpoints = servers.map((s) => s.endpoints.router);
+    let turn = 0;
+    const health = await throughput(HEALTH_CONCURRENCY, () =>
+      client.health({ endpoint: endpoints[turn++ % endpoints.length] }),
+    );
+    const spawnRate = await throughput(SPAWN_CONCURRENCY, () => client.spawn(AGENT));
+    return { health, spawn: spawnRate };
+  } finally {
+    client.close();
+  }
+}
+
+/** fork/exec of the agent straight from this process: the machine's spawn ceiling. */
+async function rawSpawnRate(): Promise<number> {
+  return throughput(
+    SPAWN_CONCURRENCY,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(AGENT.command, AGENT.args, { stdio: "ignore" });
+        child.once("error", reject);
+        child.once("exit", () => resolve());
+      }),
+  );
+}
+
+/** DEALER/ROUTER echo of a health-sized frame on loopback, same concurrency: the transport ceiling. */
+async function rawEchoRate(): Promise<number> {
+  const router = new Router({ linger: 0 });
+  await router.bind("tcp://127.0.0.1:*");
+  const echo = (async () => {
+    for await (const [identity, frame] of router) await router.send([identity!, frame!]);
+  })().catch(() => undefined);
+  const dealer = new Dealer({ linger: 0 });
+  dealer.connect(router.lastEndpoint!);
+  const waiting = new Map<number, () => void>();
+  const receive = (async () => {
+    for await (const [frame] of dealer) waiting.get(frame!.readUInt32BE(0))?.();
+  })().catch(() => undefined);
+  let nextId = 0;
+  const payload = Buffer.alloc(200);
+  let sending = Promise.resolve();
+  const rate = await throughput(HEALTH_CONCURRENCY, async () => {
+    const id = nextId++;
+    const frame = Buffer.from(payload);
+    frame.writeUInt32BE(id >>> 0, 0);
+    const replied = new Promise<void>((resolve) => waiting.set(id >>> 0, resolve));
+    sending = sending.then(() => dealer.send(frame));
+    await replied;
+    waiting.delete(id >>> 0);
+  });
+  dealer.close();
+  router.close();
+  await Promise.all([echo, receive]);
+  return rate;
+}
+
+export async function run(report: Report): Promise<void> {
+  const cores = availableParallelism();
+  const one: Array<{ health: number; spawn: number }> = [];
+  const three: Array<{ health: number; spawn: number }> = [];
+  const rawSpawn: number[] = [];
+  const rawEcho: number[] = [];
+  const single = await startServers(1);
+  const trio = await startServers(3);
+  try {
+    // Alternate the configurations so drifting machine load hits both alike.
+    for (let i = 0; i < ROUNDS; i++) {
+      one.push(await measureCluster(single));
+      three.push(await measureCluster(trio));
+      rawSpawn.push(await rawSpawnRate());
+      rawEcho.push(await rawEchoRate());
+    }
+  } finally {
+    await Promise.all([...single, ...trio].map((s) => s.dispose()));
+    for (let i = 0; i < 3; i++)
+      rmSync(`/tmp/zeroplane-cluster-bench-${process.pid}-${i}`, { recursive: true, force: true });
+  }
+  const bound = `${cores} cores shared by the client and every server (and anything else running): the scale ceiling is about min(3, ${cores})`;
+  const health1 = median(one.map((r) => r.health));
+  const health3 = median(three.map((r) => r.health));
+  const spawn1 = median(one.map((r) => r.spawn));
+  const spawn3 = median(three.map((r) => r.spawn));
+  report({
+    name: "cluster.health.1-server",
+    value: round(health1, 0),
+    unit: "req/s",
+    baseline: round(median(rawEcho), 0),
+    ratio: round(health1 / median(rawEcho)),
+    note: `baseline: raw DEALER/ROUTER echo, ${HEALTH_CONCURRENCY} in flight`,
+  });
+  report({
+    name: "cluster.health.3-servers",
+    value: round(health3, 0),
+    unit: "req/s",
+    baseline: round(health1, 0),
+    ratio: round(health3 / health1),
+    note: `scale ratio vs one server; ${bound}; the single client event loop encodes and decodes every request`,
+  });
+  report({
+    name: "cluster.spawn.1-server",
+    value: round(spawn1, 1),
+    unit: "spawns/s",
+    baseline: round(median(rawSpawn), 1),
+    ratio: round(spawn1 / median(rawSpawn)),
+    note: "baseline: raw fork/exec of the same agent from the bench process",
+  });
+  report({
+    name: "cluster.spawn.3-servers",
+    value: round(spawn3, 1),
+    unit: "spawns/s",
+    baseline: round(spawn1, 1),
+    ratio: round(spawn3 / spawn1),
+    note: `scale ratio vs one server; ${bound}; each spawn is a fork/exec plus agent bookkeeping, so it is CPU-bound`,
+  });
+}

@@ -53,7 +53,9 @@ export interface AgentServerNatsProps {
 
 /** Where the allowlist is mounted from. */
 export interface AllowlistSource {
+  /** The kind of object holding `allowlist.txt`. */
   readonly kind: "configMap" | "secret";
+  /** Its name. */
   readonly name: string;
 }
 

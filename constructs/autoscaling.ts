@@ -14,8 +14,11 @@ import type { AutoscalingSpec } from "./platform.js";
 export const ACTIVE_AGENTS_METRIC = "zeroplane_agents_active";
 
 export interface AgentServerAutoscalerProps {
+  /** Name, namespace and labels of the HPA. */
   readonly metadata: k8s.ObjectMeta;
+  /** The workload to scale. */
   readonly target: { readonly kind: "Deployment" | "StatefulSet"; readonly name: string };
+  /** Bounds, targets and scale-down stabilization. */
   readonly spec: AutoscalingSpec;
   /** The group's maxAgents: the active-agents target must not exceed it. */
   readonly maxAgents: number;

@@ -8,9 +8,11 @@ import type { Construct } from "constructs";
 import type * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
 
 interface Named {
+  /** Name, namespace and labels. */
   readonly metadata: k8s.ObjectMeta;
 }
 
+/** One scrape endpoint of a ServiceMonitor or PodMonitor. */
 export interface MonitorEndpoint {
   readonly port: string;
   readonly path: string;
@@ -18,6 +20,7 @@ export interface MonitorEndpoint {
   readonly scrapeTimeout?: string;
 }
 
+/** monitoring.coreos.com/v1 ServiceMonitor: scrape the endpoints of matching Services. */
 export interface ServiceMonitorProps extends Named {
   readonly spec: {
     readonly selector: { readonly matchLabels: Record<string, string> };
@@ -32,6 +35,7 @@ export class ServiceMonitor extends ApiObject {
   }
 }
 
+/** monitoring.coreos.com/v1 PodMonitor: scrape matching pods directly. */
 export interface PodMonitorProps extends Named {
   readonly spec: {
     readonly selector: { readonly matchLabels: Record<string, string> };
@@ -46,6 +50,7 @@ export class PodMonitor extends ApiObject {
   }
 }
 
+/** One Prometheus alerting rule. */
 export interface AlertRule {
   readonly alert: string;
   readonly expr: string;
@@ -54,6 +59,7 @@ export interface AlertRule {
   readonly annotations: { readonly summary: string; readonly description: string; readonly runbook?: string };
 }
 
+/** monitoring.coreos.com/v1 PrometheusRule: groups of alerting rules. */
 export interface PrometheusRuleProps extends Named {
   readonly spec: {
     readonly groups: readonly { readonly name: string; readonly rules: readonly AlertRule[] }[];
@@ -66,6 +72,7 @@ export class PrometheusRule extends ApiObject {
   }
 }
 
+/** external-secrets.io/v1 ExternalSecret: fill a Secret from an external store. */
 export interface ExternalSecretProps extends Named {
   readonly spec: {
     readonly refreshInterval: string;

@@ -35,12 +35,15 @@ export const DEFAULT_KEYGEN_COMMAND: readonly string[] = ["zeroplane", "keygen",
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
 export interface CurveKeysProps {
+  /** Namespace of the Secret, ConfigMap and Job. */
   readonly namespace: string;
   /** Platform name: the Secret is `<name>-curve`, the ConfigMap `<name>-curve-public`. */
   readonly platformName: string;
+  /** The mode and its settings. */
   readonly spec: CurveKeySpec;
   /** Runtime image (generated mode). */
   readonly image: string;
+  /** Labels on every object. @default none */
   readonly labels?: Readonly<Record<string, string>>;
 }
 

@@ -30,21 +30,30 @@ const promLabel = (label: string): string => label.replace(/[^a-zA-Z0-9_]/g, "_"
 export interface MonitoredGroup {
   /** Object name (the `app.kubernetes.io/instance` label). */
   readonly name: string;
+  /** Decides how pod names look (for the memory alert's pod regex). */
   readonly workloadKind: "Deployment" | "StatefulSet";
+  /** The group's maxAgents: the active-agents alert fires above 90% of it. */
   readonly maxAgents: number;
+  /** The container memory limit: the memory alert fires above 90% of it. */
   readonly memoryLimit: string;
 }
 
 export interface MonitoringProps {
+  /** Namespace of the monitored platform (and of the monitoring objects). */
   readonly namespace: string;
+  /** Platform name: selects the agent servers by `app.kubernetes.io/part-of`. */
   readonly platformName: string;
+  /** Scrape through the Services or straight from the pods. */
   readonly scrapeKind: "ServiceMonitor" | "PodMonitor";
   /** Labels Prometheus selects monitors and rules by. */
   readonly selectorLabels: Readonly<Record<string, string>>;
+  /** The agent-server groups, for per-group thresholds. */
   readonly groups: readonly MonitoredGroup[];
   /** The NATS StatefulSet name, for the JetStream alert. @default no NATS alert */
   readonly natsStatefulSet?: string;
+  /** Emit the Grafana dashboard ConfigMap. */
   readonly dashboard: boolean;
+  /** Labels on every object. @default none */
   readonly labels?: Readonly<Record<string, string>>;
 }
 

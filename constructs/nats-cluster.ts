@@ -33,6 +33,7 @@ export const DEFAULT_NATS_EXPORTER_IMAGE = {
 export const NATS_EXPORTER_PORT = 7777;
 
 export interface NatsClusterProps extends NatsClusterSpec {
+  /** Namespace of every object. */
   readonly namespace: string;
   /** Name of the StatefulSet and client Service, e.g. `zeroplane-nats`. */
   readonly resourceName: string;

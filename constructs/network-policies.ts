@@ -11,9 +11,13 @@ import { NATS_PORTS } from "./nats-config.js";
 
 /** A peer by namespace labels and/or pod labels (both set: AND). Neither: every pod of this namespace. */
 export interface PeerLabels {
+  /** Labels of the peer's namespace. @default this namespace only */
   readonly namespaceLabels?: Readonly<Record<string, string>>;
+  /** Labels of the peer's pods. @default every pod (of the selected namespaces) */
   readonly podLabels?: Readonly<Record<string, string>>;
 }
+
+/** The peer as a NetworkPolicy `from`/`to` entry. */
 
 export function peerFrom(peer: PeerLabels): k8s.NetworkPolicyPeer {
   const out: { namespaceSelector?: k8s.LabelSelector; podSelector?: k8s.LabelSelector } = {};
@@ -50,8 +54,11 @@ export const DNS_PEERS: k8s.NetworkPolicyEgressRule = {
 };
 
 export interface DefaultDenyProps {
+  /** The namespace to close. */
   readonly namespace: string;
+  /** The policy's name. */
   readonly name: string;
+  /** Labels on the policy. */
   readonly labels: Record<string, string>;
 }
 
@@ -67,8 +74,11 @@ export class DefaultDenyPolicy extends Construct {
 }
 
 export interface AgentServerPolicyProps {
+  /** Namespace of the group. */
   readonly namespace: string;
+  /** The policy's name (the group's object name). */
   readonly name: string;
+  /** Labels on the policy. */
   readonly labels: Record<string, string>;
   /** The group's pod selector. */
   readonly podLabels: Record<string, string>;
@@ -81,7 +91,9 @@ export interface AgentServerPolicyProps {
   /** The NATS pods the servers publish to. @default no NATS egress */
   readonly nats?: Readonly<Record<string, string>>;
   /** Extra egress for the spawned agents. */
+  /** Extra egress for the spawned agents (may be empty). */
   readonly agentEgressCidrs: readonly string[];
+  /** TCP ports for `agentEgressCidrs`. */
   readonly agentEgressPorts: readonly number[];
 }
 
@@ -121,10 +133,15 @@ export class AgentServerNetworkPolicy extends Construct {
 }
 
 export interface KeygenPolicyProps {
+  /** Namespace of the Job. */
   readonly namespace: string;
+  /** The policy's name. */
   readonly name: string;
+  /** Labels on the policy. */
   readonly labels: Record<string, string>;
+  /** The Job's pod labels. */
   readonly podLabels: Record<string, string>;
+  /** Where the Kubernetes API server is (ports 443 and 6443). */
   readonly apiServerCidrs: readonly string[];
 }
 

@@ -15,7 +15,7 @@ export async function zeroplaneProgram(): Promise<Record<string, unknown>> {
   const env = loadPulumiEnvironment();
   if (usesPlaceholderDigest(env)) {
     pulumi.log.warn(
-      `zeroplane:image.digest is the all-zeros placeholder; no such image exists. Set the digest you pushed: pulumi config set --path 'zeroplane:image.digest' sha256:<64 hex> --stack ${env.environment}`,
+      `an image digest (zeroplane:image, zeroplane:nats.image or zeroplane:nats.exporterImage) is the all-zeros placeholder; no such image exists. Set the digest you pushed or mirrored: pulumi config set --path 'zeroplane:image.digest' sha256:<64 hex> --stack ${env.environment}`,
     );
   }
   // Synthesize first: a spec the platform rejects fails before any resource is registered.

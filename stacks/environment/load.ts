@@ -155,6 +155,15 @@ function crossCheck(env: Environment): void {
       "set nats.replicas: 3 and keep jetstream on",
     );
   }
+  for (const key of ["image", "exporterImage"] as const) {
+    if (env.nats !== undefined && env.nats[key]?.digest === undefined) {
+      fail(
+        ["nats", key],
+        `must be pinned by digest with ${guard}: the default NATS images are tagged, and tags can move`,
+        `set zeroplane:nats.${key} to { repository, digest: sha256:<64 hex> }`,
+      );
+    }
+  }
   if (env.curve.mode === "off" || env.curve.mode === "generated") {
     fail(
       ["curve", "mode"],
@@ -186,7 +195,9 @@ function crossCheck(env: Environment): void {
 
 /** True while the image digest is the committed placeholder (the program warns). */
 export function usesPlaceholderDigest(env: Environment): boolean {
-  return env.image.digest === PLACEHOLDER_DIGEST;
+  return [env.image, env.nats?.image, env.nats?.exporterImage].some(
+    (image) => image?.digest === PLACEHOLDER_DIGEST,
+  );
 }
 
 /** A stack file `Pulumi.<env>.yaml`, read as Pulumi would: its `config` map, keys with namespaces. */

@@ -185,6 +185,8 @@ export const natsSchema = z
       .optional(),
     resources: z.object({ cpu: quantity, memory: quantity }).strict().optional(),
     image: pinnedImage(repository).optional(),
+    /** The Prometheus exporter sidecar's image (when monitoring is on). */
+    exporterImage: pinnedImage(repository).optional(),
     auth: z.object({ secretName: dnsLabel }).strict().optional(),
     tls: z
       .object({ client: tlsSecretSchema.optional(), cluster: tlsSecretSchema.optional() })

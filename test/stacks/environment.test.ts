@@ -48,7 +48,18 @@ describe("the committed environments", () => {
     expect(usesPlaceholderDigest(loadEnvironmentFile(join(PROJECT_DIR, "Pulumi.prod.yaml")))).toBe(true);
     const spec = values("prod");
     spec.image.digest = `sha256:${"ab".repeat(32)}`;
+    expect(usesPlaceholderDigest(parseEnvironment("prod", spec, "x"))).toBe(true);
+    spec.nats.image.digest = `sha256:${"cd".repeat(32)}`;
+    spec.nats.exporterImage.digest = `sha256:${"ef".repeat(32)}`;
     expect(usesPlaceholderDigest(parseEnvironment("prod", spec, "x"))).toBe(false);
+  });
+
+  it("require the NATS images to be pinned by digest in production", () => {
+    const spec = values("prod");
+    delete spec.nats.exporterImage;
+    expect(() => parseEnvironment("prod", spec, "x")).toThrow(
+      /zeroplane:nats.exporterImage.*pinned by digest/,
+    );
   });
 
   it("switch AWS off in dev and on, with production guards, in prod", () => {

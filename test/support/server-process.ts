@@ -21,6 +21,11 @@ export interface ServerProcessOptions {
   readonly config?: ZeroplaneConfigInput;
   /** Extra environment (ZEROPLANE_* variables, for example). */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Node arguments that start the server. @default ["--import", "tsx", "runtime/server/main.ts"]
+   * (benchmarks pass a compiled bundle instead, to measure what production runs).
+   */
+  readonly nodeArgs?: readonly string[];
   /** How long to wait for the server to become ready. @default 30000 */
   readonly readyTimeoutMs?: number;
 }
@@ -74,7 +79,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     if (!name.startsWith("ZEROPLANE_")) env[name] = value;
   }
   Object.assign(env, { ZEROPLANE_CONFIG: configFile }, options.env);
-  const child = spawn(process.execPath, ["--import", "tsx", serverMain], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? ["--import", "tsx", serverMain])], {
     cwd: repoRoot,
     env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -9,8 +9,9 @@
  * CPU-bound work, less the client's own share, and lower still when other work loads the machine.
  */
 import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { Dealer, Router } from "zeromq";
 import { ZeroplaneClient } from "../runtime/client/index.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../test/support/server-process.js";
@@ -38,20 +39,30 @@ async function throughput(concurrency: number, op: (worker: number) => Promise<u
   return done / ((performance.now() - started) / 1000);
 }
 
-async function startServers(count: number): Promise<ServerProcess[]> {
-  return Promise.all(
+const stateRoot = mkdtempSync(join(tmpdir(), "zeroplane-cluster-bench-"));
+
+async function startServers(
+  group: string,
+  count: number,
+  started: ServerProcess[],
+): Promise<ServerProcess[]> {
+  const servers = await Promise.all(
     Array.from({ length: count }, (_, i) =>
       startServerProcess({
         config: testServerConfig({
-          server: { id: `bench-${i + 1}`, maxAgents: 10_000 },
+          server: { id: `bench-${group}-${i + 1}`, maxAgents: 10_000 },
           security: { curve: false },
-          runner: { retentionMs: 1_000, stateDir: `/tmp/zeroplane-cluster-bench-${process.pid}-${i}` },
+          runner: { retentionMs: 1_000, stateDir: join(stateRoot, `${group}-${i}`) },
           log: { level: "info" },
         }),
         readyTimeoutMs: 60_000,
+      }).then((server) => {
+        started.push(server);
+        return server;
       }),
     ),
   );
+  return servers;
 }
 
 async function measureCluster(servers: readonly ServerProcess[]): Promise<{ health: number; spawn: number }> {
@@ -126,9 +137,10 @@ export async function run(report: Report): Promise<void> {
   const three: Array<{ health: number; spawn: number }> = [];
   const rawSpawn: number[] = [];
   const rawEcho: number[] = [];
-  const single = await startServers(1);
-  const trio = await startServers(3);
+  const started: ServerProcess[] = [];
   try {
+    const single = await startServers("one", 1, started);
+    const trio = await startServers("three", 3, started);
     // Alternate the configurations so drifting machine load hits both alike.
     for (let i = 0; i < ROUNDS; i++) {
       one.push(await measureCluster(single));

@@ -47,9 +47,11 @@ export async function runServerProcess(overrides?: ZeroplaneConfigInput): Promis
 
 function isMainModule(): boolean {
   const entry = process.argv[1];
-  if (!entry) return false;
+  const self = fileURLToPath(import.meta.url);
+  // Bundled into the CLI, import.meta.url is the bundle's own file: only run when this is server/main.
+  if (!entry || !/[\\/]server[\\/]main\.[jt]s$/.test(self)) return false;
   try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+    return realpathSync(entry) === realpathSync(self);
   } catch {
     return false;
   }

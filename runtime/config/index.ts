@@ -198,7 +198,8 @@ export function defaultConfig(): ZeroplaneConfig {
       stopGraceMs: 10_000,
       stateDir: join(tmpdir(), "zeroplane"),
     },
-    http: { host: "0.0.0.0", port: DEFAULT_PORTS.http },
+    // Loopback unless asked: the image and the constructs set 0.0.0.0 for probes and Prometheus.
+    http: { host: "127.0.0.1", port: DEFAULT_PORTS.http },
     nats: {
       enabled: false,
       required: false,
@@ -485,8 +486,33 @@ function validate(merged: unknown): ZeroplaneConfig {
     merged,
   );
   throw new ConfigError(
-    `invalid config "${path}"${envName ? ` (${envName})` : ""}: ${issue.message}; got ${JSON.stringify(value)}. Fix: correct it in the config file or environment.`,
+    `invalid config "${path}"${envName ? ` (${envName})` : ""}: ${issue.message}; got ${describeValue(path, value)}. Fix: correct it in the config file or environment.`,
     path,
+  );
+}
+
+/** Config keys whose values are secret: errors describe them without echoing them. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(["security.secretKey"]);
+
+/** A value for an error message, with secrets and URL credentials redacted (errors end up in logs). */
+function describeValue(path: string, value: unknown): string {
+  if (SECRET_KEYS.has(path.split(".").slice(0, 2).join("."))) {
+    return typeof value === "string" ? `a secret of ${value.length} characters (not shown)` : typeof value;
+  }
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === "string" ? item.replace(/(\/\/)[^/@\s]*@/g, "$1[redacted]@") : item,
+  );
+}
+
+/** NATS command intake bypasses CURVE and ZAP, so it needs an authenticated NATS connection. */
+function checkCommandIntake(config: ZeroplaneConfig): void {
+  const nats = config.nats;
+  if (!nats.enabled || !nats.commands || config.security.allowInsecure) return;
+  const authenticated = Boolean(nats.userFile || nats.tokenFile || nats.nkeySeedFile || nats.credsFile);
+  if (authenticated || nats.urls.every(isLoopbackNatsUrl)) return;
+  throw new ConfigError(
+    `NATS command intake (${ENV_VARS["nats.commands"]}=true) would let anyone who can reach ${nats.urls.join(", ")} spawn and control agents, because no NATS credentials are set. Fix: set ${ENV_VARS["nats.userFile"]} and ${ENV_VARS["nats.passwordFile"]}, ${ENV_VARS["nats.tokenFile"]}, ${ENV_VARS["nats.nkeySeedFile"]} or ${ENV_VARS["nats.credsFile"]}; or turn command intake off; or set ${ENV_VARS["security.allowInsecure"]}=true if you accept the risk.`,
+    "nats.commands",
   );
 }
 
@@ -503,8 +529,21 @@ export function isLoopbackEndpoint(endpoint: string): boolean {
   );
 }
 
-/** Refuses a plaintext ZeroMQ listener beyond loopback unless explicitly allowed. */
+/** True when a NATS URL points at this machine only. */
+function isLoopbackNatsUrl(url: string): boolean {
+  const host = url
+    .replace(/^[a-z]+:\/\//, "")
+    .replace(/^[^@]*@/, "")
+    .replace(/[:/].*$/, "");
+  return host === "127.0.0.1" || host === "localhost" || host.startsWith("127.");
+}
+
+/**
+ * Refuses a plaintext ZeroMQ listener beyond loopback, and NATS command intake from an
+ * unauthenticated NATS beyond loopback, unless explicitly allowed.
+ */
 function checkSecurity(config: ZeroplaneConfig): void {
+  checkCommandIntake(config);
   if (config.security.curve) {
     if (config.security.secretKey && config.security.secretKeyFile) {
       throw new ConfigError(

@@ -2,7 +2,8 @@
  * The environment an agent starts with: a short allowlist copied from the server, then the caller's env.
  *
  * An allowlist (not a denylist) so that no server secret, such as ZEROPLANE_SECURITY_SECRET_KEY,
- * NATS credentials or cloud tokens, ever reaches an agent by accident.
+ * NATS credentials or cloud tokens, is handed to an agent by accident. Agents share the server's uid,
+ * so this is not a sandbox: see "Trust boundary" in docs/runner.md.
  */
 
 /** Server variables an agent may inherit. Nothing else is copied. */

@@ -123,6 +123,45 @@ describe("runtime config", () => {
     expect(allowed.security.allowInsecure).toBe(true);
   });
 
+  it("never echoes a secret key in an error, which would end up in the logs", () => {
+    const leaked = `${KEY.slice(0, 39)} `;
+    let message = "";
+    try {
+      loadConfig({ env: { [ENV_VARS["security.secretKey"]]: `${leaked}x` } });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/security.secretKey.*a secret of 41 characters \(not shown\)/);
+    expect(message).not.toContain(KEY.slice(0, 20));
+  });
+
+  it("redacts credentials in URLs when it reports a bad value", () => {
+    expect(() =>
+      loadConfig({ env: {}, overrides: { nats: { urls: ["http://alice:hunter2@nats:4222"] } } }),
+    ).toThrow(/http:\/\/\[redacted\]@nats:4222/);
+    expect(() =>
+      loadConfig({ env: {}, overrides: { nats: { urls: ["http://alice:hunter2@nats:4222"] } } }),
+    ).not.toThrow(/hunter2/);
+  });
+
+  it("serves health and metrics on loopback unless told otherwise", () => {
+    expect(loadConfig({ env: {} }).http.host).toBe("127.0.0.1");
+    expect(loadConfig({ env: { [ENV_VARS["http.host"]]: "0.0.0.0" } }).http.host).toBe("0.0.0.0");
+  });
+
+  it("refuses NATS command intake from an unauthenticated NATS beyond loopback", () => {
+    const intake = { enabled: true, commands: true, urls: ["nats://nats.zeroplane:4222"] };
+    expect(() => loadConfig({ env: {}, overrides: { nats: intake } })).toThrow(
+      /NATS command intake.*no NATS credentials.*ZEROPLANE_NATS_USER_FILE/,
+    );
+    const withCredentials = { ...intake, userFile: "/run/nats/user", passwordFile: "/run/nats/password" };
+    expect(loadConfig({ env: {}, overrides: { nats: withCredentials } }).nats.commands).toBe(true);
+    const local = { ...intake, urls: ["nats://127.0.0.1:4222"] };
+    expect(loadConfig({ env: {}, overrides: { nats: local } }).nats.commands).toBe(true);
+    const accepted = loadConfig({ env: {}, overrides: { nats: intake, security: { allowInsecure: true } } });
+    expect(accepted.nats.commands).toBe(true);
+  });
+
   it("reports an unreadable or non-mapping config file", () => {
     expect(() => loadConfig({ file: "/nonexistent/zeroplane.yaml", env: {} })).toThrow(
       /cannot read config file/,

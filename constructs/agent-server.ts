@@ -1,6 +1,7 @@
 /**
  * AgentServer: one group of Zeroplane agent servers, a Deployment (or StatefulSet) with its
- * ServiceAccount, Service, PodDisruptionBudget and, when autoscaled, its HorizontalPodAutoscaler.
+ * ServiceAccount, ClusterIP and headless Services, PodDisruptionBudget and, when autoscaled, its
+ * HorizontalPodAutoscaler.
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
@@ -28,6 +29,7 @@ import {
   spreadConstraints,
 } from "./common.js";
 import { checkExposure, publicServiceSpec } from "./load-balancer.js";
+import { NATS_AUTH_SECRET_KEYS, NATS_TLS_SECRET_KEYS } from "./nats-config.js";
 import type { AgentServerGroupSpec, ResourceSpec } from "./platform.js";
 
 /** Seconds added to the server's drain time so the kubelet never kills a draining server. */
@@ -45,9 +47,12 @@ export interface AgentServerNatsProps {
   readonly url: string;
   /** Replicas of the lifecycle stream (nats.replicas): at most the NATS cluster size, at most 5. */
   readonly streamReplicas: number;
-  /** Secret with keys `user` and `password`, mounted as files. @default none */
+  /** Secret with the keys in `NATS_AUTH_SECRET_KEYS` (`user`, `password`), mounted as files. @default none */
   readonly credentialsSecret?: string;
-  /** Secret holding the CA (`ca.crt`) that signed the NATS client certificate. @default none (plain) */
+  /**
+   * Secret holding the CA (`ca.crt`) that signed the NATS server's client-port certificate; the agent
+   * server verifies NATS with it (the URL must then be `tls://`). @default none (plain)
+   */
   readonly tlsCaSecret?: string;
 }
 
@@ -91,6 +96,8 @@ export class AgentServer extends Construct {
   readonly selectorLabels: Record<string, string>;
   /** The ClusterIP Service (router, events, metrics). */
   readonly serviceName: string;
+  /** The headless Service (router, events; ready pods only), `<name>-headless`, for `dns://` placement. */
+  readonly headlessServiceName: string;
   /** Replicas the PDB and alerts can count on: the static count or the HPA minimum. */
   readonly minReplicas: number;
   readonly resources: ResourceSpec;
@@ -107,6 +114,7 @@ export class AgentServer extends Construct {
     this.resources = props.resources ?? DEFAULT_RESOURCES;
     this.maxAgents = props.maxAgents ?? defaults.server.maxAgents;
     this.serviceName = name;
+    this.headlessServiceName = `${name}-headless`;
     const shutdownGraceMs = props.shutdownGraceMs ?? defaults.server.shutdownGraceMs;
     const replicas = props.autoscaling ? undefined : (props.replicas ?? 2);
     this.minReplicas = props.autoscaling?.minReplicas ?? replicas!;
@@ -166,7 +174,7 @@ export class AgentServer extends Construct {
         metadata,
         spec: {
           ...(replicas === undefined ? {} : { replicas }),
-          serviceName: `${name}-headless`,
+          serviceName: this.headlessServiceName,
           podManagementPolicy: "Parallel",
           selector: { matchLabels: this.selectorLabels },
           updateStrategy: { type: "RollingUpdate" },
@@ -183,17 +191,22 @@ export class AgentServer extends Construct {
           template,
         },
       });
-      new k8s.KubeService(this, "headless-service", {
-        metadata: { ...metadata, name: `${name}-headless` },
-        spec: {
-          clusterIp: "None",
-          publishNotReadyAddresses: false,
-          selector: this.selectorLabels,
-          // No metrics port: only the ClusterIP Service is scraped, so no target appears twice.
-          ports: this.servicePorts(false),
-        },
-      });
     }
+
+    // Every group gets a headless Service: clients spread over the servers with
+    // `dns://<name>-headless.<namespace>.svc.cluster.local:5555` (one address per ready pod), and a
+    // StatefulSet needs it as its governing Service.
+    new k8s.KubeService(this, "headless-service", {
+      metadata: { ...metadata, name: this.headlessServiceName },
+      spec: {
+        clusterIp: "None",
+        // Only ready servers: a client must never be handed a server that is starting or draining.
+        publishNotReadyAddresses: false,
+        selector: this.selectorLabels,
+        // No metrics port: only the ClusterIP Service is scraped, so no target appears twice.
+        ports: this.servicePorts(false),
+      },
+    });
 
     new k8s.KubeService(this, "service", {
       metadata,
@@ -287,8 +300,8 @@ export class AgentServer extends Construct {
           secretName: props.nats.credentialsSecret,
           defaultMode: 0o440,
           items: [
-            { key: "user", path: "user" },
-            { key: "password", path: "password" },
+            { key: NATS_AUTH_SECRET_KEYS.user, path: NATS_AUTH_SECRET_KEYS.user },
+            { key: NATS_AUTH_SECRET_KEYS.password, path: NATS_AUTH_SECRET_KEYS.password },
           ],
         },
       });
@@ -300,7 +313,7 @@ export class AgentServer extends Construct {
         secret: {
           secretName: props.nats.tlsCaSecret,
           defaultMode: 0o444,
-          items: [{ key: "ca.crt", path: "ca.crt" }],
+          items: [{ key: NATS_TLS_SECRET_KEYS.ca, path: NATS_TLS_SECRET_KEYS.ca }],
         },
       });
       mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
@@ -389,12 +402,18 @@ export class AgentServer extends Construct {
       );
       if (props.nats.credentialsSecret) {
         env.push(
-          { name: ENV_VARS["nats.userFile"], value: `${DEFAULT_PATHS.natsCredentialsDir}/user` },
-          { name: ENV_VARS["nats.passwordFile"], value: `${DEFAULT_PATHS.natsCredentialsDir}/password` },
+          {
+            name: ENV_VARS["nats.userFile"],
+            value: `${DEFAULT_PATHS.natsCredentialsDir}/${NATS_AUTH_SECRET_KEYS.user}`,
+          },
+          {
+            name: ENV_VARS["nats.passwordFile"],
+            value: `${DEFAULT_PATHS.natsCredentialsDir}/${NATS_AUTH_SECRET_KEYS.password}`,
+          },
         );
       }
       if (props.nats.tlsCaSecret) {
-        env.push({ name: ENV_VARS["nats.tlsCaFile"], value: `${NATS_CA_DIR}/ca.crt` });
+        env.push({ name: ENV_VARS["nats.tlsCaFile"], value: `${NATS_CA_DIR}/${NATS_TLS_SECRET_KEYS.ca}` });
       }
     }
     return env.sort((a, b) => a.name.localeCompare(b.name));

@@ -4,12 +4,22 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { AGENT_STATUSES, TERMINAL_STATUSES } from "../runtime/protocol/index.js";
 import { check, checkPositiveInt } from "./common.js";
 import type { AutoscalingSpec } from "./platform.js";
 
 /**
+ * Agent statuses that hold a slot against maxAgents, as a PromQL regex: every status the runtime knows
+ * except the terminal ones ("starting|running|paused|stopping"). The HPA's adapter rule
+ * (docs/constructs.md) and the active-agents alert both select `zeroplane_agents` on it.
+ */
+export const ACTIVE_AGENT_STATUSES = AGENT_STATUSES.filter((status) => !TERMINAL_STATUSES.has(status)).join(
+  "|",
+);
+
+/**
  * The custom metric the Prometheus adapter serves for the HPA. docs/constructs.md gives the adapter
- * rule that derives it from the runtime's `zeroplane_agents{status=~"starting|running|paused"}` gauge.
+ * rule that derives it from the runtime's `zeroplane_agents{status=~ACTIVE_AGENT_STATUSES}` gauge.
  */
 export const ACTIVE_AGENTS_METRIC = "zeroplane_agents_active";
 

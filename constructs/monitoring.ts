@@ -1,12 +1,15 @@
 /**
  * Monitoring: a ServiceMonitor or PodMonitor for the agent servers, a PrometheusRule with the alerts
  * operators need, and a Grafana dashboard ConfigMap. Metric names are the runtime's
- * (runtime/observability/metrics.ts); the alert thresholds use each group's own limits.
+ * (runtime/observability/metrics.ts, runtime/events/metrics.ts); the alert thresholds use each group's
+ * own limits.
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { METRIC_NAMES as EVENTS_METRIC_NAMES } from "../runtime/events/metrics.js";
 import { ERROR_CODES } from "../runtime/protocol/index.js";
 import { AGENT_SERVER_CONTAINER, AGENT_SERVER_PORT_NAMES } from "./agent-server.js";
+import { ACTIVE_AGENT_STATUSES } from "./autoscaling.js";
 import { LABELS, checkLabels, parseQuantity, sortedRecord } from "./common.js";
 import { PodMonitor, PrometheusRule, ServiceMonitor, type AlertRule } from "./crds.js";
 
@@ -18,10 +21,14 @@ export const METRICS = {
   spawnFailures: "zeroplane_spawn_failures_total",
   authRejections: "zeroplane_auth_rejections_total",
   agents: "zeroplane_agents",
+  /** Lifecycle events dropped from a full spool (runtime/events/metrics.ts). */
+  eventsDropped: EVENTS_METRIC_NAMES.spoolDropped,
+  /** 1 while the server's NATS connection is up (runtime/events/metrics.ts). */
+  natsConnected: EVENTS_METRIC_NAMES.natsConnected,
 } as const;
 
-/** Agent statuses that hold a slot against maxAgents. */
-export const ACTIVE_STATUSES = "starting|running|paused|stopping";
+/** Agent statuses that hold a slot against maxAgents (the same regex the HPA's adapter rule uses). */
+export const ACTIVE_STATUSES = ACTIVE_AGENT_STATUSES;
 
 /** Pod labels copied onto every scraped series, so alerts can select a platform and a group. */
 const TARGET_LABELS = [LABELS.instance, LABELS.component, LABELS.partOf];
@@ -36,6 +43,8 @@ export interface MonitoredGroup {
   readonly maxAgents: number;
   /** The container memory limit: the memory alert fires above 90% of it. */
   readonly memoryLimit: string;
+  /** The group publishes lifecycle events to NATS: adds the lost-event alerts. @default false */
+  readonly natsEvents?: boolean;
 }
 
 export interface MonitoringProps {
@@ -211,6 +220,33 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
           "{{ $labels.pod }} uses {{ $value | humanize1024 }}B; it will be OOM-killed at the limit.",
       },
     });
+  }
+  for (const group of props.groups.filter((g) => g.natsEvents === true)) {
+    rules.push(
+      {
+        alert: "ZeroplaneLifecycleEventsDropped",
+        expr: `sum by (pod) (increase(${METRICS.eventsDropped}${groupSelector(props, group)}[5m])) > 0`,
+        // Any drop is a lost event: fire at once.
+        for: "0m",
+        labels: { severity: "critical", group: group.name },
+        annotations: {
+          summary: `Lifecycle events were dropped from a full spool in ${group.name}`,
+          description:
+            "{{ $labels.pod }} dropped {{ $value }} lifecycle events in 5 minutes: NATS has been unreachable long enough to fill the spool. Restore NATS, or raise nats.spoolMaxBytes.",
+        },
+      },
+      {
+        alert: "ZeroplaneNatsDisconnected",
+        expr: `max by (pod) (${METRICS.natsConnected}${groupSelector(props, group)}) == 0`,
+        for: "5m",
+        labels: { severity: "warning", group: group.name },
+        annotations: {
+          summary: `An agent server in ${group.name} has been disconnected from NATS for 5 minutes`,
+          description:
+            "{{ $labels.pod }} cannot reach NATS; lifecycle events are spooling on disk and will be dropped when the spool is full. Check the NATS pods, credentials and NetworkPolicy.",
+        },
+      },
+    );
   }
   if (props.natsStatefulSet) {
     const sts = `namespace="${props.namespace}", statefulset="${props.natsStatefulSet}"`;

@@ -18,7 +18,14 @@ import {
 } from "./common.js";
 import { PodMonitor } from "./crds.js";
 import { checkCidrs } from "./load-balancer.js";
-import { LAME_DUCK, NATS_ENV, NATS_PATHS, NATS_PORTS, renderNatsConfig } from "./nats-config.js";
+import {
+  LAME_DUCK,
+  NATS_AUTH_SECRET_KEYS,
+  NATS_ENV,
+  NATS_PATHS,
+  NATS_PORTS,
+  renderNatsConfig,
+} from "./nats-config.js";
 import { DNS_PEERS, peerFrom, type PeerLabels } from "./network-policies.js";
 import type { NatsClusterSpec } from "./platform.js";
 
@@ -210,10 +217,13 @@ export class NatsCluster extends Construct {
     ];
     if (props.auth) {
       env.push(
-        { name: NATS_ENV.user, valueFrom: { secretKeyRef: { name: props.auth.secretName, key: "user" } } },
+        {
+          name: NATS_ENV.user,
+          valueFrom: { secretKeyRef: { name: props.auth.secretName, key: NATS_AUTH_SECRET_KEYS.user } },
+        },
         {
           name: NATS_ENV.password,
-          valueFrom: { secretKeyRef: { name: props.auth.secretName, key: "password" } },
+          valueFrom: { secretKeyRef: { name: props.auth.secretName, key: NATS_AUTH_SECRET_KEYS.password } },
         },
       );
     }

@@ -13,6 +13,15 @@ export const NATS_ENV = {
   password: "NATS_PASSWORD",
 } as const;
 
+/**
+ * Keys of the Secret named by `nats.auth.secretName`. The NATS pods read them as environment
+ * variables; the agent servers mount them as files of the same names.
+ */
+export const NATS_AUTH_SECRET_KEYS = { user: "user", password: "password" } as const;
+
+/** Keys of a `kubernetes.io/tls` Secret named by `nats.tls.client` or `nats.tls.cluster`. */
+export const NATS_TLS_SECRET_KEYS = { cert: "tls.crt", key: "tls.key", ca: "ca.crt" } as const;
+
 /** Ports inside the NATS pod. */
 export const NATS_PORTS = {
   client: 4222,
@@ -131,9 +140,9 @@ export function renderNatsConfig(options: NatsConfigOptions): string {
 function tlsBlock(dir: string, verify: boolean, indent: string): string[] {
   return [
     `${indent}tls {`,
-    `${indent}  cert_file: ${quote(`${dir}/tls.crt`)}`,
-    `${indent}  key_file: ${quote(`${dir}/tls.key`)}`,
-    `${indent}  ca_file: ${quote(`${dir}/ca.crt`)}`,
+    `${indent}  cert_file: ${quote(`${dir}/${NATS_TLS_SECRET_KEYS.cert}`)}`,
+    `${indent}  key_file: ${quote(`${dir}/${NATS_TLS_SECRET_KEYS.key}`)}`,
+    `${indent}  ca_file: ${quote(`${dir}/${NATS_TLS_SECRET_KEYS.ca}`)}`,
     `${indent}  verify: ${verify}`,
     `${indent}}`,
   ];

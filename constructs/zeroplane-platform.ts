@@ -161,6 +161,7 @@ export class ZeroplanePlatform extends Construct {
           workloadKind: server.workloadKind,
           maxAgents: server.maxAgents,
           memoryLimit: server.resources.limits.memory,
+          natsEvents: this.nats !== undefined,
         })),
         natsStatefulSet: this.nats ? `${name}-nats` : undefined,
         dashboard: props.monitoring?.dashboard ?? true,

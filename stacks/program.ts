@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ZeroplaneAws } from "./aws/index.js";
-import { usesPlaceholderDigest } from "./environment/load.js";
+import { checkDeployableDigests, placeholderDigestKeys } from "./environment/load.js";
 import { loadPulumiEnvironment } from "./environment/pulumi.js";
 import { ZeroplaneKubernetes } from "./kubernetes/deploy.js";
 import { synthesizeEnvironment } from "./kubernetes/manifests.js";
@@ -13,9 +13,11 @@ import { platformProps } from "./platform-props.js";
 
 export async function zeroplaneProgram(): Promise<Record<string, unknown>> {
   const env = loadPulumiEnvironment();
-  if (usesPlaceholderDigest(env)) {
+  // A placeholder digest names no image: production refuses it, other stacks warn.
+  checkDeployableDigests(env);
+  for (const key of placeholderDigestKeys(env)) {
     pulumi.log.warn(
-      `an image digest (zeroplane:image, zeroplane:nats.image or zeroplane:nats.exporterImage) is the all-zeros placeholder; no such image exists. Set the digest you pushed or mirrored: pulumi config set --path 'zeroplane:image.digest' sha256:<64 hex> --stack ${env.environment}`,
+      `${key} is the all-zeros placeholder; no such image exists. Set the digest you pushed or mirrored: pulumi config set --path '${key}' sha256:<64 hex> --stack ${env.environment}`,
     );
   }
   // Synthesize first: a spec the platform rejects fails before any resource is registered.

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { environmentFiles, loadEnvironmentFile, placeholderDigestKeys } from "./environment/load.js";
 import { compareTrees, hasDrift, readTree, writeTree, type TreeDrift } from "./gitops/files.js";
 import { renderDeployTree } from "./gitops/render.js";
 
@@ -39,6 +40,19 @@ export function check(options: SynthOptions): TreeDrift {
   }
 }
 
+/** One warning per environment whose stack file still carries a placeholder image digest. */
+export function placeholderWarnings(projectDir: string): string[] {
+  return environmentFiles(projectDir).flatMap(({ path }) => {
+    const env = loadEnvironmentFile(path);
+    const keys = placeholderDigestKeys(env);
+    if (keys.length === 0) return [];
+    const refused = env.production ? "; `pulumi up` refuses it (production: true)" : "";
+    return [
+      `warning: ${env.source}: ${keys.join(", ")} ${keys.length === 1 ? "is" : "are"} the all-zeros placeholder digest, so deploy/${env.environment} is a template${refused}. Fix: pulumi config set --path '${keys[0]}' sha256:<64 hex> --stack ${env.environment}`,
+    ];
+  });
+}
+
 /** The report `--check` prints. */
 export function describeDrift(drift: TreeDrift, outDir: string): string {
   const lines = [`${outDir} is out of date with the stack files:`];
@@ -57,6 +71,7 @@ function main(argv: string[]): number {
   const projectDir = resolve(values.project ?? join(fileURLToPath(import.meta.url), "..", ".."));
   const outDir = resolve(values.out ?? join(projectDir, "deploy"));
   const shown = relative(process.cwd(), outDir) || ".";
+  for (const warning of placeholderWarnings(projectDir)) console.warn(warning);
   if (values.check) {
     const drift = check({ projectDir, outDir });
     if (hasDrift(drift)) {

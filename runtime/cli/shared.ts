@@ -9,7 +9,6 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CLIENT_ENV_VARS, ConfigError, DEFAULT_PORTS } from "../config/index.js";
 import {
-  ClientUsageError,
   PLACEMENT_STRATEGIES,
   RemoteError,
   ZeroplaneClient,
@@ -365,12 +364,3 @@ export function parsePairs(flag: string, pairs: readonly string[] | undefined): 
 }
 
 export { collect as collectRepeatable };
-
-/** Usage errors raised by the client (bad endpoint, bad key) also map to exit 2. */
-export function isUsageError(error: unknown): boolean {
-  return (
-    error instanceof ClientUsageError ||
-    error instanceof CommanderError ||
-    exitCodeFor(error) === EXIT_CODES.usage
-  );
-}

@@ -29,6 +29,8 @@ export class ServerMetrics {
   private readonly malformed: Counter<"reason">;
   private readonly replays: Counter;
   private readonly streamDrops: Counter;
+  private readonly revocations: Counter;
+  private readonly recycles: Counter;
   private readonly requestChildren = new Map<string, { inc(): void }>();
   private readonly durationChildren = new Map<string, { observe(value: number): void }>();
   private source: AgentGaugeSource | null = null;
@@ -97,6 +99,16 @@ export class ServerMetrics {
     this.streamDrops = new Counter({
       name: "zeroplane_stream_events_dropped_total",
       help: "PUB stream events dropped because the publish queue was full.",
+      registers: [registry],
+    });
+    this.revocations = new Counter({
+      name: "zeroplane_allowlist_revocations_total",
+      help: "Client keys removed from the allowlist by a reload (each removal closes every client connection).",
+      registers: [registry],
+    });
+    this.recycles = new Counter({
+      name: "zeroplane_connection_recycles_total",
+      help: "Times every client connection was closed (sockets unbound and re-bound) so clients re-authenticate.",
       registers: [registry],
     });
     // prom-client calls collect() with the metric as `this`, so read the source through a closure.
@@ -180,5 +192,15 @@ export class ServerMetrics {
 
   recordStreamDrop(): void {
     this.streamDrops.inc();
+  }
+
+  /** Keys removed from the allowlist by one reload. */
+  recordRevocations(keys: number): void {
+    if (keys > 0) this.revocations.inc(keys);
+  }
+
+  /** The server closed every client connection so that each client re-authenticates. */
+  recordConnectionRecycle(): void {
+    this.recycles.inc();
   }
 }

@@ -59,9 +59,20 @@ export interface AllowlistOptions {
   readonly pollIntervalMs?: number;
 }
 
+/** What a reload changed. Keys are Z85 text: hand them to keyFingerprint() before logging. */
+export interface AllowlistChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** The list's generation after the reload. */
+  readonly generation: number;
+}
+
+export type AllowlistListener = (change: AllowlistChange) => void;
+
 /** A live allowlist. `has()` is what the ZAP handler asks. */
 export class Allowlist {
   private keys: Set<string>;
+  private readonly listeners = new Set<AllowlistListener>();
   private readonly watcher: FSWatcher | null;
   private readonly poll: NodeJS.Timeout;
   private debounce: NodeJS.Timeout | null = null;
@@ -111,14 +122,40 @@ export class Allowlist {
       return false;
     }
     if (sameKeys(next, this.keys)) return false;
+    const previous = this.keys;
     this.keys = next;
     this.generation++;
-    this.logger?.info({ file: this.file, keys: next.size }, "client allowlist reloaded");
+    const change: AllowlistChange = {
+      added: [...next].filter((key) => !previous.has(key)),
+      removed: [...previous].filter((key) => !next.has(key)),
+      generation: this.generation,
+    };
+    this.logger?.info(
+      { file: this.file, keys: next.size, added: change.added.length, removed: change.removed.length },
+      "client allowlist reloaded",
+    );
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.logger?.error({ err: (error as Error).message }, "allowlist change listener failed");
+      }
+    }
     return true;
+  }
+
+  /**
+   * Calls `listener` after every reload that changed the list (the new list is already in force).
+   * Returns a function that removes the listener.
+   */
+  onChange(listener: AllowlistListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   close(): void {
     this.closed = true;
+    this.listeners.clear();
     this.watcher?.close();
     clearInterval(this.poll);
     if (this.debounce) clearTimeout(this.debounce);

@@ -1,4 +1,11 @@
-export { Allowlist, AllowlistError, parseAllowlist, type AllowlistOptions } from "./allowlist.js";
+export {
+  Allowlist,
+  AllowlistError,
+  parseAllowlist,
+  type AllowlistChange,
+  type AllowlistListener,
+  type AllowlistOptions,
+} from "./allowlist.js";
 export {
   generateKeypair,
   keyFingerprint,

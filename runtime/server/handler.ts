@@ -22,6 +22,7 @@ import {
 } from "../protocol/index.js";
 import type { AgentRunner } from "../runner/api.js";
 import { VERSION } from "../version.js";
+import { withDeadline } from "./deadline.js";
 import { IdempotencyCache } from "./idempotency.js";
 
 /** Server state the handler reads: whether it is draining and whether it is ready. */
@@ -40,6 +41,13 @@ export interface HandlerDeps {
   readonly metrics: ServerMetrics;
   readonly state: HandlerState;
   readonly idempotencyWindowMs: number;
+  /**
+   * A request still running after this long is answered with TIMEOUT (retryable); the operation may
+   * still complete. server.requestTimeoutMs.
+   */
+  readonly requestTimeoutMs: number;
+  /** The idempotency window's clock. @default Date.now */
+  readonly now?: () => number;
 }
 
 /** How many agents a continue-mode batch controls at once. */
@@ -99,7 +107,7 @@ export interface ServerRequestHandler {
 
 export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
   const { runner, metrics, state } = deps;
-  const idempotency = new IdempotencyCache(deps.idempotencyWindowMs);
+  const idempotency = new IdempotencyCache(deps.idempotencyWindowMs, undefined, deps.now);
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
 
@@ -223,20 +231,34 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
     }
   };
 
+  /** Validates and runs one request. */
+  async function run(method: unknown, params: unknown): Promise<unknown> {
+    if (!isMethod(method)) {
+      const shown = typeof method === "string" ? `"${method.slice(0, 64)}"` : typeof method;
+      throw new ProtocolError(
+        ERROR_CODES.UNKNOWN_METHOD,
+        `unknown method ${shown}. Fix: use one of ${Object.keys(METHOD_PARAMS).join(", ")}.`,
+      );
+    }
+    const implementation = methods[method] as (parsed: unknown) => Promise<unknown> | unknown;
+    return implementation(parseParams(method, params));
+  }
+
+  const timeoutError = (label: string) => () =>
+    new ProtocolError(
+      ERROR_CODES.TIMEOUT,
+      `${label} did not finish within ${deps.requestTimeoutMs} ms (server.requestTimeoutMs) and may still complete. Retry; a spawn retried with the same idempotencyKey returns its agent.`,
+    );
+
   const handle = (async (method: unknown, params: unknown) => {
     const startedAt = performance.now();
     const label = methodLabel(method);
     inFlight++;
+    const operation = run(method, params);
+    // In flight until the operation itself ends, also when its reply went out as TIMEOUT.
+    operation.then(finish, finish);
     try {
-      if (!isMethod(method)) {
-        const shown = typeof method === "string" ? `"${method.slice(0, 64)}"` : typeof method;
-        throw new ProtocolError(
-          ERROR_CODES.UNKNOWN_METHOD,
-          `unknown method ${shown}. Fix: use one of ${Object.keys(METHOD_PARAMS).join(", ")}.`,
-        );
-      }
-      const run = methods[method] as (parsed: unknown) => Promise<unknown> | unknown;
-      const result = await run(parseParams(method, params));
+      const result = await withDeadline(operation, deps.requestTimeoutMs, timeoutError(label));
       metrics.recordRequest(label, "ok", (performance.now() - startedAt) / 1000);
       return result;
     } catch (error) {
@@ -244,8 +266,6 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
       metrics.recordRequest(label, wire.code, (performance.now() - startedAt) / 1000);
       if (wire !== error) throw Object.assign(wire, { cause: error });
       throw wire;
-    } finally {
-      finish();
     }
   }) as RequestHandler;
 

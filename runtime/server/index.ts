@@ -16,9 +16,11 @@ import { createAgentRunner } from "../runner/index.js";
 import { Allowlist } from "../security/allowlist.js";
 import { readSecretKey } from "../security/keys.js";
 import { ZapHandler } from "../security/zap.js";
+import { withTimeout } from "./deadline.js";
 import { createRequestHandler } from "./handler.js";
 import { StreamPublisher } from "./publisher.js";
 import { RequestSocket } from "./request-socket.js";
+import { ConnectionRecycler } from "./revocation.js";
 import { serverSocketOptions } from "./sockets.js";
 
 export interface AgentServer {
@@ -152,6 +154,7 @@ export async function startServer(
       runner,
       metrics,
       idempotencyWindowMs: config.server.idempotencyWindowMs,
+      requestTimeoutMs: config.server.requestTimeoutMs ?? 30_000, // TEMP
       state: {
         serverId,
         maxAgents: config.server.maxAgents,
@@ -190,6 +193,19 @@ export async function startServer(
     );
     requests.start();
 
+    // ZAP vets a client only at the handshake: a reload that removes keys closes every connection.
+    const recycler = new ConnectionRecycler({
+      sockets: [
+        { socket: router, endpoint: router.lastEndpoint ?? config.server.bind },
+        { socket: pub, endpoint: pub.lastEndpoint ?? config.server.publishBind },
+      ],
+      settled: () => requests.settled(),
+      settleTimeoutMs: config.server.requestTimeoutMs ?? 30_000, // TEMP
+      metrics,
+      logger: logger.child({ component: "revocation" }),
+    });
+    const stopWatchingAllowlist = allowlist?.onChange(recycler.onAllowlistChange);
+
     let closed = false;
     const http: ObservabilityServer = await startObservabilityServer({
       host: config.http.host,
@@ -200,6 +216,7 @@ export async function startServer(
         ready: () => {
           if (closed) return { ready: false, reason: "closed" };
           if (draining) return { ready: false, reason: "draining" };
+          if (!recycler.bound()) return { ready: false, reason: "re-binding sockets after a key revocation" };
           if (!ready()) return { ready: false, reason: "NATS is required and not connected" };
           return { ready: true };
         },
@@ -221,6 +238,8 @@ export async function startServer(
     const closeAll = async (sinkDeadlineMs: number) => {
       if (closed) return;
       closed = true;
+      stopWatchingAllowlist?.();
+      await recycler.close();
       router.close();
       await requests.stopped();
       pub.close();
@@ -286,14 +305,4 @@ async function bindSocket(socket: Router | Publisher, endpoint: string, envName:
       envName,
     );
   }
-}
-
-/** Waits for a promise, but no longer than ms. */
-async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise.catch(() => undefined),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
 }

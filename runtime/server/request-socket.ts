@@ -17,6 +17,8 @@ const MAX_IN_FLIGHT = 10_000;
 export class RequestSocket {
   private readonly replies: SendQueue;
   private inFlight = 0;
+  /** Each in-flight request's reply promise, so a caller can wait for the ones running now. */
+  private readonly pending = new Set<Promise<void>>();
   private resumeReading: (() => void) | null = null;
   private loop: Promise<void> | null = null;
 
@@ -43,6 +45,15 @@ export class RequestSocket {
   /** Resolves when every reply queued so far has been handed to ZeroMQ. */
   drained(): Promise<void> {
     return this.replies.drained();
+  }
+
+  /**
+   * Resolves when every request in flight now has been answered (requests that arrive later are not
+   * waited for) and its reply handed to ZeroMQ.
+   */
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+    await this.replies.drained();
   }
 
   /** Resolves when the receive loop has ended (after the socket is closed). */
@@ -105,10 +116,12 @@ export class RequestSocket {
     }
     const { id, method, params } = decoded.request;
     this.inFlight++;
-    this.handle(method as never, params).then(
+    const replied = this.handle(method as never, params).then(
       (result) => this.reply(identity, id, result),
       (error: unknown) => this.replyError(identity, id, error),
     );
+    this.pending.add(replied);
+    void replied.finally(() => this.pending.delete(replied));
   }
 
   private reply(identity: Buffer, id: string, result: unknown): void {

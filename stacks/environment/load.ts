@@ -155,6 +155,13 @@ function crossCheck(env: Environment): void {
       "set nats.replicas: 3 and keep jetstream on",
     );
   }
+  if (env.nats !== undefined && env.nats.auth === undefined) {
+    fail(
+      ["nats", "auth"],
+      `is required with ${guard}: agent servers run arbitrary agent commands, and without authentication any of them could read or publish every NATS subject`,
+      "create a Secret with keys user and password (docs/stacks.md) and set zeroplane:nats.auth.secretName to its name",
+    );
+  }
   for (const key of ["image", "exporterImage"] as const) {
     if (env.nats !== undefined && env.nats[key]?.digest === undefined) {
       fail(
@@ -193,10 +200,37 @@ function crossCheck(env: Environment): void {
   }
 }
 
-/** True while the image digest is the committed placeholder (the program warns). */
+/** Full config keys whose digest is the committed all-zeros placeholder, e.g. `zeroplane:image.digest`. */
+export function placeholderDigestKeys(env: Environment): string[] {
+  const images: [PropertyKey[], { digest?: string } | undefined][] = [
+    [["image"], env.image],
+    [["nats", "image"], env.nats?.image],
+    [["nats", "exporterImage"], env.nats?.exporterImage],
+  ];
+  return images
+    .filter(([, image]) => image?.digest === PLACEHOLDER_DIGEST)
+    .map(([path]) => configKey([...path, "digest"]));
+}
+
+/** True while an image digest is the committed placeholder (synthesis and non-production stacks warn). */
 export function usesPlaceholderDigest(env: Environment): boolean {
-  return [env.image, env.nats?.image, env.nats?.exporterImage].some(
-    (image) => image?.digest === PLACEHOLDER_DIGEST,
+  return placeholderDigestKeys(env).length > 0;
+}
+
+/**
+ * The deploy-time guard: with `production: true`, a placeholder digest is an error (no such image
+ * exists, so every pod would fail to pull). Synthesis does not call it: deploy/<env> is a template.
+ */
+export function checkDeployableDigests(env: Environment): void {
+  if (!env.production) return;
+  const [key] = placeholderDigestKeys(env);
+  if (key === undefined) return;
+  throw new EnvironmentConfigError(
+    key,
+    "is the all-zeros placeholder with production: true; no such image exists, so every pod would fail to pull it",
+    PLACEHOLDER_DIGEST,
+    `set the digest of the image you pushed or mirrored: pulumi config set --path '${key}' sha256:<64 hex> --stack ${env.environment}`,
+    env.source,
   );
 }
 

@@ -410,7 +410,7 @@ export const gitopsSchema = z
 /** Every `zeroplane:*` key. Unknown keys are errors. */
 export const environmentSchema = z
   .object({
-    /** Turns on the production guards (digest-pinned image, replicated NATS, two or more servers). */
+    /** Turns on the production guards (pinned images, replicated and authenticated NATS, 2+ servers). */
     production: z.boolean().optional(),
     namespace: dnsLabel.refine((ns) => ns !== "default", rule("must not be 'default'", "use e.g. zeroplane")),
     name: dnsLabel.optional(),

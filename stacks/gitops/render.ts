@@ -4,7 +4,12 @@
  * under `deploy/argocd/`. Pure: the same stack files always give the same bytes.
  */
 import { stringify } from "yaml";
-import { environmentFiles, loadEnvironmentFile, type Environment } from "../environment/load.js";
+import {
+  environmentFiles,
+  loadEnvironmentFile,
+  placeholderDigestKeys,
+  type Environment,
+} from "../environment/load.js";
 import { synthesizeEnvironment, type KubeObject } from "../kubernetes/manifests.js";
 
 /** Relative path (always `/`-separated) -> file content. */
@@ -81,7 +86,12 @@ export function renderEnvironment(env: Environment): { files: FileTree; applicat
     files.set(name, toYaml(header, object));
   }
   const names = [...files.keys()];
-  files.set("kustomization.yaml", toYaml(header, kustomization(names)));
+  const placeholders = placeholderDigestKeys(env);
+  const kustomizationHeader =
+    placeholders.length === 0
+      ? header
+      : `${header}\n# TEMPLATE: ${placeholders.join(", ")} ${placeholders.length === 1 ? "is" : "are"} the all-zeros placeholder digest; set real digests in ${env.source} and re-run before deploying.`;
+  files.set("kustomization.yaml", toYaml(kustomizationHeader, kustomization(names)));
   const app = argoApplication(env);
   return app ? { files, application: [manifestFileName(app), toYaml(header, app)] } : { files };
 }

@@ -11,9 +11,12 @@ import { isFoundation, type KubeObject } from "./manifests.js";
 
 /** How clients reach one agent-server Service. */
 export interface Endpoint {
-  /** ZeroMQ ROUTER, `tcp://host:port`. */
+  /**
+   * ZeroMQ ROUTER: `tcp://host:port`, or `dns://name:port` for a headless Service (the client
+   * connects to every ready server the name resolves to).
+   */
   readonly router: string;
-  /** ZeroMQ PUB (events), `tcp://host:port`. */
+  /** ZeroMQ PUB (events), with the same scheme as `router`. */
   readonly events: string;
 }
 
@@ -62,10 +65,14 @@ export class ZeroplaneKubernetes extends pulumi.ComponentResource {
 }
 
 interface ServiceObject extends KubeObject {
-  readonly spec?: { readonly type?: string; readonly ports?: readonly { name?: string; port: number }[] };
+  readonly spec?: {
+    readonly type?: string;
+    readonly clusterIP?: string;
+    readonly ports?: readonly { name?: string; port: number }[];
+  };
 }
 
-/** Services that carry the ROUTER port are agent-server endpoints. */
+/** Services that carry the ROUTER port are agent-server endpoints (ClusterIP, headless and NLB). */
 function endpoints(group: k8s.yaml.ConfigGroup, objects: readonly KubeObject[]) {
   const services = (objects as ServiceObject[])
     .filter((o) => o.kind === "Service" && o.spec?.ports?.some((p) => p.port === DEFAULT_PORTS.router))
@@ -80,9 +87,10 @@ function endpoints(group: k8s.yaml.ConfigGroup, objects: readonly KubeObject[]) 
             .getResource("v1/Service", namespace, name)
             .status.apply((status) => status?.loadBalancer?.ingress?.[0]?.hostname ?? "pending")
         : pulumi.output(`${name}.${namespace}.svc.cluster.local`);
+    const scheme = service.spec?.clusterIP === "None" ? "dns" : "tcp";
     return host.apply((h): [string, Endpoint] => [
       name,
-      { router: `tcp://${h}:${port("router")}`, events: `tcp://${h}:${port("events")}` },
+      { router: `${scheme}://${h}:${port("router")}`, events: `${scheme}://${h}:${port("events")}` },
     ]);
   });
   return pulumi.all(entries).apply((pairs) => Object.fromEntries(pairs));

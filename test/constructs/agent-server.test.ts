@@ -211,9 +211,34 @@ describe("AgentServer", () => {
     ).toBe("internal");
   });
 
-  it("stays internal (ClusterIP only) by default", () => {
+  it("stays internal (ClusterIP and headless only) by default", () => {
     const objects = synth(minimalSpec()).objects;
-    expect(ofKind(objects, "Service").map((service) => service.spec.type)).toEqual(["ClusterIP"]);
+    expect(
+      ofKind(objects, "Service").map((service) => [service.metadata.name, service.spec.type ?? "ClusterIP"]),
+    ).toEqual([
+      ["zeroplane-default-headless", "ClusterIP"],
+      ["zeroplane-default", "ClusterIP"],
+    ]);
+  });
+
+  it("gives a Deployment group a headless Service of its ready servers, for dns:// placement", () => {
+    const headless = find(dev, "Service", "zeroplane-default-headless");
+    expect(headless.spec).toEqual({
+      clusterIP: "None",
+      publishNotReadyAddresses: false,
+      selector: deployment.spec.selector.matchLabels,
+      ports: [
+        { name: "router", port: DEFAULT_PORTS.router, targetPort: "router", protocol: "TCP" },
+        { name: "events", port: DEFAULT_PORTS.events, targetPort: "events", protocol: "TCP" },
+      ],
+    });
+    expect(headless.metadata.labels).toEqual(deployment.metadata.labels);
+    // Every group, whatever its workload kind, has exactly one.
+    const staging = synth(exampleSpec("staging")).objects;
+    for (const workload of [...ofKind(staging, "Deployment"), ...ofKind(staging, "StatefulSet")]) {
+      if (workload.metadata.name.endsWith("-nats")) continue;
+      expect(find(staging, "Service", `${workload.metadata.name}-headless`).spec.clusterIP).toBe("None");
+    }
   });
 
   it("turns CURVE off only with the explicit plaintext flag, and says so to the runtime", () => {

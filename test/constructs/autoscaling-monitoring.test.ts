@@ -2,11 +2,15 @@
  * Autoscaling (autoscaling/v2 HPA) and monitoring (monitors, alert rules, dashboard). The alert rules
  * are checked against the metric names the runtime really registers.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
+import { createEventsMetrics } from "../../runtime/events/metrics.js";
 import { ServerMetrics } from "../../runtime/observability/metrics.js";
-import { ACTIVE_AGENTS_METRIC } from "../../constructs/autoscaling.js";
-import { METRICS } from "../../constructs/monitoring.js";
+import { ACTIVE_AGENTS_METRIC, ACTIVE_AGENT_STATUSES } from "../../constructs/autoscaling.js";
+import { ACTIVE_STATUSES, METRICS } from "../../constructs/monitoring.js";
+import { AGENT_STATUSES, ERROR_CODES, TERMINAL_STATUSES } from "../../runtime/protocol/index.js";
 import { exampleSpec, find, minimalSpec, ofKind, synth } from "./fixtures.js";
 
 const prod = synth(exampleSpec("prod")).objects;
@@ -104,9 +108,10 @@ describe("monitoring", () => {
   });
 
   it("uses only metric names the runtime registers", async () => {
-    const registered = new Set(
-      (await new ServerMetrics().registry.getMetricsAsJSON()).map((metric) => metric.name),
-    );
+    const { registry } = new ServerMetrics();
+    // The event publisher registers its metrics on the server's registry when NATS is on.
+    createEventsMetrics(registry, { spoolEvents: () => 0, spoolBytes: () => 0, connected: () => true });
+    const registered = new Set((await registry.getMetricsAsJSON()).map((metric) => metric.name));
     for (const name of Object.values(METRICS)) expect(registered.has(name), name).toBe(true);
     const used = new Set(rules.flatMap((rule) => rule.expr.match(/zeroplane_[a-z_]+/g) ?? []));
     for (const name of used) expect(registered.has(name.replace(/_bucket$/, "")), name).toBe(true);
@@ -120,6 +125,55 @@ describe("monitoring", () => {
     expect(byName("ZeroplaneRequestTimeoutRateHigh")[0]!.expr).toMatch(/result="TIMEOUT".*> 0\.05$/);
     expect(byName("ZeroplaneAuthRejectionSpike")[0]!.expr).toMatch(/zeroplane_auth_rejections_total/);
     expect(byName("ZeroplaneNatsJetStreamUnhealthy")[0]!.expr).toMatch(/statefulset="zeroplane-nats"/);
+  });
+
+  it("selects request results only by real error codes (or ok)", () => {
+    const known = new Set<string>([...Object.values(ERROR_CODES), "ok"]);
+    const results = rules.flatMap((rule) =>
+      [...rule.expr.matchAll(/\bresult\s*(=~|!~|!=|=)\s*"([^"]*)"/g)].flatMap((m) => m[2]!.split("|")),
+    );
+    expect(results).toContain(ERROR_CODES.TIMEOUT);
+    for (const result of results) expect(known.has(result), result).toBe(true);
+  });
+
+  it("alerts on lost lifecycle events for every group that publishes to NATS", () => {
+    const dropped = byName("ZeroplaneLifecycleEventsDropped");
+    const disconnected = byName("ZeroplaneNatsDisconnected");
+    expect(dropped.map((rule) => rule.expr)).toEqual(
+      ["zeroplane-default", "zeroplane-internal"].map(
+        (group) =>
+          `sum by (pod) (increase(zeroplane_events_spool_dropped_total{namespace="zeroplane-prod", app_kubernetes_io_component="agent-server", app_kubernetes_io_part_of="zeroplane", app_kubernetes_io_instance="${group}"}[5m])) > 0`,
+      ),
+    );
+    expect(disconnected).toHaveLength(2);
+    for (const rule of disconnected) {
+      expect(rule.expr).toMatch(/^max by \(pod\) \(zeroplane_events_nats_connected\{.*\}\) == 0$/);
+      expect(rule.for).toBe("5m");
+    }
+  });
+
+  it("has no lost-event alerts when the platform runs without NATS", () => {
+    const objects = synth(minimalSpec({ monitoring: { enabled: true } })).objects;
+    const alerts = find(objects, "PrometheusRule", "zeroplane-alerts").spec.groups[0].rules.map(
+      (rule: { alert: string }) => rule.alert,
+    );
+    expect(alerts).toContain("ZeroplaneActiveAgentsNearMax");
+    expect(alerts).not.toContain("ZeroplaneLifecycleEventsDropped");
+    expect(alerts).not.toContain("ZeroplaneNatsDisconnected");
+  });
+
+  it("counts the same active statuses in the alert and in the documented HPA adapter rule", () => {
+    const nonTerminal = AGENT_STATUSES.filter((status) => !TERMINAL_STATUSES.has(status));
+    expect(ACTIVE_AGENT_STATUSES.split("|")).toEqual(nonTerminal);
+    expect(ACTIVE_STATUSES).toBe(ACTIVE_AGENT_STATUSES);
+    for (const rule of byName("ZeroplaneActiveAgentsNearMax")) {
+      expect(rule.expr).toContain(`status=~"${ACTIVE_AGENT_STATUSES}"`);
+    }
+    const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "constructs.md"), "utf8");
+    // Markdown tables escape the regex's "|" as "\|".
+    const documented = [...doc.matchAll(/status=~"([^"]+)"/g)].map((m) => m[1]!.replaceAll("\\|", "|"));
+    expect(documented.length).toBeGreaterThan(0);
+    for (const statuses of documented) expect(statuses).toBe(ACTIVE_AGENT_STATUSES);
   });
 
   it("uses each group's own maxAgents and memory limit for the 90% alerts", () => {

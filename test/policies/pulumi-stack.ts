@@ -10,7 +10,8 @@ import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationP
 import { crossguardPolicies } from "../../policies/pulumi/crossguard.js";
 import { pulumiTypeOf } from "../../policies/pulumi/types.js";
 import { RULES } from "../../policies/rules/index.js";
-import { readStackConfigFile } from "../../stacks/environment/load.js";
+import { loadEnvironmentFile, readStackConfigFile } from "../../stacks/environment/load.js";
+import { synthesizeEnvironment } from "../../stacks/kubernetes/manifests.js";
 import { policyResource, repoRoot, type Editable } from "./support.js";
 
 export interface RegisteredResource {
@@ -21,17 +22,19 @@ export interface RegisteredResource {
 
 const CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup";
 
-async function settle(resources: readonly unknown[], deadlineMs: number): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  let last = -1;
-  while (Date.now() < deadline) {
-    if (resources.length === last) return;
-    last = resources.length;
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
+/** `namespace/name`, or `name` for a cluster-scoped object: how the provider names ConfigGroup children. */
+function qualifiedName(metadata: { readonly namespace?: string; readonly name: string }): string {
+  return metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
 }
 
-export async function registeredResources(environment: string): Promise<RegisteredResource[]> {
+/**
+ * Runs the program and returns every resource it registered. `overrides` replace stack-file keys
+ * (full keys, plain values), e.g. real digests for prod, which refuses its placeholders.
+ */
+export async function registeredResources(
+  environment: string,
+  overrides: Record<string, unknown> = {},
+): Promise<RegisteredResource[]> {
   const resources: RegisteredResource[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -57,7 +60,7 @@ export async function registeredResources(environment: string): Promise<Register
   const config = readStackConfigFile(join(repoRoot, `Pulumi.${environment}.yaml`));
   pulumi.runtime.setAllConfig(
     Object.fromEntries(
-      Object.entries(config).map(([key, value]) => [
+      Object.entries({ ...config, ...overrides }).map(([key, value]) => [
         key,
         typeof value === "string" ? value : JSON.stringify(value),
       ]),
@@ -66,16 +69,36 @@ export async function registeredResources(environment: string): Promise<Register
   const { zeroplaneProgram } = await import("../../stacks/program.js");
   const outputs = await zeroplaneProgram();
   await new Promise<void>((resolve) => pulumi.output(outputs).apply(() => resolve()));
-  await settle(resources, 20_000);
+  // Waits for every outstanding registration (the RPC queue drains), so the set is complete.
+  await pulumi.runtime.disconnect();
   return resources.flatMap((r) =>
     r.type === CONFIG_GROUP
       ? ((r.props.objs as Editable[] | undefined) ?? []).map((o: Editable) => ({
           type: pulumiTypeOf(o.apiVersion, o.kind),
-          name: `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`,
+          name: qualifiedName({ namespace: o.metadata?.namespace, name: o.metadata?.name ?? "" }),
           props: o,
         }))
       : [r],
   );
+}
+
+/**
+ * `kind namespace/name` of every Kubernetes object the environment synthesizes: what the program's
+ * ConfigGroups must hold once registration is complete.
+ */
+export function expectedKubernetesObjects(environment: string): string[] {
+  const env = loadEnvironmentFile(join(repoRoot, `Pulumi.${environment}.yaml`));
+  return synthesizeEnvironment(env)
+    .map((o) => `${o.kind} ${qualifiedName(o.metadata)}`)
+    .sort();
+}
+
+/** The same listing for the registered resources (ConfigGroups expanded). */
+export function registeredKubernetesObjects(resources: readonly RegisteredResource[]): string[] {
+  return resources
+    .filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:yaml"))
+    .map((r) => `${String((r.props as Editable).kind)} ${r.name}`)
+    .sort();
 }
 
 /** Every mandatory (error-level) violation the whole pack reports on `resources`. */

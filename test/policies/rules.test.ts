@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ENV_VARS } from "../../runtime/config/index.js";
-import { RULES } from "../../policies/rules/index.js";
+import { RULES, ruleById } from "../../policies/rules/index.js";
 import {
   agentServer,
   asPulumiResources,
@@ -282,6 +282,16 @@ const cases: readonly Case[] = [
       )),
   },
   {
+    rule: "nats-prod-authorization",
+    options: prod,
+    fail: (o) => void natsConf(o, (conf) => removeBlock(conf, "authorization")),
+  },
+  {
+    rule: "nats-prod-tls",
+    options: prod,
+    fail: (o) => void natsConf(o, (conf) => removeBlock(conf, "tls")),
+  },
+  {
     rule: "rbac-no-exec-attach",
     fail: (o) =>
       void find(o, "Role", "keygen").rules.push({
@@ -319,6 +329,19 @@ const cases: readonly Case[] = [
     fail: (o) => void (find(o, "HorizontalPodAutoscaler").apiVersion = "autoscaling/v2beta2"),
   },
 ];
+
+/** Rewrites the fixture's nats.conf. */
+function natsConf(objects: Editable[], edit: (conf: string) => string): void {
+  const data = find(objects, "ConfigMap", "nats-config").data;
+  data["nats.conf"] = edit(data["nats.conf"] as string);
+}
+
+/** Removes every `name { ... }` block of a (flat or nested) nats.conf; fails when there is none. */
+function removeBlock(conf: string, name: string): string {
+  const pattern = new RegExp(`^( *)${name} \\{\\n[\\s\\S]*?^\\1\\}\\n`, "gm");
+  if (!pattern.test(conf)) throw new Error(`the fixture's nats.conf has no ${name} block`);
+  return conf.replace(pattern, "");
+}
 
 function failing(c: Case): Editable[] {
   const objects = baseline();
@@ -410,5 +433,48 @@ describe("image rules", () => {
     expect(violationsOf("image-tag-pinned", objects)).toEqual([]);
     agentServer(objects).container.image = DIGEST_IMAGE;
     expect(violationsOf("image-tag-pinned", objects)).toEqual([]);
+  });
+});
+
+describe("NATS rules on nats.conf", () => {
+  const verdict = (rule: string, edit: (conf: string) => string) => {
+    const objects = baseline();
+    natsConf(objects, edit);
+    return violationsOf(rule, objects, prod).map((v) => v.message);
+  };
+  const clusterAuthOnly = (conf: string) =>
+    removeBlock(conf, "authorization").replace(
+      "cluster {\n",
+      "cluster {\n  authorization { user: $ROUTE_USER }\n",
+    );
+
+  it("accept accounts or an operator instead of an authorization block", () => {
+    const swap = (block: string) => (conf: string) => `${removeBlock(conf, "authorization")}${block}\n`;
+    expect(
+      verdict("nats-prod-authorization", swap("accounts { APP { users: [{ user: $U, password: $P }] } }")),
+    ).toEqual([]);
+    expect(verdict("nats-prod-authorization", swap("operator: /etc/nats-jwt/operator.jwt"))).toEqual([]);
+  });
+
+  it("do not count route authorization inside the cluster block as client authentication", () => {
+    expect(verdict("nats-prod-authorization", clusterAuthOnly)).toEqual([
+      expect.stringMatching(/has no authorization, accounts or operator/),
+    ]);
+  });
+
+  it("refuse no_auth_user, which lets clients in without credentials", () => {
+    expect(verdict("nats-prod-authorization", (conf) => `${conf}no_auth_user: app\n`)).toEqual([
+      expect.stringMatching(/no_auth_user/),
+    ]);
+  });
+
+  it("warn separately about plaintext routes when only the client port has TLS", () => {
+    const clientTlsOnly = (conf: string) => {
+      const [head, cluster] = conf.split("cluster {");
+      return `${head}cluster {${removeBlock(cluster!, "tls")}`;
+    };
+    expect(verdict("nats-prod-tls", clientTlsOnly)).toEqual([expect.stringMatching(/cluster routes/)]);
+    expect(ruleById("nats-prod-tls").severity).toBe("warning");
+    expect(ruleById("nats-prod-authorization").severity).toBe("error");
   });
 });

@@ -5,9 +5,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import {
   EnvironmentConfigError,
+  checkDeployableDigests,
   environmentFiles,
   loadEnvironmentFile,
   parseEnvironment,
+  placeholderDigestKeys,
   readStackConfigFile,
   usesPlaceholderDigest,
 } from "../../stacks/environment/load.js";
@@ -52,6 +54,56 @@ describe("the committed environments", () => {
     spec.nats.image.digest = `sha256:${"cd".repeat(32)}`;
     spec.nats.exporterImage.digest = `sha256:${"ef".repeat(32)}`;
     expect(usesPlaceholderDigest(parseEnvironment("prod", spec, "x"))).toBe(false);
+  });
+
+  it("refuse to deploy production while any image digest is the placeholder, naming the key and the fix", () => {
+    const spec = values("prod");
+    const committed = parseEnvironment("prod", spec, "Pulumi.prod.yaml");
+    expect(placeholderDigestKeys(committed)).toEqual([
+      "zeroplane:image.digest",
+      "zeroplane:nats.image.digest",
+      "zeroplane:nats.exporterImage.digest",
+    ]);
+    const error = failure(() => checkDeployableDigests(committed));
+    expect(error.key).toBe("zeroplane:image.digest");
+    expect(error.message).toMatch(/all-zeros placeholder with production: true/);
+    expect(error.message).toContain(
+      "pulumi config set --path 'zeroplane:image.digest' sha256:<64 hex> --stack prod",
+    );
+    spec.image.digest = `sha256:${"ab".repeat(32)}`;
+    spec.nats.image.digest = `sha256:${"cd".repeat(32)}`;
+    expect(failure(() => checkDeployableDigests(parseEnvironment("prod", spec, "x"))).key).toBe(
+      "zeroplane:nats.exporterImage.digest",
+    );
+    spec.nats.exporterImage.digest = `sha256:${"ef".repeat(32)}`;
+    expect(() => checkDeployableDigests(parseEnvironment("prod", spec, "x"))).not.toThrow();
+  });
+
+  it("only warn about a placeholder digest outside production", () => {
+    const spec = values("staging");
+    spec.image = { repository: "registry.example/zeroplane", digest: `sha256:${"0".repeat(64)}` };
+    const staging = parseEnvironment("staging", spec, "x");
+    expect(placeholderDigestKeys(staging)).toEqual(["zeroplane:image.digest"]);
+    expect(() => checkDeployableDigests(staging)).not.toThrow();
+  });
+
+  it("turn on NATS authentication in staging and prod, and NATS TLS for clients and routes in prod", () => {
+    const staging = loadEnvironmentFile(join(PROJECT_DIR, "Pulumi.staging.yaml"));
+    const prod = loadEnvironmentFile(join(PROJECT_DIR, "Pulumi.prod.yaml"));
+    expect(staging.nats?.auth?.secretName).toBe("zeroplane-nats-auth");
+    expect(prod.nats?.auth?.secretName).toBe("zeroplane-nats-auth");
+    expect(prod.nats?.tls?.client?.secretName).toBe("zeroplane-nats-client-tls");
+    expect(prod.nats?.tls?.cluster?.secretName).toBe("zeroplane-nats-cluster-tls");
+  });
+
+  it("require NATS authentication in production", () => {
+    const spec = values("prod");
+    delete spec.nats.auth;
+    const error = failure(() => parseEnvironment("prod", spec, "x"));
+    expect(error.key).toBe("zeroplane:nats.auth");
+    expect(error.message).toMatch(
+      /is required with production: true.*Fix: create a Secret with keys user and password/,
+    );
   });
 
   it("require the NATS images to be pinned by digest in production", () => {

@@ -68,6 +68,11 @@ describe("the dev stack", () => {
         router: "tcp://zeroplane-default.zeroplane-dev.svc.cluster.local:5555",
         events: "tcp://zeroplane-default.zeroplane-dev.svc.cluster.local:5556",
       },
+      // Multi-server placement: the client resolves the headless name to every ready server.
+      "zeroplane-default-headless": {
+        router: "dns://zeroplane-default-headless.zeroplane-dev.svc.cluster.local:5555",
+        events: "dns://zeroplane-default-headless.zeroplane-dev.svc.cluster.local:5556",
+      },
     });
     expect(run.resolved.image).toBe("registry.example.com/zeroplane/runtime:0.1.0");
     expect(run.resolved.imageRepositoryUrl).toBe("registry.example.com/zeroplane/runtime");

@@ -1,9 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { publicKeyFromSecret } from "../../runtime/security/keys.js";
+import { PLACEHOLDER_DIGEST } from "../../stacks/environment/schema.js";
 import {
+  digestOf,
   isSecretValue,
   ofType,
+  pinnedDigestOverrides,
   runStack,
   strings,
   type RegisteredResource,
@@ -12,7 +15,8 @@ import {
 
 let run: StackRun;
 beforeAll(async () => {
-  run = await runStack("prod");
+  // As an operator would: the committed all-zeros digests replaced with the digests pushed.
+  run = await runStack("prod", pinnedDigestOverrides("prod"));
 }, 120_000);
 
 const one = (type: string): RegisteredResource => {
@@ -154,8 +158,40 @@ describe("the prod stack on AWS", () => {
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
     const server = k8sObject("kubernetes:apps/v1:Deployment", "zeroplane-default");
     expect(server.spec.replicas).toBeUndefined();
-    expect(server.spec.template.spec.containers[0].image).toMatch(
-      /^210987654321\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/zeroplane-prod@sha256:[0-9a-f]{64}$/,
+    expect(server.spec.template.spec.containers[0].image).toBe(
+      `210987654321.dkr.ecr.eu-west-1.amazonaws.com/zeroplane-prod@${digestOf("zeroplane-runtime")}`,
+    );
+    const nats = k8sObject("kubernetes:apps/v1:StatefulSet", "zeroplane-nats");
+    const images = nats.spec.template.spec.containers.map((c: { image: string }) => c.image);
+    expect(images.join(" ")).not.toContain(PLACEHOLDER_DIGEST);
+    expect(images).toContain(`nats@${digestOf("nats")}`);
+  });
+
+  it("requires NATS authentication and TLS: a tls:// URL, the CA and the credential files for the servers", () => {
+    const conf = k8sObject("kubernetes:core/v1:ConfigMap", "zeroplane-nats-config").data["nats.conf"];
+    expect(conf).toMatch(/^authorization \{$/m);
+    expect(conf).toMatch(/^tls \{$/m);
+    expect(conf).toMatch(/^ {2}tls \{$/m); // inside cluster: routes
+    const server = k8sObject("kubernetes:apps/v1:Deployment", "zeroplane-default");
+    const env = Object.fromEntries(
+      (server.spec.template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [
+        e.name,
+        e.value,
+      ]),
+    );
+    expect(env.ZEROPLANE_NATS_URLS).toBe("tls://zeroplane-nats.zeroplane-prod.svc.cluster.local:4222");
+    expect(env.ZEROPLANE_NATS_TLS_CA_FILE).toMatch(/\/ca\.crt$/);
+    expect(env.ZEROPLANE_NATS_USER_FILE).toMatch(/\/user$/);
+    expect(env.ZEROPLANE_NATS_PASSWORD_FILE).toMatch(/\/password$/);
+    const secrets = (server.spec.template.spec.volumes as { secret?: { secretName: string } }[])
+      .map((v) => v.secret?.secretName)
+      .filter(Boolean);
+    expect(secrets).toEqual(expect.arrayContaining(["zeroplane-nats-auth", "zeroplane-nats-client-tls"]));
+  });
+
+  it("refuses to run with the committed all-zeros placeholder digests, naming the key and the fix", async () => {
+    await expect(runStack("prod")).rejects.toThrow(
+      /zeroplane:image\.digest is the all-zeros placeholder with production: true.*pulumi config set --path 'zeroplane:image\.digest' sha256:<64 hex> --stack prod/,
     );
   });
 
@@ -181,6 +217,14 @@ describe("the prod stack on AWS", () => {
     expect(endpoints["zeroplane-default"]!.events).toBe(
       "tcp://zeroplane-default.zeroplane-prod.svc.cluster.local:5556",
     );
+  });
+
+  it("outputs the headless endpoint for multi-server placement (dns://, every ready server)", () => {
+    const endpoints = run.resolved.endpoints as Record<string, { router: string; events: string }>;
+    expect(endpoints["zeroplane-default-headless"]).toEqual({
+      router: "dns://zeroplane-default-headless.zeroplane-prod.svc.cluster.local:5555",
+      events: "dns://zeroplane-default-headless.zeroplane-prod.svc.cluster.local:5556",
+    });
   });
 
   it("creates the namespace first, and the platform objects only after it and every AWS resource", () => {

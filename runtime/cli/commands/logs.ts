@@ -4,6 +4,9 @@ import { Option } from "commander";
 import { OUTPUT_STREAMS, type OutputResult, type OutputStream } from "../../protocol/index.js";
 import { action, parsePositiveInt, withClient, withClientOptions, type ClientFlags } from "../shared.js";
 
+/** Bytes per read: the server's default reply limit. */
+const READ_LIMIT = 1024 * 1024;
+
 interface LogsFlags extends ClientFlags {
   readonly stream: OutputStream;
   readonly tail?: number;
@@ -37,11 +40,21 @@ export function register(program: Command): void {
         // The first read: everything kept, or the tail.
         let offset: number | undefined;
         if (flags.tail !== undefined || !flags.follow) {
-          let chunk = await client.output({ agentId, stream: flags.stream, tail: flags.tail });
+          let chunk = await client.output({
+            agentId,
+            stream: flags.stream,
+            tail: flags.tail,
+            limit: READ_LIMIT,
+          });
           write(chunk);
-          while (!flags.follow && flags.tail === undefined && chunk.data.byteLength > 0) {
-            // Output beyond one reply's limit: keep reading until what is there has been printed.
-            chunk = await client.output({ agentId, stream: flags.stream, offset: chunk.nextOffset });
+          while (!flags.follow && flags.tail === undefined && chunk.data.byteLength >= READ_LIMIT) {
+            // More output than one reply holds: keep reading until a reply comes back short.
+            chunk = await client.output({
+              agentId,
+              stream: flags.stream,
+              offset: chunk.nextOffset,
+              limit: READ_LIMIT,
+            });
             if (chunk.data.byteLength > 0) write(chunk);
           }
           offset = chunk.nextOffset;

@@ -154,7 +154,7 @@ describe("client with several servers", () => {
     await client.batchControl({ agentIds: [...agents, ...more].map((a) => a.id), action: "kill" });
   });
 
-  it("finds every server behind one dns:// name, as with a headless Service", async () => {
+  it("finds every server behind one dns:// name, as with a headless Service, and follows changes", async () => {
     const hosts = ["127.0.0.1", "127.0.0.2"];
     const port = await sharedPortPair(hosts);
     const [a, b] = await serverSpecs(2);
@@ -170,18 +170,26 @@ describe("client with several servers", () => {
       },
     });
     await Promise.all([pool.start(onHost(a!, hosts[0]!)), pool.start(onHost(b!, hosts[1]!))]);
-    const dnsServer = await startDnsServer({ "zeroplane.agents.test": hosts });
+    // The Service starts with one ready pod; the second is added later.
+    const dnsServer = await startDnsServer({ "zeroplane.agents.test": [hosts[0]!] });
     try {
       const resolver = new dns.Resolver({ timeout: 2_000, tries: 2 });
       resolver.setServers([dnsServer.address]);
       const client = await ZeroplaneClient.connect({
         endpoints: `dns://zeroplane.agents.test:${port}`,
         resolver,
+        dnsRefreshMs: 200,
         placement: "round-robin",
         timeoutMs: 20_000,
       });
       clients.push(client);
+      expect(client.servers().map((s) => s.endpoint)).toEqual([`tcp://${hosts[0]}:${port}`]);
+      expect((await client.spawn({ command: "true" })).serverId).toBe(a!.id);
+
+      dnsServer.setRecords("zeroplane.agents.test", hosts);
+      await waitUntil(() => client.servers().length === 2, 15_000, "the second address to be picked up");
       expect(client.servers().map((s) => s.endpoint)).toEqual(hosts.map((h) => `tcp://${h}:${port}`));
+      await client.waitForServers({ timeoutMs: 15_000 });
       const agents = [];
       for (let i = 0; i < 4; i++) agents.push(await client.spawn({ command: "true" }));
       expect(countBy(agents)).toEqual({ [a!.id]: 2, [b!.id]: 2 });

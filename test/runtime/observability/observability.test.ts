@@ -88,6 +88,8 @@ describe("the observability port", () => {
     expect(metricValue(text, "zeroplane_spawn_failures_total")).toBe(0);
     expect(text).toContain("zeroplane_auth_rejections_total");
     expect(text).toContain("zeroplane_output_bytes_dropped_total");
+    expect(text).toContain("zeroplane_allowlist_revocations_total 0");
+    expect(text).toContain("zeroplane_connection_recycles_total 0");
     expect(metricValue(text, "process_resident_memory_bytes")).toBeGreaterThan(0);
     await client.request("control", { agentId: agent.id, action: "kill" });
   });

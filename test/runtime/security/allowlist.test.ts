@@ -2,7 +2,12 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Allowlist, AllowlistError, parseAllowlist } from "../../../runtime/security/allowlist.js";
+import {
+  Allowlist,
+  AllowlistError,
+  parseAllowlist,
+  type AllowlistChange,
+} from "../../../runtime/security/allowlist.js";
 import { generateKeypair } from "../../../runtime/security/keys.js";
 import { z85Decode } from "../../../runtime/security/z85.js";
 
@@ -102,6 +107,32 @@ describe("Allowlist", () => {
     renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
     await waitFor(() => allowlist.has(second));
     expect(allowlist.has(first)).toBe(false);
+  });
+
+  it("tells change listeners which keys a reload added and removed, after the new list is in force", () => {
+    const dir = tempDir();
+    const file = join(dir, "allowlist.txt");
+    const kept = generateKeypair().publicKey;
+    const removed = generateKeypair().publicKey;
+    const added = generateKeypair().publicKey;
+    writeFileSync(file, `${kept}\n${removed}\n`);
+    const allowlist = open(file);
+    const changes: AllowlistChange[] = [];
+    const admittedDuringChange: boolean[] = [];
+    const stop = allowlist.onChange((change) => {
+      changes.push(change);
+      admittedDuringChange.push(allowlist.has(removed));
+    });
+    writeFileSync(file, `${kept}\n${added}\n`);
+    expect(allowlist.reload()).toBe(true);
+    expect(changes).toEqual([{ added: [added], removed: [removed], generation: 1 }]);
+    expect(admittedDuringChange).toEqual([false]);
+    // An unchanged file is no change; a removed listener hears nothing.
+    expect(allowlist.reload()).toBe(false);
+    stop();
+    writeFileSync(file, `${kept}\n`);
+    expect(allowlist.reload()).toBe(true);
+    expect(changes).toHaveLength(1);
   });
 
   it("keeps the previous list when a reload finds a broken or missing file", () => {

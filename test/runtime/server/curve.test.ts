@@ -76,8 +76,13 @@ describe("CURVE and the ZAP allowlist", () => {
     const mallory = generateKeypair();
     const { t, server } = await curveServer([alice]);
     await expect(t.client(keysFor(server, mallory)).request("health", {}, 1_500)).rejects.toThrow(/no reply/);
-    const stats = await t.client(keysFor(server, alice)).request("stats", {});
-    expect(stats.authRejections).toBeGreaterThan(0);
+    // The refusal may land after the request timed out on a slow machine: wait for it.
+    const aliceClient = t.client(keysFor(server, alice));
+    await waitFor(
+      async () => (await aliceClient.request("stats", {})).authRejections > 0,
+      20_000,
+      "stats to count the refusal",
+    );
     expect(
       metricValue(await t.metricsText(), "zeroplane_auth_rejections_total", { reason: "not-allowlisted" }),
     ).toBeGreaterThan(0);
@@ -114,6 +119,75 @@ describe("CURVE and the ZAP allowlist", () => {
       "bob to be admitted",
     );
     expect(health.healthy).toBe(true);
+  });
+
+  it("stops serving a connected client once its key is removed, while other clients keep working", async () => {
+    const alice = generateKeypair();
+    const bob = generateKeypair();
+    const { t, server, allowlistFile } = await curveServer([alice, bob]);
+    const a = t.client(keysFor(server, alice));
+    const b = t.client(keysFor(server, bob));
+    const aStream = new StreamCollector(t.server.endpoints.publish, ["status."], keysFor(server, alice));
+    const bStream = new StreamCollector(t.server.endpoints.publish, ["status."], keysFor(server, bob));
+    cleanups.push(
+      () => aStream.close(),
+      () => bStream.close(),
+    );
+    expect((await a.request("health", {})).healthy).toBe(true);
+    expect((await b.request("health", {})).healthy).toBe(true);
+    // Both subscribers are connected and subscribed once a spawn's status events reach them.
+    await waitFor(
+      async () => {
+        await b.request("spawn", { command: "true" });
+        return aStream.events.length > 0 && bStream.events.length > 0;
+      },
+      20_000,
+      "both subscribers to receive status events",
+    );
+
+    writeAllowlist(allowlistFile, [bob.publicKey]);
+    await waitFor(
+      async () => metricValue(await t.metricsText(), "zeroplane_connection_recycles_total") >= 1,
+      20_000,
+      "the server to close client connections after the revocation",
+    );
+    const metrics = await t.metricsText();
+    expect(metricValue(metrics, "zeroplane_allowlist_revocations_total")).toBe(1);
+
+    // Alice's open connection was closed and her DEALER's automatic reconnect is refused by ZAP.
+    await expect(a.request("health", {}, 2_000)).rejects.toThrow(/no reply/);
+    await waitFor(
+      async () =>
+        metricValue(await t.metricsText(), "zeroplane_auth_rejections_total", { reason: "not-allowlisted" }) >
+        0,
+      20_000,
+      "ZAP to refuse alice's reconnect",
+    );
+    // Bob's sockets reconnect by themselves and are served again.
+    const health = await waitFor(
+      () => b.request("health", {}, 2_000).catch(() => null),
+      20_000,
+      "bob's reconnected requests to be answered",
+    );
+    expect(health.healthy).toBe(true);
+    const aSeen = aStream.events.length;
+    await waitFor(
+      async () => {
+        const before = bStream.events.length;
+        await b.request("spawn", { command: "true" });
+        return waitFor(() => bStream.events.length > before, 2_000, "bob's events").catch(() => false);
+      },
+      20_000,
+      "bob's subscriber to receive events again",
+    );
+    expect(aStream.events.length).toBe(aSeen);
+    await expect(a.request("health", {}, 1_000)).rejects.toThrow(/no reply/);
+
+    const logs = t.logLines.join("\n");
+    expect(logs).toContain("client keys revoked");
+    for (const key of [alice.publicKey, alice.secretKey, bob.publicKey, server.secretKey]) {
+      expect(logs).not.toContain(key);
+    }
   });
 
   it("protects the PUB stream with CURVE and the allowlist too", async () => {

@@ -3,7 +3,6 @@
  * error reply, the server keeps serving, and its memory stays bounded.
  */
 import { encode } from "@msgpack/msgpack";
-import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   rssBytes,
@@ -15,6 +14,11 @@ import { WireClient, waitFor } from "./wire-client.js";
 
 const MAX_MESSAGE_BYTES = 4096;
 const FRAMES = 100_000;
+/**
+ * Every byte and choice comes from one seeded generator. A failure prints its seed; replay it with
+ * FUZZ_SEED=<seed> npx vitest run test/runtime/server/fuzz.test.ts
+ */
+const SEED = process.env.FUZZ_SEED === undefined ? 20_261_123 : Number(process.env.FUZZ_SEED);
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -30,12 +34,17 @@ function prng(seed: number): () => number {
   };
 }
 
+/** n bytes from the generator. */
+function bytes(n: number, random: () => number): Uint8Array {
+  return Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+}
+
 /** One malformed message (one or more frames) of kind `i % 10`. None is a valid request. */
 function malformed(i: number, random: () => number): Uint8Array[] {
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
   switch (i % 10) {
     case 0:
-      return [randomBytes(Math.floor(random() * 64))];
+      return [bytes(Math.floor(random() * 64), random)];
     case 1:
       return [encode(pick<unknown>([42, "hello", [1, 2, 3], null, true, 3.5, new Uint8Array(8)]))];
     case 2:
@@ -57,7 +66,7 @@ function malformed(i: number, random: () => number): Uint8Array[] {
         }),
       ];
     case 4:
-      return [encode({ v: 1, id: `x${i}`, method: "health", params: {} }), randomBytes(8)];
+      return [encode({ v: 1, id: `x${i}`, method: "health", params: {} }), bytes(8, random)];
     case 5:
       return [new Uint8Array(0)];
     case 6:
@@ -83,7 +92,16 @@ function malformed(i: number, random: () => number): Uint8Array[] {
 }
 
 describe("hostile input", () => {
-  it(`survives ${FRAMES.toLocaleString("en")} malformed frames with an error reply each and bounded memory`, async () => {
+  it(`survives ${FRAMES.toLocaleString("en")} malformed frames with an error reply each and bounded memory`, async ({
+    onTestFailed,
+  }) => {
+    if (!Number.isInteger(SEED))
+      throw new Error(`FUZZ_SEED must be an integer; got ${process.env.FUZZ_SEED}`);
+    onTestFailed(() => {
+      console.error(
+        `fuzz seed ${SEED}: replay with FUZZ_SEED=${SEED} npx vitest run test/runtime/server/fuzz.test.ts`,
+      );
+    });
     const server: ServerProcess = await startServerProcess({
       config: testServerConfig({ server: { maxMessageBytes: MAX_MESSAGE_BYTES } }),
     });
@@ -92,7 +110,7 @@ describe("hostile input", () => {
     cleanups.push(() => client.close());
     expect((await client.request("health", {})).healthy).toBe(true);
 
-    const random = prng(20_261_123);
+    const random = prng(SEED);
     const send = async (from: number, to: number) => {
       for (let i = from; i < to; i++) {
         await client.sendRaw(malformed(i, random));

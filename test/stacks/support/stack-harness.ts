@@ -4,6 +4,7 @@
  * mocks are set, and every registered resource is recorded. Mocks return an id for every resource
  * and the few computed outputs the program reads (ARNs, URLs, the CURVE keypair, NLB hostnames).
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfigFile } from "../../../stacks/environment/load.js";
@@ -79,6 +80,36 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     default:
       return {};
   }
+}
+
+/** A real-looking (non-placeholder) digest, stable per image name. */
+export function digestOf(image: string): string {
+  return `sha256:${createHash("sha256").update(image).digest("hex")}`;
+}
+
+/**
+ * Config overrides that replace every all-zeros placeholder digest in a stack file with a real-looking
+ * one, as an operator does before `pulumi up` (the program refuses placeholders with production: true).
+ * Only the `digest` fields change; everything else stays as committed.
+ */
+export function pinnedDigestOverrides(environment: string): Record<string, unknown> {
+  const config = readStackConfigFile(join(PROJECT_DIR, `Pulumi.${environment}.yaml`));
+  const pin = (image: unknown, name: string): unknown =>
+    image !== null && typeof image === "object" && "digest" in image
+      ? { ...image, digest: digestOf(name) }
+      : image;
+  const overrides: Record<string, unknown> = {};
+  const image = config["zeroplane:image"];
+  if (image !== undefined) overrides["zeroplane:image"] = pin(image, "zeroplane-runtime");
+  const nats = config["zeroplane:nats"] as Record<string, unknown> | undefined;
+  if (nats !== undefined) {
+    overrides["zeroplane:nats"] = {
+      ...nats,
+      image: pin(nats.image, "nats"),
+      exporterImage: pin(nats.exporterImage, "prometheus-nats-exporter"),
+    };
+  }
+  return overrides;
 }
 
 /** Runs the program for `environment`, with optional config overrides (full keys, plain values). */

@@ -145,13 +145,20 @@ export interface NatsClusterSpec {
   /** NATS server image. @default nats 2.10.22-alpine */
   readonly image?: ImageSpec;
   /**
-   * Credentials the agent servers use: an existing Secret with keys `user` and `password`.
+   * Credentials the agent servers use: an existing Secret with keys `user` and `password`
+   * (`NATS_AUTH_SECRET_KEYS`).
    * The password goes into the NATS pods as an environment variable from the Secret, and into the
    * agent servers as mounted files; never into a ConfigMap. Use letters and digits only.
    * @default none (no authentication; only the NetworkPolicy guards the port)
    */
   readonly auth?: { readonly secretName: string };
-  /** TLS from existing Secrets. @default none */
+  /**
+   * TLS from existing Secrets. With `client`, the agent servers connect with `tls://` and verify the
+   * server with the Secret's `ca.crt` (client `verify` must stay off: they present no certificate).
+   * With `cluster`, routes between the NATS servers use TLS (verify on: certificates need both the
+   * serverAuth and clientAuth usages).
+   * @default none
+   */
   readonly tls?: { readonly client?: TlsSecretSpec; readonly cluster?: TlsSecretSpec };
   /** Leaf node remotes. @default none */
   readonly leafnodeRemotes?: readonly LeafnodeRemoteSpec[];

@@ -257,6 +257,13 @@ function validatePlatform(props: ZeroplanePlatformProps): void {
     props.allowlist,
     'set allowlist to { source: "publicKeys", publicKeys: [...] } or an existing ConfigMap or Secret',
   );
+  check(
+    props.nats?.tls?.client?.verify !== true,
+    "nats.tls.client.verify",
+    "is true, but the agent servers present no client certificate (they get only the CA), so NATS would refuse them",
+    props.nats?.tls?.client?.verify,
+    "leave verify off: the agent servers authenticate with nats.auth, and TLS still encrypts and proves the server",
+  );
   checkPeers(props.networkPolicy?.clients, "networkPolicy.clients");
   checkCidrs(props.networkPolicy?.apiServerCidrs, "networkPolicy.apiServerCidrs");
   (props.networkPolicy?.agentEgressPorts ?? []).forEach((port, index) =>

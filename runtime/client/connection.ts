@@ -103,11 +103,6 @@ export class ServerConnection {
     return this.connectedNow;
   }
 
-  /** The current session number (changes whenever the connection is re-established). */
-  get sessionNumber(): number {
-    return this.session;
-  }
-
   get isClosed(): boolean {
     return this.closed;
   }
@@ -310,9 +305,10 @@ export class ServerConnection {
           case "handshake:error:other":
             this.connectedNow = false;
             this.handshakeFailures += 1;
-            // One failed handshake can be a server dying mid-handshake; a repeat, or an explicit ZAP
-            // refusal, is a key problem.
-            if (event.type === "handshake:error:auth" || this.handshakeFailures >= 2) {
+            // An unexplained failure ("other", such as a broken pipe) can be a server dying mid-handshake,
+            // so it takes a repeat. A ZAP refusal (auth) or a mechanism mismatch (protocol, after which
+            // ZeroMQ does not reconnect) is a key problem at once.
+            if (event.type !== "handshake:error:other" || this.handshakeFailures >= 2) {
               this.authFailure = `${event.type.slice("handshake:error:".length)} error: ${event.error.message}`;
               // Fail the requests waiting for delivery now rather than at their timeout.
               for (const entry of [...this.pending.values()]) {

@@ -20,7 +20,7 @@ import { withTimeout } from "./deadline.js";
 import { createRequestHandler } from "./handler.js";
 import { StreamPublisher } from "./publisher.js";
 import { RequestSocket } from "./request-socket.js";
-import { ConnectionRecycler } from "./revocation.js";
+import { ConnectionRecycler, socketTarget } from "./revocation.js";
 import { serverSocketOptions } from "./sockets.js";
 
 export interface AgentServer {
@@ -134,16 +134,22 @@ export async function startServer(
       cleanup.add(() => zapHandler.close());
     }
 
-    const router = new Router(serverSocketOptions(config, context, secretKey, "router"));
-    const pub = new Publisher(serverSocketOptions(config, context, secretKey, "publisher"));
-    cleanup.add(() => router.close());
-    cleanup.add(() => pub.close());
-    for (const socket of [router, pub]) {
+    const watchHandshakes = <S extends Router | Publisher>(socket: S): S => {
       socket.events.on("handshake:error:protocol", (event) => {
         metrics.recordHandshakeFailure(event.error.code);
         logger.info({ reason: event.error.code, peer: event.address }, "client handshake failed");
       });
-    }
+      return socket;
+    };
+    // Factories, because a key revocation replaces the sockets with fresh ones (see revocation.ts).
+    const newRouter = () =>
+      watchHandshakes(new Router(serverSocketOptions(config, context, secretKey, "router")));
+    const newPublisher = () =>
+      watchHandshakes(new Publisher(serverSocketOptions(config, context, secretKey, "publisher")));
+    const router = newRouter();
+    const pub = newPublisher();
+    cleanup.add(() => router.close());
+    cleanup.add(() => pub.close());
     await bindSocket(router, config.server.bind, ENV_VARS["server.bind"]);
     await bindSocket(pub, config.server.publishBind, ENV_VARS["server.publishBind"]);
 
@@ -154,7 +160,7 @@ export async function startServer(
       runner,
       metrics,
       idempotencyWindowMs: config.server.idempotencyWindowMs,
-      requestTimeoutMs: config.server.requestTimeoutMs ?? 30_000, // TEMP
+      requestTimeoutMs: config.server.requestTimeoutMs,
       state: {
         serverId,
         maxAgents: config.server.maxAgents,
@@ -195,12 +201,12 @@ export async function startServer(
 
     // ZAP vets a client only at the handshake: a reload that removes keys closes every connection.
     const recycler = new ConnectionRecycler({
-      sockets: [
-        { socket: router, endpoint: router.lastEndpoint ?? config.server.bind },
-        { socket: pub, endpoint: pub.lastEndpoint ?? config.server.publishBind },
+      targets: [
+        socketTarget(router.lastEndpoint ?? config.server.bind, requests, newRouter),
+        socketTarget(pub.lastEndpoint ?? config.server.publishBind, publisher, newPublisher),
       ],
       settled: () => requests.settled(),
-      settleTimeoutMs: config.server.requestTimeoutMs ?? 30_000, // TEMP
+      settleTimeoutMs: config.server.requestTimeoutMs,
       metrics,
       logger: logger.child({ component: "revocation" }),
     });
@@ -240,9 +246,8 @@ export async function startServer(
       closed = true;
       stopWatchingAllowlist?.();
       await recycler.close();
-      router.close();
-      await requests.stopped();
-      pub.close();
+      await requests.closeSocket();
+      await publisher.closeSocket();
       await Promise.allSettled([
         sink?.close(sinkDeadlineMs),
         zap?.close(),

@@ -10,20 +10,15 @@ import { SendQueue } from "./send-queue.js";
 import { encodeStreamEvent } from "./wire.js";
 
 export class StreamPublisher {
-  private readonly queue: SendQueue;
+  private queue: SendQueue;
 
   constructor(
-    private readonly socket: Publisher,
-    metrics: ServerMetrics,
-    logger: Logger,
-    highWaterMark: number,
+    private socket: Publisher,
+    private readonly metrics: ServerMetrics,
+    private readonly logger: Logger,
+    private readonly highWaterMark: number,
   ) {
-    this.queue = new SendQueue(
-      socket,
-      Math.max(highWaterMark, 1_000),
-      () => metrics.recordStreamDrop(),
-      (error) => logger.warn({ err: error.message }, "stream publish failed"),
-    );
+    this.queue = this.queueFor(socket);
   }
 
   publish(event: StreamEvent): void {
@@ -35,5 +30,26 @@ export class StreamPublisher {
 
   drained(): Promise<void> {
     return this.queue.drained();
+  }
+
+  /** Closes the socket in service, which ends every subscriber's connection. */
+  async closeSocket(): Promise<void> {
+    this.socket.close();
+    await Promise.resolve();
+  }
+
+  /** Puts a freshly bound socket in service after closeSocket(). */
+  attach(socket: Publisher): void {
+    this.socket = socket;
+    this.queue = this.queueFor(socket);
+  }
+
+  private queueFor(socket: Publisher): SendQueue {
+    return new SendQueue(
+      socket,
+      Math.max(this.highWaterMark, 1_000),
+      () => this.metrics.recordStreamDrop(),
+      (error) => this.logger.warn({ err: error.message }, "stream publish failed"),
+    );
   }
 }

@@ -15,7 +15,8 @@ import { decodeRequest, encodeError, encodeResult } from "./wire.js";
 const MAX_IN_FLIGHT = 10_000;
 
 export class RequestSocket {
-  private readonly replies: SendQueue;
+  private socket: Router;
+  private replies: SendQueue;
   private inFlight = 0;
   /** Each in-flight request's reply promise, so a caller can wait for the ones running now. */
   private readonly pending = new Set<Promise<void>>();
@@ -23,23 +24,19 @@ export class RequestSocket {
   private loop: Promise<void> | null = null;
 
   constructor(
-    private readonly socket: Router,
+    socket: Router,
     private readonly handle: RequestHandler,
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
     private readonly maxMessageBytes: number,
-    sendHighWaterMark: number,
+    private readonly sendHighWaterMark: number,
   ) {
-    this.replies = new SendQueue(
-      socket,
-      Math.max(sendHighWaterMark, 1_000),
-      () => metrics.recordMalformed("reply-queue-full"),
-      (error) => logger.warn({ err: error.message }, "reply send failed"),
-    );
+    this.socket = socket;
+    this.replies = this.queueFor(socket);
   }
 
   start(): void {
-    this.loop = this.receiveLoop();
+    this.loop = this.receiveLoop(this.socket);
   }
 
   /** Resolves when every reply queued so far has been handed to ZeroMQ. */
@@ -56,27 +53,57 @@ export class RequestSocket {
     await this.replies.drained();
   }
 
-  /** Resolves when the receive loop has ended (after the socket is closed). */
-  async stopped(): Promise<void> {
+  /**
+   * Closes the socket in service, which ends every client connection, and resolves when its receive
+   * loop has ended. Replies still unsent are dropped: their clients are gone.
+   */
+  async closeSocket(): Promise<void> {
+    this.socket.close();
+    this.wakeReader();
     await this.loop;
   }
 
-  private async receiveLoop(): Promise<void> {
-    while (!this.socket.closed) {
+  /**
+   * Puts a freshly bound socket in service after closeSocket(). Requests in flight from the old
+   * socket's clients are answered into it, and it drops them: those clients are no longer connected.
+   */
+  attach(socket: Router): void {
+    this.socket = socket;
+    this.replies = this.queueFor(socket);
+    this.start();
+  }
+
+  private queueFor(socket: Router): SendQueue {
+    return new SendQueue(
+      socket,
+      Math.max(this.sendHighWaterMark, 1_000),
+      () => this.metrics.recordMalformed("reply-queue-full"),
+      (error) => this.logger.warn({ err: error.message }, "reply send failed"),
+    );
+  }
+
+  private async receiveLoop(socket: Router): Promise<void> {
+    while (!socket.closed) {
       if (this.inFlight >= MAX_IN_FLIGHT) {
         await new Promise<void>((resolve) => (this.resumeReading = resolve));
         continue;
       }
       let frames: Buffer[];
       try {
-        frames = await this.socket.receive();
+        frames = await socket.receive();
       } catch (error) {
-        if (this.socket.closed) return;
+        if (socket.closed) return;
         this.logger.error({ err: (error as Error).message }, "receive failed");
         continue;
       }
       this.dispatch(frames);
     }
+  }
+
+  private wakeReader(): void {
+    const resume = this.resumeReading;
+    this.resumeReading = null;
+    resume?.();
   }
 
   private dispatch(frames: Buffer[]): void {
@@ -155,10 +182,6 @@ export class RequestSocket {
 
   private finished(): void {
     this.inFlight--;
-    if (this.resumeReading && this.inFlight < MAX_IN_FLIGHT / 2) {
-      const resume = this.resumeReading;
-      this.resumeReading = null;
-      resume();
-    }
+    if (this.inFlight < MAX_IN_FLIGHT / 2) this.wakeReader();
   }
 }

@@ -2,9 +2,12 @@
  * Makes allowlist removals reach connections that are already open. ZAP is asked only during the
  * CURVE handshake, and zeromq.js exposes no per-message ZAP metadata (User-Id) to tell which key sent
  * a request. So after a reload that removes keys, the server closes every client connection: it
- * waits for the requests in flight to be answered (at most server.requestTimeoutMs), then unbinds
- * and re-binds the ROUTER and PUB endpoints. Clients' DEALER and SUB sockets reconnect by themselves
- * and handshake again through ZAP, which refuses the revoked keys.
+ * waits for the requests in flight to be answered (at most server.requestTimeoutMs), then closes
+ * the ROUTER and PUB sockets and binds fresh ones to the same endpoints. Clients' DEALER and SUB
+ * sockets reconnect by themselves and handshake again through ZAP, which refuses the revoked keys.
+ *
+ * Closing and re-creating is deliberate: zmq_unbind on a socket with live peers can trip a libzmq
+ * 4.3 assertion (pipe.cpp, `_state == term_ack_sent`) and abort the process; closing does not.
  */
 import type { Logger } from "pino";
 import type { ServerMetrics } from "../observability/metrics.js";
@@ -13,15 +16,54 @@ import { keyFingerprint } from "../security/keys.js";
 import { sleep, withTimeout } from "./deadline.js";
 
 /** The part of a zeromq.js socket the recycler uses. */
-export interface RebindableSocket {
+export interface BindableSocket {
   bind(endpoint: string): Promise<void>;
-  unbind(endpoint: string): Promise<void>;
+  close(): void;
   readonly closed: boolean;
 }
 
+/** Something that serves one socket at a time: the request loop or the stream publisher. */
+export interface SocketUser<S extends BindableSocket> {
+  /** Closes the socket in service (ending its connections). */
+  closeSocket(): Promise<void>;
+  /** Puts a bound socket in service. */
+  attach(socket: S): void;
+}
+
+/** One endpoint the recycler closes and binds again. */
+export interface RecycleTarget {
+  /** The resolved endpoint (no `*` port), bound again after closing. */
+  readonly endpoint: string;
+  /** Closes the socket in service, ending every connection accepted through it. */
+  closeCurrent(): Promise<void>;
+  /** Binds a fresh socket to the endpoint and puts it in service; throws while the port is busy. */
+  bindFresh(): Promise<void>;
+}
+
+/** A RecycleTarget for a socket user and a factory of sockets with the right options. */
+export function socketTarget<S extends BindableSocket>(
+  endpoint: string,
+  user: SocketUser<S>,
+  create: () => S,
+): RecycleTarget {
+  return {
+    endpoint,
+    closeCurrent: () => user.closeSocket(),
+    async bindFresh() {
+      const socket = create();
+      try {
+        await socket.bind(endpoint);
+      } catch (error) {
+        socket.close();
+        throw error;
+      }
+      user.attach(socket);
+    },
+  };
+}
+
 export interface ConnectionRecyclerOptions {
-  /** Each socket with the endpoint it is bound to (resolved: no `*` port). */
-  readonly sockets: ReadonlyArray<{ readonly socket: RebindableSocket; readonly endpoint: string }>;
+  readonly targets: readonly RecycleTarget[];
   /** Resolves when the requests in flight now have been answered. */
   readonly settled: () => Promise<void>;
   /** The longest wait for settled(): server.requestTimeoutMs, which no request outlives. */
@@ -57,7 +99,7 @@ export class ConnectionRecycler {
     this.schedule();
   };
 
-  /** False while an endpoint is unbound (normally a few milliseconds during a recycle). */
+  /** False while an endpoint is not bound (normally a few milliseconds during a recycle). */
   bound(): boolean {
     return !this.unbound;
   }
@@ -98,16 +140,11 @@ export class ConnectionRecycler {
     const startedAt = performance.now();
     await withTimeout(Promise.race([this.options.settled(), this.closing]), this.options.settleTimeoutMs);
     if (this.closed) return;
-    const sockets = this.options.sockets.filter(({ socket }) => !socket.closed);
     this.unbound = true;
     try {
-      // Unbinding an endpoint ends every connection accepted through it.
-      for (const { socket, endpoint } of sockets) {
-        await socket.unbind(endpoint).catch((error: Error) => {
-          this.options.logger.error({ endpoint, err: error.message }, "cannot unbind to close connections");
-        });
-      }
-      for (const { socket, endpoint } of sockets) await this.rebind(socket, endpoint);
+      // Closing a socket ends every connection accepted through it.
+      for (const target of this.options.targets) await target.closeCurrent();
+      for (const target of this.options.targets) await this.rebind(target);
     } finally {
       this.unbound = false;
     }
@@ -119,21 +156,19 @@ export class ConnectionRecycler {
     );
   }
 
-  /** Binds again, retrying while the endpoint is still held by the closing listener. */
-  private async rebind(socket: RebindableSocket, endpoint: string): Promise<void> {
+  /** Binds again, retrying while the endpoint is still held by the closing socket. */
+  private async rebind(target: RecycleTarget): Promise<void> {
     let delayMs = 10;
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed || socket.closed) return;
+    for (let attempt = 1; !this.closed; attempt++) {
       try {
-        await socket.bind(endpoint);
+        await target.bindFresh();
         return;
       } catch (error) {
-        if (this.closed || socket.closed) return;
         // Log the first failure and then every tenth, not every attempt.
         if (attempt % 10 === 1) {
           this.options.logger.error(
-            { endpoint, attempt, err: (error as Error).message },
-            "cannot re-bind after closing connections; retrying",
+            { endpoint: target.endpoint, attempt, err: (error as Error).message },
+            "cannot bind again after closing connections; retrying",
           );
         }
         await sleep(delayMs);

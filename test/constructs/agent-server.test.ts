@@ -14,6 +14,7 @@ import {
   loadConfig,
 } from "../../runtime/config/index.js";
 import { TERMINATION_MARGIN_SECONDS } from "../../constructs/agent-server.js";
+import { NATS_AUTH_SECRET_KEYS } from "../../constructs/index.js";
 import { exampleSpec, find, minimalSpec, ofKind, synth, type K8sObject } from "./fixtures.js";
 
 const container = (workload: K8sObject) => workload.spec.template.spec.containers[0];
@@ -253,12 +254,33 @@ describe("AgentServer", () => {
     expect(env[ENV_VARS["security.allowlistFile"]]!.value).toBe("");
   });
 
+  it("reads the NATS auth Secret by the same key names in the NATS pods and the agent servers", () => {
+    expect(NATS_AUTH_SECRET_KEYS).toEqual({ user: "user", password: "password" });
+    const staging = synth(exampleSpec("staging")).objects;
+    const natsEnv = find(staging, "StatefulSet", "zeroplane-nats").spec.template.spec.containers[0].env as {
+      valueFrom?: { secretKeyRef?: { name: string; key: string } };
+    }[];
+    const natsKeys = natsEnv.flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
+    const volume = find(staging, "Deployment", "zeroplane-default").spec.template.spec.volumes.find(
+      (v: { name: string }) => v.name === "nats-credentials",
+    );
+    const mountedKeys = volume.secret.items.map((item: { key: string }) => item.key);
+    const expected = Object.values(NATS_AUTH_SECRET_KEYS);
+    expect(natsKeys.map((ref) => ref.key).sort()).toEqual([...expected].sort());
+    expect([...mountedKeys].sort()).toEqual([...expected].sort());
+    expect(new Set(natsKeys.map((ref) => ref.name))).toEqual(new Set([volume.secret.secretName]));
+  });
+
   it("mounts NATS credentials as files when the cluster requires them", () => {
     const staging = synth(exampleSpec("staging")).objects;
     const server = find(staging, "Deployment", "zeroplane-default");
     const env = envMap(server);
-    expect(env[ENV_VARS["nats.userFile"]]!.value).toBe(`${DEFAULT_PATHS.natsCredentialsDir}/user`);
-    expect(env[ENV_VARS["nats.passwordFile"]]!.value).toBe(`${DEFAULT_PATHS.natsCredentialsDir}/password`);
+    expect(env[ENV_VARS["nats.userFile"]]!.value).toBe(
+      `${DEFAULT_PATHS.natsCredentialsDir}/${NATS_AUTH_SECRET_KEYS.user}`,
+    );
+    expect(env[ENV_VARS["nats.passwordFile"]]!.value).toBe(
+      `${DEFAULT_PATHS.natsCredentialsDir}/${NATS_AUTH_SECRET_KEYS.password}`,
+    );
     expect(env[ENV_VARS["nats.replicas"]]!.value).toBe("3");
     expect(JSON.stringify(container(server).env)).not.toMatch(/secretKeyRef/);
   });

@@ -5,7 +5,7 @@
  * an R3 stream. The test only remaps ports, hosts and directories.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { connect, StringCodec, type NatsConnection } from "nats";
@@ -303,5 +303,68 @@ describe("a 3-node cluster from the generated staging configs", () => {
       async () => (/lame duck/i.test(victim.process.log()) ? true : undefined),
       15_000,
     );
+  });
+});
+
+describe("a 3-node cluster from the generated prod configs (TLS on clients and routes)", () => {
+  let servers: ConfiguredNats[] = [];
+  let nodes: NodePorts[] = [];
+  const certs = mkdtempSync(join(tmpdir(), "zeroplane-natscerts-prod-"));
+  const connections: NatsConnection[] = [];
+  const savedEnv = { ...process.env };
+
+  beforeAll(async () => {
+    makeCerts(certs);
+    Object.assign(process.env, POD_ENV);
+    const free = await freePorts(9);
+    nodes = [0, 1, 2].map((i) => ({
+      client: free[i * 3]!,
+      cluster: free[i * 3 + 1]!,
+      monitor: free[i * 3 + 2]!,
+    }));
+    const conf = natsConf("prod");
+    servers = await Promise.all(
+      nodes.map((node, index) =>
+        startNatsWithConfig(remap(conf, index, nodes, { certs }), {
+          port: node.client,
+          monitorPort: node.monitor,
+        }),
+      ),
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(connections.map((connection) => connection.close().catch(() => undefined)));
+    await Promise.all(servers.map((server) => server.stop()));
+    process.env = savedEnv;
+    rmSync(certs, { recursive: true, force: true });
+  });
+
+  it("forms its routes over verified TLS", async () => {
+    for (const node of nodes) {
+      await waitFor(`routes on ${node.monitor}`, async () => {
+        const routez = await monitorJson(node.monitor, "/routez");
+        return (routez.num_routes as number) >= 2 ? true : undefined;
+      });
+      const cluster = (await monitorJson(node.monitor, "/varz")).cluster as Record<string, unknown>;
+      expect(cluster).toMatchObject({ tls_required: true, tls_verify: true });
+    }
+  });
+
+  it("serves clients only over TLS and only with the credentials", async () => {
+    const ca = readFileSync(join(certs, "client", "ca.crt"), "utf8");
+    const auth = { user: POD_ENV.NATS_USER, pass: POD_ENV.NATS_PASSWORD };
+    const secure = await connect({
+      servers: `tls://localhost:${nodes[1]!.client}`,
+      tls: { ca },
+      reconnect: false,
+      ...auth,
+    });
+    connections.push(secure);
+    expect(secure.info?.tls_required).toBe(true);
+    await secure.flush();
+    await expect(
+      connect({ servers: `tls://localhost:${nodes[1]!.client}`, tls: { ca }, reconnect: false }),
+    ).rejects.toThrow(/authorization/i);
   });
 });

@@ -444,6 +444,13 @@ const cases: Case[] = [
     problem: /DNS label/,
   },
   {
+    name: "client TLS that requires certificates the agent servers do not have",
+    spec: nats({ tls: { client: { secretName: "nats-tls", verify: true } } }),
+    prop: "nats.tls.client.verify",
+    value: true,
+    problem: /no client certificate/,
+  },
+  {
     name: "a malformed leaf node URL",
     spec: nats({ leafnodeRemotes: [{ url: "http://hub" }], remoteCidrs: ["10.0.0.0/8"] }),
     prop: "nats.leafnodeRemotes[0].url",

@@ -16,7 +16,7 @@ import { parse } from "yaml";
 import { environmentFiles } from "../../stacks/environment/load.js";
 import { readTree } from "../../stacks/gitops/files.js";
 import { renderDeployTree, type FileTree } from "../../stacks/gitops/render.js";
-import { check, synth } from "../../stacks/synth.js";
+import { check, placeholderWarnings, synth } from "../../stacks/synth.js";
 
 const PROJECT_DIR = join(import.meta.dirname, "..", "..");
 const run = promisify(execFile);
@@ -81,6 +81,22 @@ describe("npm run synth", () => {
     expect(secrets.map(([path]) => path)).toEqual([]);
   });
 
+  it("still renders prod with placeholder digests, marked as a template in its kustomization", () => {
+    const keys = "zeroplane:image.digest, zeroplane:nats.image.digest, zeroplane:nats.exporterImage.digest";
+    expect(tree.get("prod/kustomization.yaml")).toMatch(
+      new RegExp(`^# TEMPLATE: ${keys.replaceAll(".", "\\.")} are the all-zeros placeholder digest`, "m"),
+    );
+    expect(tree.get("prod/deployment-zeroplane-default.yaml")).toContain(`@sha256:${"0".repeat(64)}`);
+    for (const environment of ["dev", "staging"]) {
+      expect(tree.get(`${environment}/kustomization.yaml`)).not.toContain("TEMPLATE");
+    }
+    const warnings = placeholderWarnings(project);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^warning: Pulumi\.prod\.yaml: zeroplane:image\.digest, .*`pulumi up` refuses it/,
+    );
+  });
+
   it("writes an Argo CD Application per environment that syncs deploy/<env>", () => {
     const app = parse(tree.get("argocd/application-zeroplane-staging.yaml")!);
     expect(app.spec.source.path).toBe("deploy/staging");
@@ -128,6 +144,7 @@ describe("npm run synth -- --check", () => {
     );
     expect(failed?.code).toBe(1);
     expect(failed?.stderr).toContain("missing: prod/kustomization.yaml");
+    expect(failed?.stderr).toContain("warning: Pulumi.prod.yaml: zeroplane:image.digest");
     expect(failed?.stderr).toContain("Fix: run `npm run synth`");
   }, 90_000);
 });

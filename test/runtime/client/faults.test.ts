@@ -9,7 +9,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { RequestTimeoutError, ZeroplaneClient } from "../../../runtime/client/index.js";
+import { RequestTimeoutError, UnreachableError, ZeroplaneClient } from "../../../runtime/client/index.js";
 import { ServerPool, serverSpecs, waitUntil } from "./support/servers.js";
 
 /** Live (not zombie) processes whose command line holds an argument starting with `prefix`, by that argument. */
@@ -84,6 +84,43 @@ describe("client under server faults", () => {
       30_000,
       "the server to answer again",
     );
+  });
+
+  it("opens the circuit after repeated timeouts, fails fast while open, and closes it after a good probe", async () => {
+    const [spec] = await serverSpecs(1);
+    const server = await pool.start(spec!);
+    const client = await ZeroplaneClient.connect({
+      endpoints: spec!.endpoint,
+      timeoutMs: 1_000,
+      maxAttempts: 1,
+      breaker: { failureThreshold: 2, resetTimeoutMs: 1_500 },
+    });
+    clients.push(client);
+    await client.health();
+
+    process.kill(server.pid, "SIGSTOP");
+    for (let i = 0; i < 2; i++) await expect(client.health()).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(client.servers()[0]!.breaker).toBe("open");
+    const fast = await client.health().catch((e: unknown) => e);
+    expect(fast).toBeInstanceOf(UnreachableError);
+    expect((fast as Error).message).toMatch(/is failing \(circuit open after repeated timeouts\); next probe in \d+ ms/);
+
+    process.kill(server.pid, "SIGCONT");
+    await waitUntil(
+      () => client.servers()[0]!.breaker === "half-open",
+      10_000,
+      "the circuit to allow a probe",
+    );
+    await waitUntil(
+      () =>
+        client.health().then(
+          () => true,
+          () => false,
+        ),
+      30_000,
+      "a successful probe",
+    );
+    expect(client.servers()[0]!.breaker).toBe("closed");
   });
 
   it("retries a spawn whose reply is late against the same server, which answers with the one agent it made", async () => {

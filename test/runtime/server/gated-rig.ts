@@ -110,6 +110,8 @@ export async function startGatedRig(
     1000,
   );
   requests.start();
+  // The socket in service, which is a fresh one if a test recycled connections.
+  cleanups.push(() => requests.closeSocket());
   const client = new WireClient(router.lastEndpoint!);
   cleanups.push(() => client.close());
   return { client, runner, handler, metrics, router, requests };

@@ -5,8 +5,9 @@
  */
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { Router } from "zeromq";
 import { generateKeypair } from "../../../runtime/security/keys.js";
-import { ConnectionRecycler } from "../../../runtime/server/revocation.js";
+import { ConnectionRecycler, socketTarget } from "../../../runtime/server/revocation.js";
 import { SpawnGate, startGatedRig, type GatedRig } from "./gated-rig.js";
 import { metricValue } from "./harness.js";
 import { waitFor } from "./wire-client.js";
@@ -18,7 +19,7 @@ afterEach(async () => {
 
 function recyclerFor(rig: GatedRig, settleTimeoutMs: number): ConnectionRecycler {
   const recycler = new ConnectionRecycler({
-    sockets: [{ socket: rig.router, endpoint: rig.router.lastEndpoint! }],
+    targets: [socketTarget(rig.router.lastEndpoint!, rig.requests, () => new Router({ linger: 0 }))],
     settled: () => rig.requests.settled(),
     settleTimeoutMs,
     metrics: rig.metrics,

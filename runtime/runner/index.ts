@@ -2,6 +2,7 @@
  * The process runner's entry point. The server uses only `createAgentRunner` and the types in api.ts.
  * See docs/runner.md.
  */
+import { randomBytes } from "node:crypto";
 import type { AgentRunnerOptions } from "./api.js";
 import { ProcessRunner } from "./process-runner.js";
 import { AgentRecords } from "./records.js";
@@ -11,17 +12,21 @@ export type { AgentRunner, AgentRunnerEvents, AgentRunnerOptions } from "./api.j
 export { ProcessRunner } from "./process-runner.js";
 export type { AgentRecord, ReapReport } from "./records.js";
 export { readAgentRecords, recordsPath } from "./records.js";
-export { buildAgentEnv, INHERITED_ENV_VARS } from "./agent-env.js";
+export { buildAgentEnv, INHERITED_ENV_VARS, RUNNER_INSTANCE_ENV_VAR } from "./agent-env.js";
 
 /**
- * Opens `options.stateDir` (killing agents left alive by a previous server that crashed), starts the
- * watchdog, and returns a runner ready to spawn. Throws if the options are invalid or another live
- * runner owns the stateDir.
+ * Opens `options.stateDir` (killing agents left alive by a previous server that crashed, and
+ * recording this runner's new instance id), starts the watchdog, and returns a runner ready to spawn.
+ * Throws if the options are invalid or another live runner owns the stateDir.
  */
 export async function createAgentRunner(options: AgentRunnerOptions): Promise<ProcessRunner> {
   validateOptions(options);
-  const { records, report } = await AgentRecords.open(options.stateDir);
-  const watchdog = new Watchdog((message) => process.emitWarning(message, "ZeroplaneRunnerWarning"));
+  // Marks every agent of this runner start (AGENT_RUNNER_INSTANCE), so none can escape the orphan sweep.
+  const instanceId = randomBytes(16).toString("hex");
+  const { records, report } = await AgentRecords.open(options.stateDir, instanceId);
+  const watchdog = new Watchdog(instanceId, (message) =>
+    process.emitWarning(message, "ZeroplaneRunnerWarning"),
+  );
   return new ProcessRunner({ ...options }, records, watchdog, report);
 }
 

@@ -61,6 +61,11 @@ export class ProcessRunner implements AgentRunner {
     this.events.setMaxListeners(0);
   }
 
+  /** This runner start's id, set as AGENT_RUNNER_INSTANCE in every agent's environment. */
+  get instanceId(): string {
+    return this.records.instanceId;
+  }
+
   /** The watchdog's pid, or null if it is not running (for diagnostics and tests). */
   get watchdogPid(): number | null {
     return this.watchdog.pid;
@@ -105,7 +110,7 @@ export class ProcessRunner implements AgentRunner {
     try {
       child = spawnChild(params.command, params.args, {
         cwd: params.cwd,
-        env: buildAgentEnv(params.env),
+        env: buildAgentEnv(params.env, process.env, this.records.instanceId),
         // Own process group (setsid): signals to -pid reach everything the agent starts.
         detached: true,
         stdio: "pipe",

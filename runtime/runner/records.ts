@@ -5,10 +5,13 @@
  * server that owns them. Writes are batched (one atomic rewrite per burst, never a synchronous write per
  * spawn). When a runner opens a stateDir whose previous owner is dead, it SIGKILLs every recorded group
  * whose leader is still the same process (same /proc start time), so a reused pid is never touched.
+ * The file also names the owner's runner instance (written when the runner opens, before any spawn),
+ * so the next owner can sweep the processes marked with it that no record names (marker-sweep.ts).
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ENV_VARS } from "../config/index.js";
+import { sweepMarkedProcesses } from "./marker-sweep.js";
 import { isAlive, readProcStat, readProcStatAsync, signalGroup } from "./process-groups.js";
 
 /** How long changes are collected before one rewrite of the records file. */
@@ -27,6 +30,8 @@ export interface AgentRecord {
 interface RecordsFile {
   readonly version: 1;
   readonly owner: { readonly pid: number; readonly startTime: string | null };
+  /** The owner's runner instance id (AGENT_RUNNER_INSTANCE); absent in files of older runners. */
+  readonly instanceId?: string;
   readonly agents: readonly AgentRecord[];
 }
 
@@ -36,6 +41,11 @@ export interface ReapReport {
   readonly reaped: readonly AgentRecord[];
   /** Recorded agents already gone, or whose pid now belongs to another process (left alone). */
   readonly skipped: number;
+  /**
+   * Pids of processes no record named, found by the previous instance's marker and killed with their
+   * groups: agents forked in the instant before the crash, or their descendants that left the group.
+   */
+  readonly strays: readonly number[];
 }
 
 /** stateDirs opened by runners in this process: two live runners must never share one. */
@@ -64,13 +74,18 @@ export class AgentRecords {
   private constructor(
     private readonly stateDir: string,
     private readonly owner: RecordsFile["owner"],
+    /** This runner's instance id, recorded for the next owner to sweep. */
+    readonly instanceId: string,
   ) {}
 
   /**
-   * Takes ownership of `stateDir`: refuses if another live runner owns it, then kills the agents
-   * left behind by a previous owner that died.
+   * Takes ownership of `stateDir`: refuses if another live runner owns it, kills the agents left
+   * behind by a previous owner that died, and records `instanceId` (before the runner spawns anything).
    */
-  static async open(stateDir: string): Promise<{ records: AgentRecords; report: ReapReport }> {
+  static async open(
+    stateDir: string,
+    instanceId: string,
+  ): Promise<{ records: AgentRecords; report: ReapReport }> {
     const path = recordsPath(stateDir);
     if (openInThisProcess.has(path)) {
       throw new Error(
@@ -95,9 +110,10 @@ export class AgentRecords {
     }
     openInThisProcess.add(path);
     try {
-      const report = await reap(previous?.agents ?? []);
+      const report = await reap(previous?.agents ?? [], previous?.instanceId);
       const self = readProcStat(process.pid);
-      const records = new AgentRecords(stateDir, { pid: process.pid, startTime: self?.startTime ?? null });
+      const owner = { pid: process.pid, startTime: self?.startTime ?? null };
+      const records = new AgentRecords(stateDir, owner, instanceId);
       await records.write();
       return { records, report };
     } catch (error) {
@@ -165,7 +181,12 @@ export class AgentRecords {
       }
       this.reading.delete(agentId);
     });
-    const file: RecordsFile = { version: 1, owner: this.owner, agents: [...this.live.values()] };
+    const file: RecordsFile = {
+      version: 1,
+      owner: this.owner,
+      instanceId: this.instanceId,
+      agents: [...this.live.values()],
+    };
     const path = recordsPath(this.stateDir);
     await writeFile(`${path}.tmp`, JSON.stringify(file));
     await rename(`${path}.tmp`, path);
@@ -197,20 +218,30 @@ async function readRecordsFile(path: string): Promise<RecordsFile | null> {
 }
 
 /**
- * Kills each recorded group whose leader is still the very same process, then waits for them to die.
+ * Kills each recorded group whose leader is still the very same process, then every process still
+ * carrying the previous instance's marker (with its group), then waits for them to die.
  * A group whose leader is gone is killed too: its id cannot be reused while any member lives, so
  * whatever is left in it belongs to the old agent.
  */
-async function reap(records: readonly AgentRecord[]): Promise<ReapReport> {
+async function reap(
+  records: readonly AgentRecord[],
+  previousInstance: string | undefined,
+): Promise<ReapReport> {
   const reaped: AgentRecord[] = [];
   for (const record of records) {
     const stat = readProcStat(record.pid);
     const ours = stat === null || stat.startTime === record.startTime;
     if (ours && signalGroup(record.pid, "SIGKILL")) reaped.push(record);
   }
+  const recordedGroups = new Set(records.map((record) => record.pid));
+  const swept = previousInstance ? sweepMarkedProcesses(previousInstance) : [];
+  const strays = swept.filter((marked) => !recordedGroups.has(marked.pgrp));
   const deadline = Date.now() + REAP_WAIT_MS;
-  while (reaped.some((record) => isAlive(record.pid)) && Date.now() < deadline) {
+  const stillAlive = () =>
+    reaped.some((record) => isAlive(record.pid)) ||
+    swept.some((marked) => isAlive(marked.pid) && readProcStat(marked.pid)?.startTime === marked.startTime);
+  while (stillAlive() && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return { reaped, skipped: records.length - reaped.length };
+  return { reaped, skipped: records.length - reaped.length, strays: strays.map((marked) => marked.pid) };
 }

@@ -7,23 +7,39 @@
  * SIGKILLs every group still registered. It remembers each leader's start time (from /proc) and skips
  * a group whose pid now belongs to a different process, so it never kills an unrelated reused pid.
  * Agents never inherit the pipe (Node opens it close-on-exec), so only the server's death closes it.
+ *
+ * Then it sweeps /proc for processes whose environment carries this runner's instance marker
+ * (AGENT_RUNNER_INSTANCE=<id>, given as the watchdog's argument): agents forked in the instant before
+ * the server died, whose "+" line was never written. The sweep cannot miss such an agent: between
+ * fork and exec the child holds its own copy of the pipe's write end (close-on-exec closes it only at
+ * exec), so EOF arrives only once every forked agent runs with its marked environment.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
-import { DEFAULT_AGENT_PATH } from "./agent-env.js";
+import { DEFAULT_AGENT_PATH, RUNNER_INSTANCE_ENV_VAR } from "./agent-env.js";
 
-/** The watchdog program, run with `node -e`. Plain CommonJS: it must start fast and depend on nothing. */
+/**
+ * The watchdog program, run with `node -e` and the runner's instance id as its argument. Plain
+ * CommonJS: it must start fast and depend on nothing, so the sweep repeats marker-sweep.ts in short.
+ */
 export const WATCHDOG_SCRIPT = `"use strict";
 process.title = "zeroplane-watchdog";
 const fs = require("fs");
+const instance = process.argv[1] || "";
+const marker = Buffer.from("${RUNNER_INSTANCE_ENV_VAR}=" + instance + "\\0");
 const groups = new Map();
-function startTime(pid) {
+function stat(pid) {
   try {
     const text = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).split(" ")[19] || null;
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0], pgrp: Number(fields[2]), startTime: fields[19] || null };
   } catch (_) {
     return null;
   }
+}
+function startTime(pid) {
+  const found = stat(pid);
+  return found ? found.startTime : null;
 }
 function killAll() {
   for (const [pgid, started] of groups) {
@@ -33,6 +49,44 @@ function killAll() {
     try { process.kill(-pgid, "SIGKILL"); } catch (_) {}
   }
   groups.clear();
+}
+function marked(environ) {
+  for (let at = environ.indexOf(marker); at !== -1; at = environ.indexOf(marker, at + 1)) {
+    if (at === 0 || environ[at - 1] === 0) return true;
+  }
+  return false;
+}
+const swept = new Set();
+/** Kills the groups of marked processes not killed before; returns how many it found. */
+function sweepOnce() {
+  let fresh = 0;
+  let names = [];
+  try { names = fs.readdirSync("/proc"); } catch (_) {}
+  for (const name of names) {
+    if (!/^[0-9]+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (fs.statSync("/proc/" + name).uid !== process.getuid()) continue;
+      const before = stat(name);
+      if (!before || before.state === "Z" || before.state === "X") continue;
+      if (!marked(fs.readFileSync("/proc/" + name + "/environ"))) continue;
+      const after = stat(name);
+      const key = name + ":" + before.startTime;
+      if (!after || after.startTime !== before.startTime || swept.has(key)) continue;
+      swept.add(key);
+      fresh++;
+      if (after.pgrp > 1 && after.pgrp !== process.pid) {
+        try { process.kill(-after.pgrp, "SIGKILL"); } catch (_) {}
+      }
+      try { process.kill(Number(name), "SIGKILL"); } catch (_) {}
+    } catch (_) {}
+  }
+  return fresh;
+}
+/** Sweeps until a scan finds nothing new; returns how many it killed. */
+function sweep() {
+  let total = 0;
+  for (let round = 0, fresh = 1; instance && round < 20 && fresh > 0; round++) total += fresh = sweepOnce();
+  return total;
 }
 let pending = "";
 process.stdin.setEncoding("utf8");
@@ -46,7 +100,16 @@ process.stdin.on("data", (chunk) => {
     else if (line[0] === "-") groups.delete(pgid);
   }
 });
-const finish = () => { killAll(); process.exit(0); };
+let finishing = false;
+const finish = () => {
+  if (finishing) return;
+  finishing = true;
+  const guarded = groups.size;
+  killAll();
+  if (sweep() + guarded === 0) process.exit(0);
+  // Agents were running: once more a little later, for anything one forked while they were dying.
+  setTimeout(() => { sweep(); process.exit(0); }, 100);
+};
 process.stdin.on("end", finish);
 process.stdin.on("error", finish);
 for (const name of ["SIGINT", "SIGHUP", "SIGPIPE"]) process.on(name, () => {});
@@ -64,7 +127,11 @@ export class Watchdog {
   private restarts: number[] = [];
   private closed = false;
 
-  constructor(private readonly onProblem: (message: string) => void) {
+  constructor(
+    /** This runner's instance id: the watchdog also kills every process whose environment carries it. */
+    private readonly instanceId: string,
+    private readonly onProblem: (message: string) => void,
+  ) {
     this.start();
   }
 
@@ -105,12 +172,16 @@ export class Watchdog {
   }
 
   private start(): void {
-    const child = spawn(process.execPath, ["--max-old-space-size=16", "-e", WATCHDOG_SCRIPT], {
-      detached: true,
-      stdio: ["pipe", "ignore", "ignore"],
-      cwd: "/",
-      env: { PATH: process.env.PATH ?? DEFAULT_AGENT_PATH },
-    });
+    const child = spawn(
+      process.execPath,
+      ["--max-old-space-size=16", "-e", WATCHDOG_SCRIPT, this.instanceId],
+      {
+        detached: true,
+        stdio: ["pipe", "ignore", "ignore"],
+        cwd: "/",
+        env: { PATH: process.env.PATH ?? DEFAULT_AGENT_PATH },
+      },
+    );
     this.child = child;
     child.unref();
     // The pipe must not keep the server alive; writes still go out while it runs.

@@ -222,7 +222,9 @@ export async function startServer(
         ready: () => {
           if (closed) return { ready: false, reason: "closed" };
           if (draining) return { ready: false, reason: "draining" };
-          if (!recycler.bound()) return { ready: false, reason: "re-binding sockets after a key revocation" };
+          if (!recycler.bound()) {
+            return { ready: false, reason: "binding fresh sockets after a key revocation" };
+          }
           if (!ready()) return { ready: false, reason: "NATS is required and not connected" };
           return { ready: true };
         },

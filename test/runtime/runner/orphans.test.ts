@@ -3,7 +3,7 @@
  * and are killed on the next start if they somehow survived (but a reused pid is never touched).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import {
   createAgentRunner,
   readAgentRecords,
   recordsPath,
+  RUNNER_INSTANCE_ENV_VAR,
   type ProcessRunner,
 } from "../../../runtime/runner/index.js";
 import { readProcStat } from "../../../runtime/runner/process-groups.js";
@@ -178,6 +179,32 @@ describe("the watchdog program", () => {
     await waitFor("the registered group to die", () => !alive(pids[0] as number));
     expect(alive(pids[1] as number)).toBe(true);
   });
+
+  it("on EOF also kills the groups of processes marked with its instance id, and no others", async () => {
+    const instanceId = "0123456789abcdef";
+    const marked = (id: string) =>
+      spawn("sh", ["-c", "sleep 1000 & wait"], {
+        detached: true,
+        stdio: "ignore",
+        env: { PATH: process.env.PATH, [RUNNER_INSTANCE_ENV_VAR]: id },
+      });
+    const ours = marked(instanceId);
+    // Same prefix, different instance: a whole-entry match only.
+    const other = marked(`${instanceId}0`);
+    const pids = [ours.pid as number, other.pid as number];
+    track(pids);
+    await waitFor("both to run with their environment", () =>
+      pids.every((pid) => readFileSync(`/proc/${pid}/environ`, "utf8").includes(RUNNER_INSTANCE_ENV_VAR)),
+    );
+    const watchdog = spawn(process.execPath, ["-e", WATCHDOG_SCRIPT, instanceId], {
+      stdio: ["pipe", "ignore", "inherit"],
+    });
+    const exited = new Promise((resolve) => watchdog.once("exit", resolve));
+    watchdog.stdin?.end();
+    await exited;
+    await waitFor("the marked group to die", () => !alive(pids[0] as number));
+    expect(alive(pids[1] as number)).toBe(true);
+  });
 });
 
 describe("reaping on restart", () => {
@@ -232,7 +259,7 @@ describe("reaping on restart", () => {
     );
 
     const runner = await openRunner(stateDir);
-    expect(runner.reapedAtStartup).toEqual({ reaped: [], skipped: 1 });
+    expect(runner.reapedAtStartup).toEqual({ reaped: [], skipped: 1, strays: [] });
     expect(alive(pid)).toBe(true);
   });
 });

@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ProtocolError, type AgentInfo } from "../../../runtime/protocol/index.js";
-import { buildAgentEnv } from "../../../runtime/runner/index.js";
+import { buildAgentEnv, RUNNER_INSTANCE_ENV_VAR } from "../../../runtime/runner/index.js";
 import { RunnerHarness, waitFor } from "./helpers.js";
 
 let h: RunnerHarness;
@@ -142,6 +142,17 @@ describe("agent environment", () => {
     } finally {
       process.env = saved;
     }
+  });
+
+  it("marks every agent with its runner's instance id, which the caller cannot override", async () => {
+    h = await RunnerHarness.create();
+    const info = await h.spawn({ command: "env", env: { [RUNNER_INSTANCE_ENV_VAR]: "forged" } });
+    await h.waitForEnd(info.id);
+    const lines = h.stdout(info.id).trim().split("\n");
+    expect(h.runner.instanceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(lines.filter((line) => line.startsWith(`${RUNNER_INSTANCE_ENV_VAR}=`))).toEqual([
+      `${RUNNER_INSTANCE_ENV_VAR}=${h.runner.instanceId}`,
+    ]);
   });
 
   it("builds the base from the allowlist only", () => {

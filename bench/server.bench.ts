@@ -175,7 +175,8 @@ async function bundleServer(): Promise<{ entry: string; remove(): void }> {
   const { build } = await import("esbuild");
   mkdirSync(join(repoRoot, ".tmp"), { recursive: true });
   const dir = mkdtempSync(join(repoRoot, ".tmp", "bench-server-"));
-  const entry = join(dir, "main.mjs");
+  // server/main.* is the name runtime/server/main.ts recognises as "run me" (see isMainModule there).
+  const entry = join(dir, "server", "main.mjs");
   await build({
     entryPoints: [join(repoRoot, "runtime/server/main.ts")],
     bundle: true,

@@ -110,7 +110,7 @@ export class AgentRecords {
     }
     openInThisProcess.add(path);
     try {
-      const report = await reap(previous?.agents ?? [], previous?.instanceId);
+      const report = await reap(previous?.agents ?? [], validInstanceId(previous?.instanceId));
       const self = readProcStat(process.pid);
       const owner = { pid: process.pid, startTime: self?.startTime ?? null };
       const records = new AgentRecords(stateDir, owner, instanceId);
@@ -191,6 +191,11 @@ export class AgentRecords {
     await writeFile(`${path}.tmp`, JSON.stringify(file));
     await rename(`${path}.tmp`, path);
   }
+}
+
+/** The recorded instance id if it has the shape runners write (32 hex digits), else undefined. */
+function validInstanceId(value: unknown): string | undefined {
+  return typeof value === "string" && /^[0-9a-f]{32}$/.test(value) ? value : undefined;
 }
 
 function ownerIsAlive(owner: RecordsFile["owner"]): boolean {

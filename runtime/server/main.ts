@@ -49,7 +49,7 @@ function isMainModule(): boolean {
   const entry = process.argv[1];
   const self = fileURLToPath(import.meta.url);
   // Bundled into the CLI, import.meta.url is the bundle's own file: only run when this is server/main.
-  if (!entry || !/[\\/]server[\\/]main\.[jt]s$/.test(self)) return false;
+  if (!entry || !/[\\/]server[\\/]main\.[cm]?[jt]s$/.test(self)) return false;
   try {
     return realpathSync(entry) === realpathSync(self);
   } catch {

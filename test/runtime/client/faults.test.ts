@@ -103,7 +103,9 @@ describe("client under server faults", () => {
     expect(client.servers()[0]!.breaker).toBe("open");
     const fast = await client.health().catch((e: unknown) => e);
     expect(fast).toBeInstanceOf(UnreachableError);
-    expect((fast as Error).message).toMatch(/is failing \(circuit open after repeated timeouts\); next probe in \d+ ms/);
+    expect((fast as Error).message).toMatch(
+      /is failing \(circuit open after repeated timeouts\); next probe in \d+ ms/,
+    );
 
     process.kill(server.pid, "SIGCONT");
     await waitUntil(
@@ -222,10 +224,17 @@ describe("client under server faults", () => {
         expect(byMarker.get(`${run}${index}`)?.pids).toContain(owned[0]!.pid);
       }
     }
-    // Agents of the crashed server are the runner's to kill (watchdog, stateDir reaping); those it missed
-    // are not this client's, but this test started them: end them by pid.
-    for (const { pids } of liveProcessesByMarker(run).values()) {
-      for (const pid of pids) if (!listed.agents.some((a) => a.pid === pid)) killQuietly(pid);
+    // Agents of the crashed server, even one forked the instant before the crash, are killed by the
+    // runner (watchdog and restart reaping): soon every live agent process is one the live server owns.
+    const ownedPids = new Set(listed.agents.map((a) => a.pid));
+    const strays = (): number[] =>
+      [...liveProcessesByMarker(run).values()].flatMap(({ pids }) =>
+        pids.filter((pid) => !ownedPids.has(pid)),
+      );
+    try {
+      await waitUntil(() => strays().length === 0, 15_000, "no agent of the crashed server left running");
+    } finally {
+      for (const pid of strays()) killQuietly(pid);
     }
 
     await client.batchControl({ agentIds: listed.agents.map((a) => a.id), action: "kill" });

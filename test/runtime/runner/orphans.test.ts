@@ -193,6 +193,8 @@ describe("the watchdog program", () => {
     const other = marked(`${instanceId}0`);
     const pids = [ours.pid as number, other.pid as number];
     track(pids);
+    // The groups too: each sh has a sleep of its own.
+    track(pids.map((pid) => -pid));
     await waitFor("both to run with their environment", () =>
       pids.every((pid) => readFileSync(`/proc/${pid}/environ`, "utf8").includes(RUNNER_INSTANCE_ENV_VAR)),
     );

@@ -114,7 +114,7 @@ describe("the Pod Security checker", () => {
     const object = job();
     delete object.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation;
     expect(podSecurityViolations([object], "restricted")).toEqual([
-      "Job/zeroplane-keygen: container keygen does not set allowPrivilegeEscalation: false",
+      'Job/zeroplane-keygen: container "keygen" does not set allowPrivilegeEscalation: false (pss-allow-privilege-escalation)',
     ]);
   });
 
@@ -129,7 +129,7 @@ describe("the Pod Security checker", () => {
     const found = podSecurityViolations([object], "restricted").join("\n");
     expect(found).toMatch(/hostPath/);
     expect(found).toMatch(/adds capability SYS_ADMIN/);
-    expect(found).toMatch(/pod runAsUser is 0/);
+    expect(found).toMatch(/the pod sets runAsUser: 0/);
     expect(found).toMatch(/seccomp/);
   });
 

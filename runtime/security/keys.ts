@@ -2,9 +2,9 @@
  * The server's CURVE keypair: generate, read, derive the public half, write to a directory.
  * Keys are Z85 text (40 characters). Nothing here logs a key.
  */
-import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash, createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { curveKeyPair } from "zeromq";
 import { CURVE_SECRET_KEYS, ConfigError, ENV_VARS, type ZeroplaneConfig } from "../config/index.js";
 import { isZ85Key, z85Decode, z85Encode } from "./z85.js";
@@ -122,10 +122,25 @@ export function writeKeypair(dir: string, options: WriteKeypairOptions = {}): Wr
     }
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(publicKeyFile, `${keypair.publicKey}\n`, { mode: 0o600 });
-  writeFileSync(secretKeyFile, `${keypair.secretKey}\n`, { mode: 0o600 });
-  // `mode` applies only when a file is created; tighten replaced files too.
-  chmodSync(publicKeyFile, 0o600);
-  chmodSync(secretKeyFile, 0o600);
+  writeFileWithMode(publicKeyFile, `${keypair.publicKey}\n`, 0o600);
+  writeFileWithMode(secretKeyFile, `${keypair.secretKey}\n`, 0o600);
   return { ...keypair, publicKeyFile, secretKeyFile };
+}
+
+/**
+ * Writes `file` so that it never exists with another mode: the content goes to a new temp file in the
+ * same directory, created with `mode`, which is then renamed over `file`. (Writing to an existing file
+ * keeps its old mode until a later chmod, so a replaced secret could briefly be readable.)
+ */
+export function writeFileWithMode(file: string, content: string, mode: number): void {
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    writeFileSync(temp, content, { mode, flag: "wx" });
+    // The umask may have cleared bits of `mode`; the temp file is new, so this never loosens a secret.
+    chmodSync(temp, mode);
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }

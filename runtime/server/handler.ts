@@ -231,8 +231,8 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
     }
   };
 
-  /** Validates and runs one request. */
-  async function run(method: unknown, params: unknown): Promise<unknown> {
+  /** Validates and runs one request. Throws synchronously; returns a value (health, get…) or a promise. */
+  function run(method: unknown, params: unknown): unknown {
     if (!isMethod(method)) {
       const shown = typeof method === "string" ? `"${method.slice(0, 64)}"` : typeof method;
       throw new ProtocolError(
@@ -254,14 +254,23 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
     const startedAt = performance.now();
     const label = methodLabel(method);
     inFlight++;
-    const operation = run(method, params);
-    // In flight until the operation itself ends, also when its reply went out as TIMEOUT.
-    operation.then(finish, finish);
+    let counted = false;
     try {
-      const result = await withDeadline(operation, deps.requestTimeoutMs, timeoutError(label));
+      let result = run(method, params);
+      if (result instanceof Promise) {
+        // In flight until the operation itself ends, also when its reply went out as TIMEOUT.
+        result.then(finish, finish);
+        counted = true;
+        result = await withDeadline(result, deps.requestTimeoutMs, timeoutError(label));
+      } else {
+        // Answered synchronously (health, get, list…): no deadline timer on the hot path.
+        finish();
+        counted = true;
+      }
       metrics.recordRequest(label, "ok", (performance.now() - startedAt) / 1000);
       return result;
     } catch (error) {
+      if (!counted) finish();
       const wire = toProtocolError(error);
       metrics.recordRequest(label, wire.code, (performance.now() - startedAt) / 1000);
       if (wire !== error) throw Object.assign(wire, { cause: error });

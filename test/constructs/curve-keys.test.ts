@@ -3,7 +3,7 @@
  * script run for real: the runtime's own `zeroplane keygen`, talking HTTPS to a small in-test stand-in
  * for the Kubernetes API that authorizes every request against the synthesized Role.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALLOWLIST_KEY, CURVE_SECRET_KEYS } from "../../runtime/config/index.js";
 import { PUBLIC_KEY_CONFIGMAP_KEY } from "../../constructs/curve-keys.js";
+import { makeSelfSignedCert } from "../support/tls.js";
 import { exampleSpec, find, minimalSpec, ofKind, synth, type K8sObject } from "./fixtures.js";
 
 const PUBLIC_KEY = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
@@ -225,27 +226,7 @@ describe("the keygen Job's script, run for real", () => {
 
   beforeAll(async () => {
     mkdirSync(join(root, "sa"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=kubernetes",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(root, "api.key"),
-        "-out",
-        join(root, "sa", "ca.crt"),
-      ],
-      { stdio: "ignore" },
-    );
+    makeSelfSignedCert({ cert: join(root, "sa", "ca.crt"), key: join(root, "api.key") }, "kubernetes");
     writeFileSync(join(root, "sa", "token"), "test-token\n");
     writeFileSync(join(root, "sa", "namespace"), "zeroplane-dev\n");
     writeFileSync(join(root, "keygen.mjs"), scriptMap.data!["keygen.mjs"]!);

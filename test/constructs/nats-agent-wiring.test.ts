@@ -5,7 +5,6 @@
  * `connectionOptions`. The test only moves the Secret mounts into a temp folder and the host onto
  * loopback.
  */
-import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +21,7 @@ import {
 } from "../../constructs/nats-config.js";
 import { startNatsWithConfig, type ConfiguredNats } from "../support/nats.js";
 import { freePorts } from "../support/ports.js";
+import { makeTlsSecretDir } from "../support/tls.js";
 import { find, minimalSpec, synth, type K8sObject } from "./fixtures.js";
 
 const AUTH_SECRET = "zp-nats-auth";
@@ -55,33 +55,6 @@ function replaceExact(text: string, from: string, to: string): string {
   return text.replaceAll(from, to);
 }
 
-/** A self-signed certificate for localhost, written as a kubernetes.io/tls Secret's three keys. */
-function makeTlsSecret(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=zeroplane-nats",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      join(dir, NATS_TLS_SECRET_KEYS.key),
-      "-out",
-      join(dir, NATS_TLS_SECRET_KEYS.cert),
-    ],
-    { stdio: "ignore" },
-  );
-  copyFileSync(join(dir, NATS_TLS_SECRET_KEYS.cert), join(dir, NATS_TLS_SECRET_KEYS.ca));
-}
-
 describe("an agent server reaching NATS with authentication and client TLS", () => {
   const root = mkdtempSync(join(tmpdir(), "zeroplane-nats-wiring-"));
   /** The Secrets as the kubelet would mount them. */
@@ -106,7 +79,7 @@ describe("an agent server reaching NATS with authentication and client TLS", () 
   }
 
   beforeAll(async () => {
-    makeTlsSecret(mounts.tls);
+    makeTlsSecretDir(mounts.tls, "zeroplane-nats");
     // The agent server's volumes: the auth Secret's items and the CA item of the TLS Secret.
     mkdirSync(mounts.credentials);
     mkdirSync(mounts.ca);

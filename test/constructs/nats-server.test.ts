@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NATS_PATHS } from "../../constructs/nats-config.js";
 import { startNatsWithConfig, type ConfiguredNats } from "../support/nats.js";
 import { freePorts } from "../support/ports.js";
+import { makeTlsSecretDir } from "../support/tls.js";
 import { ensureNatsServer } from "../support/system-tools.js";
 import { exampleSpec, find, minimalSpec, synth } from "./fixtures.js";
 
@@ -69,33 +70,9 @@ function remap(
   return text;
 }
 
+/** The client and cluster TLS Secrets, as `<dir>/client` and `<dir>/cluster`. */
 function makeCerts(dir: string): void {
-  for (const kind of ["client", "cluster"]) {
-    const out = join(dir, kind);
-    execFileSync("mkdir", ["-p", out]);
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=zeroplane-nats",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        join(out, "tls.key"),
-        "-out",
-        join(out, "tls.crt"),
-      ],
-      { stdio: "ignore" },
-    );
-    execFileSync("cp", [join(out, "tls.crt"), join(out, "ca.crt")]);
-  }
+  for (const kind of ["client", "cluster"]) makeTlsSecretDir(join(dir, kind), "zeroplane-nats");
 }
 
 function testConfig(text: string, env: Record<string, string>): { status: number | null; output: string } {

@@ -3,11 +3,16 @@
  * server and the constructs expect; `--name client` writes a client keypair whose public key goes
  * on the server's allowlist. Secret files are mode 0600; existing files are kept unless --force.
  */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { CURVE_SECRET_KEYS } from "../../config/index.js";
-import { generateKeypair, writeKeypair, type WrittenKeypair } from "../../security/keys.js";
+import {
+  generateKeypair,
+  writeFileWithMode,
+  writeKeypair,
+  type WrittenKeypair,
+} from "../../security/keys.js";
 import { CliError, EXIT_CODES, action, printJson } from "../shared.js";
 
 interface KeygenFlags {
@@ -36,10 +41,8 @@ export function writeNamedKeypair(dir: string, name: string, overwrite: boolean)
     if (name === "server") return writeKeypair(dir, { overwrite });
     const keypair = generateKeypair();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(publicKeyFile, `${keypair.publicKey}\n`, { mode: 0o644 });
-    writeFileSync(secretKeyFile, `${keypair.secretKey}\n`, { mode: 0o600 });
-    // `mode` applies only when a file is created; a replaced secret must be tightened too.
-    chmodSync(secretKeyFile, 0o600);
+    writeFileWithMode(publicKeyFile, `${keypair.publicKey}\n`, 0o644);
+    writeFileWithMode(secretKeyFile, `${keypair.secretKey}\n`, 0o600);
     return { ...keypair, publicKeyFile, secretKeyFile };
   } catch (error) {
     if (error instanceof CliError) throw error;

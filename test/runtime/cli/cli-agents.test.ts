@@ -1,23 +1,10 @@
 /** The real `zeroplane` CLI against a real server process: output and exit codes. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AgentInfo, HealthResult } from "../../../runtime/protocol/index.js";
-import { ServerPool, serverSpecs, type TestServerSpec } from "../client/support/servers.js";
-import { runCli } from "./support/run-cli.js";
+import { useCliAgainstServer } from "./support/cli-against-server.js";
 
 describe("zeroplane CLI: agents and their output", () => {
-  const pool = new ServerPool();
-  let spec: TestServerSpec;
-  let at: string[];
-
-  // Connection flags go right after the command name, before any `--` that starts an agent's command line.
-  const zeroplane = (command: string, ...args: string[]) => runCli([command, ...at, ...args]);
-
-  beforeAll(async () => {
-    [spec] = (await serverSpecs(1)) as [TestServerSpec];
-    await pool.start(spec);
-    at = ["--endpoint", spec.endpoint, "--publish-endpoint", spec.publishEndpoint];
-  });
-  afterAll(() => pool.disposeAll());
+  const { spec, zeroplane } = useCliAgainstServer();
 
   it("spawns, shows, lists and prints the logs of an agent", async () => {
     const spawned = await zeroplane(
@@ -51,7 +38,7 @@ describe("zeroplane CLI: agents and their output", () => {
   it("prints JSON for machines with --json", async () => {
     const spawned = await zeroplane("spawn", "--json", "--name", "json-agent", "--", "sleep", "30");
     const agent = JSON.parse(spawned.stdout) as AgentInfo;
-    expect(agent).toMatchObject({ name: "json-agent", command: "sleep", args: ["30"], serverId: spec.id });
+    expect(agent).toMatchObject({ name: "json-agent", command: "sleep", args: ["30"], serverId: spec().id });
     const listed = JSON.parse((await zeroplane("list", "--json", "--status", "running")).stdout) as {
       agents: AgentInfo[];
     };
@@ -61,7 +48,7 @@ describe("zeroplane CLI: agents and their output", () => {
       health: HealthResult;
     }>;
     expect(health).toEqual([
-      expect.objectContaining({ ok: true, health: expect.objectContaining({ serverId: spec.id }) }),
+      expect.objectContaining({ ok: true, health: expect.objectContaining({ serverId: spec().id }) }),
     ]);
     await zeroplane("kill", agent.id);
   });

@@ -1,23 +1,10 @@
 /** The real `zeroplane` CLI against a real server process: control commands, health and exit codes. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../../../runtime/cli/shared.js";
-import { ServerPool, serverSpecs, type TestServerSpec } from "../client/support/servers.js";
-import { runCli } from "./support/run-cli.js";
+import { useCliAgainstServer } from "./support/cli-against-server.js";
 
 describe("zeroplane CLI: control, health and exit codes", () => {
-  const pool = new ServerPool();
-  let spec: TestServerSpec;
-  let at: string[];
-
-  // Connection flags go right after the command name, before any `--` that starts an agent's command line.
-  const zeroplane = (command: string, ...args: string[]) => runCli([command, ...at, ...args]);
-
-  beforeAll(async () => {
-    [spec] = (await serverSpecs(1)) as [TestServerSpec];
-    await pool.start(spec);
-    at = ["--endpoint", spec.endpoint, "--publish-endpoint", spec.publishEndpoint];
-  });
-  afterAll(() => pool.disposeAll());
+  const { spec, zeroplane } = useCliAgainstServer();
 
   it("pauses, resumes and stops agents, one or many at once", async () => {
     const ids = await Promise.all(
@@ -53,7 +40,7 @@ describe("zeroplane CLI: control, health and exit codes", () => {
     const [health, stats] = await Promise.all([zeroplane("health"), zeroplane("stats")]);
     expect(health.code).toBe(0);
     expect(health.stdout).toMatch(
-      new RegExp(`^${spec.endpoint.replace(/\./g, "\\.")} +${spec.id} +ready +\\d+/100 +\\d+%`, "m"),
+      new RegExp(`^${spec().endpoint.replace(/\./g, "\\.")} +${spec().id} +ready +\\d+/100 +\\d+%`, "m"),
     );
     expect(stats.code).toBe(0);
     expect(stats.stdout.split("\n")[0]).toMatch(/^SERVER +REQUESTS +ERRORS +SPAWNS/);

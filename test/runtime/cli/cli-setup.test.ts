@@ -2,7 +2,7 @@
  * Getting started with the real CLI: keygen, `zeroplane server` (plaintext on loopback),
  * where the client finds endpoint and keys (flags, environment, config file), and the exit codes.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +40,20 @@ describe("zeroplane CLI setup", () => {
       const forced = await runCli(["keygen", "--dir", keys, "--force"]);
       expect(forced.code).toBe(0);
       expect(readFileSync(join(keys, "server.key_secret"), "utf8")).not.toBe(before);
+    });
+
+    it("replaces a world-readable client secret with a new 0600 file under --force", async () => {
+      const secretFile = join(keys, "reused.key_secret");
+      writeFileSync(secretFile, "old secret\n", { mode: 0o644 });
+      chmodSync(secretFile, 0o644);
+      const oldInode = statSync(secretFile).ino;
+      const result = await runCli(["keygen", "--dir", keys, "--name", "reused", "--force"]);
+      expect(result.code).toBe(0);
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+      // A new file renamed into place: the old, readable one was never written with the new secret.
+      expect(statSync(secretFile).ino).not.toBe(oldInode);
+      expect(readFileSync(secretFile, "utf8")).not.toContain("old secret");
+      expect(readdirSync(keys).filter((name) => name.endsWith(".tmp"))).toEqual([]);
     });
 
     it("writes a named client keypair and never prints the secret in JSON", async () => {

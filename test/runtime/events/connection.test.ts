@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -8,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, type ZeroplaneConfig } from "../../../runtime/config/index.js";
 import { startEvents, type EventsService } from "../../../runtime/events/index.js";
 import { startNats, type NatsCluster } from "../../support/nats.js";
+import { makeTestCa } from "../../support/tls.js";
 import {
   cleanup,
   eventsConfig,
@@ -28,55 +28,6 @@ function capturingLogger(): { logger: pino.Logger; text: () => string } {
     },
   });
   return { logger: pino({ level: "trace" }, destination), text: () => lines.join("") };
-}
-
-function makeCertificates(
-  dir: string,
-): Record<"ca" | "serverCert" | "serverKey" | "clientCert" | "clientKey", string> {
-  const path = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=zeroplane-test-ca",
-  );
-  writeFileSync(path("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  for (const who of ["server", "client"]) {
-    openssl("req", ...ec, "-keyout", `${who}.key`, "-out", `${who}.csr`, "-subj", `/CN=${who}`);
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      `${who}.csr`,
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      `${who}.pem`,
-      "-days",
-      "1",
-      "-extfile",
-      "san.ext",
-    );
-  }
-  return {
-    ca: path("ca.pem"),
-    serverCert: path("server.pem"),
-    serverKey: path("server.key"),
-    clientCert: path("client.pem"),
-    clientKey: path("client.key"),
-  };
 }
 
 describe("connecting to NATS with mounted credentials", () => {
@@ -160,18 +111,18 @@ describe("connecting to NATS with mounted credentials", () => {
 
   it("connects over mutual TLS with CA, certificate and key files", async () => {
     dir = tempDir();
-    const certs = makeCertificates(dir);
+    const { ca, certs } = makeTestCa(dir, ["server", "client"]);
     nats = await startNats({
-      extraConfig: `tls { cert_file: "${certs.serverCert}", key_file: "${certs.serverKey}", ca_file: "${certs.ca}", verify: true }`,
+      extraConfig: `tls { cert_file: "${certs.server.cert}", key_file: "${certs.server.key}", ca_file: "${ca}", verify: true }`,
     });
     const service = await publishOne(
       eventsConfig(
         nats.urls.map((url) => url.replace("nats://", "tls://")),
         dir,
         {
-          tlsCaFile: certs.ca,
-          tlsCertFile: certs.clientCert,
-          tlsKeyFile: certs.clientKey,
+          tlsCaFile: ca,
+          tlsCertFile: certs.client.cert,
+          tlsKeyFile: certs.client.key,
         },
       ),
       pino({ level: "silent" }),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -89,6 +89,20 @@ describe("CURVE keys", () => {
     const second = writeKeypair(dir, { overwrite: true });
     expect(second.secretKey).not.toBe(first.secretKey);
     expect(readSecretKey(configWith({ secretKeyFile: second.secretKeyFile }))).toBe(second.secretKey);
+  });
+
+  it("replaces world-readable key files with new 0600 files, leaving no temp file behind", () => {
+    const dir = tempDir();
+    const first = writeKeypair(dir);
+    for (const file of [first.publicKeyFile, first.secretKeyFile]) chmodSync(file, 0o644);
+    const oldInode = statSync(first.secretKeyFile).ino;
+    const second = writeKeypair(dir, { overwrite: true });
+    for (const file of [second.publicKeyFile, second.secretKeyFile]) {
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    }
+    // Renamed into place, not written into the old (readable) file.
+    expect(statSync(second.secretKeyFile).ino).not.toBe(oldInode);
+    expect(readdirSync(dir).sort()).toEqual(["server.key", "server.key_secret"]);
   });
 
   it("reads the secret key from the environment setting", () => {

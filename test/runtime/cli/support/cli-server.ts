@@ -39,12 +39,19 @@ export async function startCliServer(args: string[], stateDir: string): Promise<
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  await waitUntil(
-    () => stderr.includes("zeroplane server running") || child.exitCode !== null,
-    45_000,
-    "zeroplane server to start",
-  );
-  if (child.exitCode !== null) throw new Error(`zeroplane server exited: ${stderr}`);
+  try {
+    await waitUntil(
+      () => stderr.includes("zeroplane server running") || child.exitCode !== null,
+      45_000,
+      "zeroplane server to start",
+    );
+    if (child.exitCode !== null) throw new Error(`zeroplane server exited: ${stderr}`);
+  } catch (error) {
+    // No caller gets a handle to stop it, so a server that did not start must not outlive the test.
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+    throw error;
+  }
   return {
     child,
     endpoint,

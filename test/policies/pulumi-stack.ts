@@ -6,13 +6,13 @@
  */
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { expect } from "vitest";
 import { crossguardPolicies } from "../../policies/pulumi/crossguard.js";
 import { pulumiTypeOf } from "../../policies/pulumi/types.js";
 import { RULES } from "../../policies/rules/index.js";
 import { loadEnvironmentFile, readStackConfigFile } from "../../stacks/environment/load.js";
 import { synthesizeEnvironment } from "../../stacks/kubernetes/manifests.js";
-import { policyResource, repoRoot, type Editable } from "./support.js";
+import { policyResource, repoRoot, runPolicy, type Editable } from "./support.js";
 
 export interface RegisteredResource {
   readonly type: string;
@@ -107,40 +107,43 @@ export async function mandatoryViolations(
   resources: readonly RegisteredResource[],
 ): Promise<string[]> {
   const found: string[] = [];
-  const policies = crossguardPolicies();
   const wrapped = resources.map((r) => policyResource(environment, r.type, r.name, r.props));
-  for (const [index, policy] of policies.entries()) {
+  for (const [index, policy] of crossguardPolicies().entries()) {
     if (RULES[index]!.severity !== "error") continue;
-    const report = (message: string) => found.push(`${policy.name}: ${message}`);
-    const getConfig = <T extends object>() => ({}) as T;
-    const notApplicable = (): never => {
-      throw new Error("not applicable");
-    };
-    const stackPolicy = policy as StackValidationPolicy;
-    if (stackPolicy.validateStack) {
-      await stackPolicy.validateStack(
-        { resources: wrapped, stackTags: new Map(), getConfig, notApplicable },
-        report,
-      );
-      continue;
-    }
-    const validate = (policy as ResourceValidationPolicy).validateResource;
-    if (!validate) continue;
-    for (const r of wrapped) {
-      const args: ResourceValidationArgs = {
-        type: r.type,
-        props: r.props,
-        urn: r.urn,
-        name: r.name,
-        opts: r.opts,
-        stackTags: new Map(),
-        isType: () => false,
-        asType: () => undefined,
-        getConfig,
-        notApplicable,
-      };
-      for (const fn of Array.isArray(validate) ? validate : [validate]) await fn(args, report);
-    }
+    await runPolicy(policy, wrapped, (message) => found.push(`${policy.name}: ${message}`));
   }
   return found;
+}
+
+/** The AWS resource types a stack with AWS on registers. */
+export const AWS_RESOURCE_TYPES = [
+  "aws:ec2/securityGroup:SecurityGroup",
+  "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+  "aws:ecr/repository:Repository",
+  "aws:iam/role:Role",
+  "aws:iam/rolePolicy:RolePolicy",
+  "aws:kms/alias:Alias",
+  "aws:kms/key:Key",
+  "aws:secretsmanager/secret:Secret",
+  "aws:secretsmanager/secretVersion:SecretVersion",
+];
+
+/**
+ * The CI gate: the environment's real program registers the complete set of Kubernetes objects (not
+ * a prefix of it) and exactly the given AWS resource types, and the pack reports no mandatory violation.
+ */
+export async function expectStackPassesPack(
+  environment: string,
+  awsTypes: readonly string[],
+  config: Record<string, unknown> = {},
+): Promise<void> {
+  const resources = await registeredResources(environment, config);
+  const expected = expectedKubernetesObjects(environment);
+  expect(expected.length).toBeGreaterThan(15);
+  expect(registeredKubernetesObjects(resources)).toEqual(expected);
+  const registeredAwsTypes = [
+    ...new Set(resources.filter((r) => r.type.startsWith("aws:")).map((r) => r.type)),
+  ];
+  expect(registeredAwsTypes.sort()).toEqual([...awsTypes]);
+  expect(await mandatoryViolations(environment, resources)).toEqual([]);
 }

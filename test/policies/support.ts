@@ -130,23 +130,21 @@ export function policyResource(
   };
 }
 
-/** Runs a rule's CrossGuard policy as the pack would, over Kubernetes objects or AWS resources. */
-export async function crossguardViolations(
-  ruleId: string,
-  resources: readonly { type: string; name: string; props: Record<string, unknown> }[],
-  stack = "dev",
+type Report = (message: string, urn?: string) => void;
+
+/** Runs one CrossGuard policy as the engine would: once over the stack, or once per resource. */
+export async function runPolicy(
+  policy: ResourceValidationPolicy | StackValidationPolicy,
+  wrapped: readonly PolicyResource[],
+  report: Report,
   config: Record<string, unknown> = {},
-): Promise<{ message: string; urn?: string }[]> {
-  const rule = ruleById(ruleId);
-  const policy = policyFor(rule);
-  const reported: { message: string; urn?: string }[] = [];
-  const report = (message: string, urn?: string) => reported.push({ message, ...(urn ? { urn } : {}) });
-  const wrapped = resources.map((r) => policyResource(stack, r.type, r.name, r.props));
+): Promise<void> {
+  const getConfig = <T extends object>() => config as T;
   if ("validateStack" in policy && policy.validateStack) {
     const args: StackValidationArgs = {
-      resources: wrapped,
+      resources: [...wrapped],
       stackTags: new Map(),
-      getConfig: <T extends object>() => config as T,
+      getConfig,
       notApplicable,
     };
     await policy.validateStack(args, report);
@@ -162,12 +160,29 @@ export async function crossguardViolations(
         stackTags: new Map(),
         isType: () => false,
         asType: () => undefined,
-        getConfig: <T extends object>() => config as T,
+        getConfig,
         notApplicable,
       };
       for (const fn of Array.isArray(validate) ? validate : [validate]) await fn(args, report);
     }
   }
+}
+
+/** Runs a rule's CrossGuard policy as the pack would, over Kubernetes objects or AWS resources. */
+export async function crossguardViolations(
+  ruleId: string,
+  resources: readonly { type: string; name: string; props: Record<string, unknown> }[],
+  stack = "dev",
+  config: Record<string, unknown> = {},
+): Promise<{ message: string; urn?: string }[]> {
+  const reported: { message: string; urn?: string }[] = [];
+  const wrapped = resources.map((r) => policyResource(stack, r.type, r.name, r.props));
+  await runPolicy(
+    policyFor(ruleById(ruleId)),
+    wrapped,
+    (message, urn) => reported.push({ message, ...(urn ? { urn } : {}) }),
+    config,
+  );
   return reported;
 }
 

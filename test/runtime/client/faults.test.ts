@@ -44,6 +44,14 @@ function killQuietly(pid: number): void {
   }
 }
 
+/** True once a health request succeeds. */
+function answersHealth(client: ZeroplaneClient): Promise<boolean> {
+  return client.health().then(
+    () => true,
+    () => false,
+  );
+}
+
 describe("client under server faults", () => {
   const pool = new ServerPool();
   const clients: ZeroplaneClient[] = [];
@@ -75,15 +83,7 @@ describe("client under server faults", () => {
     expect(elapsed).toBeLessThan(3_000 + 5_000);
 
     process.kill(server.pid, "SIGCONT");
-    await waitUntil(
-      () =>
-        client.health().then(
-          () => true,
-          () => false,
-        ),
-      30_000,
-      "the server to answer again",
-    );
+    await waitUntil(() => answersHealth(client), 30_000, "the server to answer again");
   });
 
   it("opens the circuit after repeated timeouts, fails fast while open, and closes it after a good probe", async () => {
@@ -113,15 +113,7 @@ describe("client under server faults", () => {
       10_000,
       "the circuit to allow a probe",
     );
-    await waitUntil(
-      () =>
-        client.health().then(
-          () => true,
-          () => false,
-        ),
-      30_000,
-      "a successful probe",
-    );
+    await waitUntil(() => answersHealth(client), 30_000, "a successful probe");
     expect(client.servers()[0]!.breaker).toBe("closed");
   });
 

@@ -38,7 +38,27 @@ export const DEFAULT_PATHS = {
   stateDir: "/var/lib/zeroplane",
   /** Directory holding NATS credentials files (a mounted Secret). */
   natsCredentialsDir: "/var/run/zeroplane/nats",
+  /** Directory shared by the server and runner containers (an emptyDir); holds the runner's socket. */
+  runnerDir: "/var/run/zeroplane/runner",
+  /** The runner's Unix socket, in runnerDir. The runner accepts one connection (the server's) per lifetime. */
+  runnerSocket: "/var/run/zeroplane/runner/runner.sock",
 } as const;
+
+/**
+ * How the server reaches the process runner (see docs/runner.md):
+ * - `process`: the server starts `zeroplane runner` as its own child (locally and in a single-container image);
+ * - `socket`: the server connects to a runner already listening on `runner.socket` (the Kubernetes sidecar);
+ * - `inline`: agents are children of the server itself. No isolation: for benchmarks and tests only.
+ */
+export const RUNNER_MODES = ["process", "socket", "inline"] as const;
+export type RunnerMode = (typeof RUNNER_MODES)[number];
+
+/** Arguments of the runner container (after the image's `zeroplane` entrypoint). */
+export const RUNNER_CONTAINER_ARGS = ["runner", "--listen", DEFAULT_PATHS.runnerSocket] as const;
+
+/** The dedicated unprivileged uid/gid agents run as when the runner starts as root, and the runner container's uid. */
+export const AGENT_DEFAULT_UID = 10002;
+export const AGENT_DEFAULT_GID = 10002;
 
 /** Keys in a mounted CURVE Secret. The keygen Job writes these; the server reads them. */
 export const CURVE_SECRET_KEYS = {
@@ -105,6 +125,10 @@ const runnerSchema = z
     retentionMs: nonNegativeInt,
     stopGraceMs: positiveInt,
     stateDir: z.string().min(1),
+    mode: z.enum(RUNNER_MODES),
+    socket: z.string().min(1),
+    agentUid: nonNegativeInt,
+    agentGid: nonNegativeInt,
   })
   .strict();
 
@@ -199,6 +223,10 @@ export function defaultConfig(): ZeroplaneConfig {
       retentionMs: 5 * 60_000,
       stopGraceMs: 10_000,
       stateDir: join(tmpdir(), "zeroplane"),
+      mode: "process",
+      socket: DEFAULT_PATHS.runnerSocket,
+      agentUid: AGENT_DEFAULT_UID,
+      agentGid: AGENT_DEFAULT_GID,
     },
     // Loopback unless asked: the image and the constructs set 0.0.0.0 for probes and Prometheus.
     http: { host: "127.0.0.1", port: DEFAULT_PORTS.http },
@@ -251,6 +279,10 @@ export const ENV_VARS = {
   "runner.retentionMs": "ZEROPLANE_RUNNER_RETENTION_MS",
   "runner.stopGraceMs": "ZEROPLANE_RUNNER_STOP_GRACE_MS",
   "runner.stateDir": "ZEROPLANE_RUNNER_STATE_DIR",
+  "runner.mode": "ZEROPLANE_RUNNER_MODE",
+  "runner.socket": "ZEROPLANE_RUNNER_SOCKET",
+  "runner.agentUid": "ZEROPLANE_RUNNER_AGENT_UID",
+  "runner.agentGid": "ZEROPLANE_RUNNER_AGENT_GID",
   "http.host": "ZEROPLANE_HTTP_HOST",
   "http.port": "ZEROPLANE_HTTP_PORT",
   "nats.enabled": "ZEROPLANE_NATS_ENABLED",

@@ -14,6 +14,14 @@ import {
   HTTP_PATHS,
   defaultConfig,
 } from "../runtime/config/index.js";
+import {
+  DEFAULT_RUNNER_RESOURCES,
+  SERVER_SOCKET_MOUNT,
+  runnerContainer,
+  runnerVolumes,
+  serverRunnerEnv,
+  type AgentRunnerProps,
+} from "./agent-runner.js";
 import { AgentServerAutoscaler } from "./autoscaling.js";
 import {
   LABELS,
@@ -21,6 +29,7 @@ import {
   checkDnsLabel,
   checkLabels,
   checkPositiveInt,
+  containerResources,
   parseQuantity,
   pullPolicy,
   restrictedContainerSecurityContext,
@@ -101,6 +110,8 @@ export class AgentServer extends Construct {
   /** Replicas the PDB and alerts can count on: the static count or the HPA minimum. */
   readonly minReplicas: number;
   readonly resources: ResourceSpec;
+  /** The runner sidecar's resources: the agents' CPU and memory count against these. */
+  readonly runnerResources: ResourceSpec;
   readonly maxAgents: number;
   readonly workloadKind: "Deployment" | "StatefulSet";
 
@@ -112,6 +123,7 @@ export class AgentServer extends Construct {
 
     this.workloadKind = props.workload ?? "Deployment";
     this.resources = props.resources ?? DEFAULT_RESOURCES;
+    this.runnerResources = props.runnerResources ?? DEFAULT_RUNNER_RESOURCES;
     this.maxAgents = props.maxAgents ?? defaults.server.maxAgents;
     this.serviceName = name;
     this.headlessServiceName = `${name}-headless`;
@@ -319,11 +331,17 @@ export class AgentServer extends Construct {
       mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
     }
 
-    const resources = this.resources;
-    const ephemeral = k8s.Quantity.fromString(resources.ephemeralStorage ?? "1Gi");
+    const runner: AgentRunnerProps = {
+      image: props.image,
+      resources: this.runnerResources,
+      logLevel: props.logLevel ?? "info",
+    };
     return {
       serviceAccountName: name,
+      // Neither container calls the Kubernetes API; the runner must never hold a token.
       automountServiceAccountToken: false,
+      // Separate process namespaces: an agent cannot see the server's /proc/<pid>/environ or memory.
+      shareProcessNamespace: false,
       enableServiceLinks: false,
       securityContext: restrictedPodSecurityContext(),
       terminationGracePeriodSeconds: Math.ceil(shutdownGraceMs / 1000) + TERMINATION_MARGIN_SECONDS,
@@ -340,26 +358,16 @@ export class AgentServer extends Construct {
             containerPort(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
             containerPort(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http),
           ],
-          resources: {
-            requests: {
-              cpu: k8s.Quantity.fromString(resources.requests.cpu),
-              memory: k8s.Quantity.fromString(resources.requests.memory),
-              "ephemeral-storage": ephemeral,
-            },
-            limits: {
-              cpu: k8s.Quantity.fromString(resources.limits.cpu),
-              memory: k8s.Quantity.fromString(resources.limits.memory),
-              "ephemeral-storage": ephemeral,
-            },
-          },
+          resources: containerResources(this.resources),
           startupProbe: httpProbe(HTTP_PATHS.healthz, { periodSeconds: 2, failureThreshold: 60 }),
           livenessProbe: httpProbe(HTTP_PATHS.healthz, { periodSeconds: 10, failureThreshold: 3 }),
           readinessProbe: httpProbe(HTTP_PATHS.readyz, { periodSeconds: 5, failureThreshold: 2 }),
           securityContext: restrictedContainerSecurityContext(),
-          volumeMounts: mounts,
+          volumeMounts: [...mounts, SERVER_SOCKET_MOUNT],
         },
+        runnerContainer(runner),
       ],
-      volumes,
+      volumes: [...volumes, ...runnerVolumes(runner)],
     };
   }
 
@@ -375,6 +383,7 @@ export class AgentServer extends Construct {
       { name: ENV_VARS["http.port"], value: String(DEFAULT_PORTS.http) },
       { name: ENV_VARS["runner.stateDir"], value: DEFAULT_PATHS.stateDir },
       { name: ENV_VARS["log.level"], value: props.logLevel ?? "info" },
+      ...serverRunnerEnv(),
     ];
     if (props.curveSecretName) {
       env.push(
@@ -470,23 +479,8 @@ export function validateGroup(props: AgentServerProps): void {
   if (props.minAvailable !== undefined) {
     checkPositiveInt(props.minAvailable, `${at}.minAvailable`, "use 0 or more", 0);
   }
-  const resources = props.resources;
-  if (resources) {
-    for (const kind of ["cpu", "memory"] as const) {
-      const request = parseQuantity(resources.requests[kind], `${at}.resources.requests.${kind}`);
-      const limit = parseQuantity(resources.limits[kind], `${at}.resources.limits.${kind}`);
-      check(
-        request <= limit,
-        `${at}.resources.requests.${kind}`,
-        `is more than the limit (${resources.limits[kind]})`,
-        resources.requests[kind],
-        `lower the request or raise limits.${kind}`,
-      );
-    }
-    if (resources.ephemeralStorage !== undefined) {
-      parseQuantity(resources.ephemeralStorage, `${at}.resources.ephemeralStorage`);
-    }
-  }
+  checkResources(props.resources, `${at}.resources`);
+  checkResources(props.runnerResources, `${at}.runnerResources`);
   if (props.stateSize !== undefined) parseQuantity(props.stateSize, `${at}.stateSize`);
   check(
     props.curveSecretName !== undefined || props.allowPlaintext === true,
@@ -496,4 +490,22 @@ export function validateGroup(props: AgentServerProps): void {
     "set curve to generated, external or existing (or mode off with acceptPlaintext: true for development)",
   );
   checkExposure(props.exposure, `${at}.exposure`, props.curveSecretName !== undefined);
+}
+
+function checkResources(resources: ResourceSpec | undefined, at: string): void {
+  if (!resources) return;
+  for (const kind of ["cpu", "memory"] as const) {
+    const request = parseQuantity(resources.requests[kind], `${at}.requests.${kind}`);
+    const limit = parseQuantity(resources.limits[kind], `${at}.limits.${kind}`);
+    check(
+      request <= limit,
+      `${at}.requests.${kind}`,
+      `is more than the limit (${resources.limits[kind]})`,
+      resources.requests[kind],
+      `lower the request or raise limits.${kind}`,
+    );
+  }
+  if (resources.ephemeralStorage !== undefined) {
+    parseQuantity(resources.ephemeralStorage, `${at}.ephemeralStorage`);
+  }
 }

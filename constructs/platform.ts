@@ -73,10 +73,17 @@ export interface AgentServerGroupSpec {
   /** Horizontal autoscaling. When set, the workload has no static `replicas`. @default none */
   readonly autoscaling?: AutoscalingSpec;
   /**
-   * Container resources.
+   * The server container's resources (sockets, keys, NATS; no agent runs here).
    * @default requests 250m / 512Mi, limits 1 / 1Gi, ephemeral storage 1Gi
    */
   readonly resources?: ResourceSpec;
+  /**
+   * The runner sidecar's resources. Every agent's CPU and memory count against these, so an agent that
+   * exhausts memory OOM-kills the runner (and its agents), never the server. `ephemeralStorage` also
+   * sizes the agents' /tmp.
+   * @default requests 250m / 512Mi, limits 2 / 2Gi, ephemeral storage 1Gi
+   */
+  readonly runnerResources?: ResourceSpec;
   /** Most agents one server runs at once (server.maxAgents). @default the runtime's default (100) */
   readonly maxAgents?: number;
   /**

@@ -148,6 +148,7 @@ export const agentServerGroupSchema = z
     replicas: positiveInt.optional(),
     autoscaling: autoscalingSchema.optional(),
     resources: resourcesSchema.optional(),
+    runnerResources: resourcesSchema.optional(),
     maxAgents: positiveInt.optional(),
     shutdownGraceMs: positiveInt.optional(),
     exposure: exposureSchema.optional(),

@@ -22,6 +22,7 @@ import {
   serverRunnerEnv,
   type AgentRunnerProps,
 } from "./agent-runner.js";
+import { shutdownBudgetMs } from "../runtime/server/drain.js";
 import { AgentServerAutoscaler } from "./autoscaling.js";
 import {
   LABELS,
@@ -43,6 +44,17 @@ import type { AgentServerGroupSpec, ResourceSpec } from "./platform.js";
 
 /** Seconds added to the server's drain time so the kubelet never kills a draining server. */
 export const TERMINATION_MARGIN_SECONDS = 10;
+
+/** The two parts of a server's SIGTERM drain (server.agentDrainMs and server.shutdownGraceMs). */
+export interface DrainTimes {
+  readonly agentDrainMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** The pod's terminationGracePeriodSeconds: the server's whole shutdown budget plus a margin. */
+export function terminationGraceSeconds(drain: DrainTimes): number {
+  return Math.ceil(shutdownBudgetMs(drain) / 1000) + TERMINATION_MARGIN_SECONDS;
+}
 
 /** The container name; alerts and dashboards select on it. */
 export const AGENT_SERVER_CONTAINER = "agent-server";
@@ -114,6 +126,8 @@ export class AgentServer extends Construct {
   readonly runnerResources: ResourceSpec;
   readonly maxAgents: number;
   readonly workloadKind: "Deployment" | "StatefulSet";
+  /** The SIGTERM drain: agents may finish for agentDrainMs, the rest of the shutdown takes shutdownGraceMs. */
+  readonly drain: DrainTimes;
 
   constructor(scope: Construct, id: string, props: AgentServerProps) {
     super(scope, id);
@@ -127,7 +141,11 @@ export class AgentServer extends Construct {
     this.maxAgents = props.maxAgents ?? defaults.server.maxAgents;
     this.serviceName = name;
     this.headlessServiceName = `${name}-headless`;
-    const shutdownGraceMs = props.shutdownGraceMs ?? defaults.server.shutdownGraceMs;
+    const drain: DrainTimes = {
+      agentDrainMs: props.agentDrainMs ?? defaults.server.agentDrainMs,
+      shutdownGraceMs: props.shutdownGraceMs ?? defaults.server.shutdownGraceMs,
+    };
+    this.drain = drain;
     const replicas = props.autoscaling ? undefined : (props.replicas ?? 2);
     this.minReplicas = props.autoscaling?.minReplicas ?? replicas!;
     const minAvailable = props.minAvailable ?? Math.min(1, this.minReplicas - 1);
@@ -157,7 +175,7 @@ export class AgentServer extends Construct {
       automountServiceAccountToken: false,
     });
 
-    const podSpec = this.podSpec(props, name, shutdownGraceMs);
+    const podSpec = this.podSpec(props, name, drain);
     const template = {
       metadata: { labels: sortedRecord({ ...props.podLabels, ...labels }) },
       spec: podSpec,
@@ -243,7 +261,11 @@ export class AgentServer extends Construct {
     new k8s.KubePodDisruptionBudget(this, "pdb", {
       metadata,
       spec: {
-        minAvailable: k8s.IntOrString.fromNumber(minAvailable),
+        // A server that waits for its agents is out of service for up to its whole drain: let
+        // voluntary disruptions take one at a time, unless the spec chose minAvailable itself.
+        ...(drain.agentDrainMs > 0 && props.minAvailable === undefined
+          ? { maxUnavailable: k8s.IntOrString.fromNumber(1) }
+          : { minAvailable: k8s.IntOrString.fromNumber(minAvailable) }),
         selector: { matchLabels: this.selectorLabels },
         unhealthyPodEvictionPolicy: "AlwaysAllow",
       },
@@ -255,6 +277,7 @@ export class AgentServer extends Construct {
         target: { kind: this.workloadKind, name },
         spec: props.autoscaling,
         maxAgents: this.maxAgents,
+        drainSeconds: terminationGraceSeconds(drain),
         prop: `agentServers[${props.name}].autoscaling`,
       });
     }
@@ -269,7 +292,7 @@ export class AgentServer extends Construct {
     return ports;
   }
 
-  private podSpec(props: AgentServerProps, name: string, shutdownGraceMs: number): k8s.PodSpec {
+  private podSpec(props: AgentServerProps, name: string, drain: DrainTimes): k8s.PodSpec {
     const volumes: k8s.Volume[] = [
       { name: "tmp", emptyDir: { sizeLimit: k8s.Quantity.fromString("256Mi") } },
     ];
@@ -344,7 +367,7 @@ export class AgentServer extends Construct {
       shareProcessNamespace: false,
       enableServiceLinks: false,
       securityContext: restrictedPodSecurityContext(),
-      terminationGracePeriodSeconds: Math.ceil(shutdownGraceMs / 1000) + TERMINATION_MARGIN_SECONDS,
+      terminationGracePeriodSeconds: terminationGraceSeconds(drain),
       topologySpreadConstraints: spreadConstraints(this.selectorLabels),
       containers: [
         {
@@ -352,7 +375,7 @@ export class AgentServer extends Construct {
           image: props.image,
           imagePullPolicy: pullPolicy(props.image),
           args: ["server"],
-          env: this.env(props, shutdownGraceMs),
+          env: this.env(props, drain),
           ports: [
             containerPort(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
             containerPort(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
@@ -372,13 +395,14 @@ export class AgentServer extends Construct {
   }
 
   /** The server's environment. Every name comes from the runtime's config module. */
-  private env(props: AgentServerProps, shutdownGraceMs: number): k8s.EnvVar[] {
+  private env(props: AgentServerProps, drain: DrainTimes): k8s.EnvVar[] {
     const env: k8s.EnvVar[] = [
       { name: ENV_VARS["server.id"], valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: ENV_VARS["server.bind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.router}` },
       { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.events}` },
       { name: ENV_VARS["server.maxAgents"], value: String(this.maxAgents) },
-      { name: ENV_VARS["server.shutdownGraceMs"], value: String(shutdownGraceMs) },
+      { name: ENV_VARS["server.shutdownGraceMs"], value: String(drain.shutdownGraceMs) },
+      { name: ENV_VARS["server.agentDrainMs"], value: String(drain.agentDrainMs) },
       { name: ENV_VARS["http.host"], value: "0.0.0.0" },
       { name: ENV_VARS["http.port"], value: String(DEFAULT_PORTS.http) },
       { name: ENV_VARS["runner.stateDir"], value: DEFAULT_PATHS.stateDir },
@@ -474,6 +498,14 @@ export function validateGroup(props: AgentServerProps): void {
       props.shutdownGraceMs,
       `${at}.shutdownGraceMs`,
       "set the drain time in milliseconds, e.g. 25000",
+    );
+  }
+  if (props.agentDrainMs !== undefined) {
+    checkPositiveInt(
+      props.agentDrainMs,
+      `${at}.agentDrainMs`,
+      "set how long running agents may finish on shutdown in milliseconds, e.g. 300000 (0 stops them at once)",
+      0,
     );
   }
   if (props.minAvailable !== undefined) {

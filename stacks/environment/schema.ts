@@ -151,6 +151,7 @@ export const agentServerGroupSchema = z
     runnerResources: resourcesSchema.optional(),
     maxAgents: positiveInt.optional(),
     shutdownGraceMs: positiveInt.optional(),
+    agentDrainMs: z.number().int().min(0).optional(),
     exposure: exposureSchema.optional(),
     workload: z.enum(["Deployment", "StatefulSet"]).optional(),
     minAvailable: z.number().int().min(0).optional(),

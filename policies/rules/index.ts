@@ -4,6 +4,7 @@ import { accessRules } from "./access.js";
 import { availabilityRules } from "./availability.js";
 import { awsRules } from "./aws.js";
 import { containerRules } from "./containers.js";
+import { loadBalancerRules } from "./load-balancers.js";
 import { metadataRules } from "./metadata.js";
 import { natsRules } from "./nats.js";
 import { networkRules } from "./network.js";
@@ -18,6 +19,7 @@ export const RULES: readonly Rule[] = [
   ...runnerRules,
   ...availabilityRules,
   ...networkRules,
+  ...loadBalancerRules,
   ...natsRules,
   ...accessRules,
   ...metadataRules,

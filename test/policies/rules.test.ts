@@ -262,6 +262,14 @@ const cases: readonly Case[] = [
     fail: (o) => void delete find(o, "Service", "agent-server").spec.loadBalancerSourceRanges,
   },
   {
+    // The NetworkPolicy admits the health-check port only from the client range, as in the prod bug.
+    rule: "lb-health-check-admitted",
+    fail: (o) =>
+      void (find(o, "NetworkPolicy", "agent-server").spec.ingress[1].from = [
+        { ipBlock: { cidr: "203.0.113.0/24" } },
+      ]),
+  },
+  {
     rule: "svc-no-nodeport",
     fail: (o) => {
       const service = find(o, "Service", "agent-server");

@@ -12,8 +12,8 @@ import {
   DEFAULT_PORTS,
   ENV_VARS,
   HTTP_PATHS,
-  defaultConfig,
-} from "../runtime/config/index.js";
+  SHARED_DEFAULTS,
+} from "../runtime/config/names.js";
 import { AgentServerAutoscaler } from "./autoscaling.js";
 import {
   LABELS,
@@ -106,16 +106,15 @@ export class AgentServer extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentServerProps) {
     super(scope, id);
-    const defaults = defaultConfig();
     const name = props.resourceName;
     validateGroup(props);
 
     this.workloadKind = props.workload ?? "Deployment";
     this.resources = props.resources ?? DEFAULT_RESOURCES;
-    this.maxAgents = props.maxAgents ?? defaults.server.maxAgents;
+    this.maxAgents = props.maxAgents ?? SHARED_DEFAULTS["server.maxAgents"];
     this.serviceName = name;
     this.headlessServiceName = `${name}-headless`;
-    const shutdownGraceMs = props.shutdownGraceMs ?? defaults.server.shutdownGraceMs;
+    const shutdownGraceMs = props.shutdownGraceMs ?? SHARED_DEFAULTS["server.shutdownGraceMs"];
     const replicas = props.autoscaling ? undefined : (props.replicas ?? 2);
     this.minReplicas = props.autoscaling?.minReplicas ?? replicas!;
     const minAvailable = props.minAvailable ?? Math.min(1, this.minReplicas - 1);
@@ -374,7 +373,7 @@ export class AgentServer extends Construct {
       { name: ENV_VARS["http.host"], value: "0.0.0.0" },
       { name: ENV_VARS["http.port"], value: String(DEFAULT_PORTS.http) },
       { name: ENV_VARS["runner.stateDir"], value: DEFAULT_PATHS.stateDir },
-      { name: ENV_VARS["log.level"], value: props.logLevel ?? "info" },
+      { name: ENV_VARS["log.level"], value: props.logLevel ?? SHARED_DEFAULTS["log.level"] },
     ];
     if (props.curveSecretName) {
       env.push(

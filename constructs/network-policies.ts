@@ -4,7 +4,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import { DEFAULT_PORTS } from "../runtime/config/index.js";
+import { DEFAULT_PORTS } from "../runtime/config/names.js";
 import { checkLabels, sortedRecord } from "./common.js";
 import { checkCidrs } from "./load-balancer.js";
 import { NATS_PORTS } from "./nats-config.js";

@@ -5,7 +5,7 @@
 import { App, Chart } from "cdk8s";
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import { ALLOWLIST_KEY } from "../runtime/config/index.js";
+import { ALLOWLIST_KEY, Z85_KEY_PATTERN } from "../runtime/config/names.js";
 import { AgentServer, type AllowlistSource } from "./agent-server.js";
 import { LABELS, check, checkDnsLabel, checkLabels, imageRef, sortedRecord } from "./common.js";
 import { CurveKeys } from "./curve-keys.js";
@@ -21,8 +21,6 @@ import {
 } from "./network-policies.js";
 import type { ZeroplanePlatformProps } from "./platform.js";
 import { PlatformTreeChecks } from "./tree-checks.js";
-
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
 const DEFAULT_PROMETHEUS: PeerLabels = {
   namespaceLabels: { "kubernetes.io/metadata.name": "monitoring" },
@@ -188,7 +186,7 @@ export class ZeroplanePlatform extends Construct {
         );
         spec.publicKeys.forEach((key, index) =>
           check(
-            Z85_KEY.test(key),
+            Z85_KEY_PATTERN.test(key),
             `allowlist.publicKeys[${index}]`,
             "is not a 40-character Z85 public key",
             key,

@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_PORTS } from "../../runtime/config/index.js";
+import { DEFAULT_PORTS } from "../../runtime/config/names.js";
 import type { Environment } from "../environment/load.js";
 import type { AwsEnabledConfig } from "../environment/schema.js";
 import { awsNames, kubernetesNames } from "../names.js";

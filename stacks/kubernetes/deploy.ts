@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_PORTS } from "../../runtime/config/index.js";
+import { DEFAULT_PORTS } from "../../runtime/config/names.js";
 import type { Environment } from "../environment/load.js";
 import { isFoundation, type KubeObject } from "./manifests.js";
 

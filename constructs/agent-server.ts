@@ -41,6 +41,20 @@ export const AGENT_SERVER_CONTAINER = "agent-server";
 /** Named container ports (at most 15 characters each). */
 export const AGENT_SERVER_PORT_NAMES = { router: "router", events: "events", http: "http-metrics" } as const;
 
+/**
+ * A Service clients connect through (ROUTER and PUB ports). The Pulumi stack turns each into a
+ * client endpoint, so it never has to guess which Services belong to agent servers.
+ */
+export interface ClientService {
+  readonly name: string;
+  readonly namespace: string;
+  /** `dns` for the headless Service (a client connects to every ready pod the name resolves to), else `tcp`. */
+  readonly scheme: "tcp" | "dns";
+  /** A LoadBalancer Service: the cloud assigns its address. */
+  readonly loadBalancer: boolean;
+  readonly ports: { readonly router: number; readonly events: number };
+}
+
 /** How an agent server reaches NATS. */
 export interface AgentServerNatsProps {
   /** Client URL, e.g. `nats://zeroplane-nats.ns.svc.cluster.local:4222`. */
@@ -98,6 +112,8 @@ export class AgentServer extends Construct {
   readonly serviceName: string;
   /** The headless Service (router, events; ready pods only), `<name>-headless`, for `dns://` placement. */
   readonly headlessServiceName: string;
+  /** The Services clients connect through: headless, ClusterIP and, when exposed, the load balancer. */
+  readonly clientServices: readonly ClientService[];
   /** Replicas the PDB and alerts can count on: the static count or the HPA minimum. */
   readonly minReplicas: number;
   readonly resources: ResourceSpec;
@@ -212,11 +228,12 @@ export class AgentServer extends Construct {
       spec: { type: "ClusterIP", selector: this.selectorLabels, ports: this.servicePorts(true) },
     });
     const exposure = props.exposure ?? { type: "internal" };
+    const publicServiceName = `${name}-public`;
     if (exposure.type === "nlb") {
       new k8s.KubeService(this, "public-service", {
         metadata: {
           ...metadata,
-          name: `${name}-public`,
+          name: publicServiceName,
           annotations: publicServiceSpec(exposure).annotations,
         },
         spec: {
@@ -226,6 +243,19 @@ export class AgentServer extends Construct {
         },
       });
     }
+
+    const clientService = (serviceName: string, scheme: "tcp" | "dns", loadBalancer: boolean) => ({
+      name: serviceName,
+      namespace: props.namespace,
+      scheme,
+      loadBalancer,
+      ports: { router: DEFAULT_PORTS.router, events: DEFAULT_PORTS.events },
+    });
+    this.clientServices = [
+      clientService(this.headlessServiceName, "dns", false),
+      clientService(name, "tcp", false),
+      ...(exposure.type === "nlb" ? [clientService(publicServiceName, "tcp", true)] : []),
+    ];
 
     new k8s.KubePodDisruptionBudget(this, "pdb", {
       metadata,

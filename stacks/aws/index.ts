@@ -14,6 +14,13 @@ import { CurveServerKey } from "./curve-key.js";
 /** The ports an NLB forwards: the ZeroMQ ROUTER and PUB sockets. */
 export const NLB_PORTS = [DEFAULT_PORTS.router, DEFAULT_PORTS.events] as const;
 
+export interface ZeroplaneAwsArgs {
+  /** The environment: platform name, environment name, namespace and groups. */
+  readonly environment: Environment;
+  /** Its AWS section (enabled). */
+  readonly aws: AwsEnabledConfig;
+}
+
 export class ZeroplaneAws extends pulumi.ComponentResource {
   /** `<account>.dkr.ecr.<region>.amazonaws.com/<name>`. */
   readonly repositoryUrl: pulumi.Output<string>;
@@ -33,13 +40,9 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
   /** NLB security group ids by agent-server group. */
   readonly nlbSecurityGroupIds: Record<string, pulumi.Output<string>>;
 
-  constructor(
-    name: string,
-    env: Environment,
-    config: AwsEnabledConfig,
-    opts: pulumi.ComponentResourceOptions = {},
-  ) {
+  constructor(name: string, args: ZeroplaneAwsArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("zeroplane:aws:Environment", name, {}, opts);
+    const { environment: env, aws: config } = args;
     const names = awsNames(env, config);
     const provider = new aws.Provider(
       "aws",

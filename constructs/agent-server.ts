@@ -38,8 +38,11 @@ export const TERMINATION_MARGIN_SECONDS = 10;
 /** The container name; alerts and dashboards select on it. */
 export const AGENT_SERVER_CONTAINER = "agent-server";
 
-/** Named container ports (at most 15 characters each). */
-export const AGENT_SERVER_PORT_NAMES = { router: "router", events: "events", http: "http-metrics" } as const;
+/**
+ * Named container ports (at most 15 characters each). The stream's port keeps the name `events`,
+ * which NetworkPolicies, monitors and clients already select on.
+ */
+export const AGENT_SERVER_PORT_NAMES = { router: "router", stream: "events", http: "http-metrics" } as const;
 
 /**
  * A Service clients connect through (ROUTER and PUB ports). The Pulumi stack turns each into a
@@ -52,7 +55,7 @@ export interface ClientService {
   readonly scheme: "tcp" | "dns";
   /** A LoadBalancer Service: the cloud assigns its address. */
   readonly loadBalancer: boolean;
-  readonly ports: { readonly router: number; readonly events: number };
+  readonly ports: { readonly router: number; readonly stream: number };
 }
 
 /** How an agent server reaches NATS. */
@@ -249,7 +252,7 @@ export class AgentServer extends Construct {
       namespace: props.namespace,
       scheme,
       loadBalancer,
-      ports: { router: DEFAULT_PORTS.router, events: DEFAULT_PORTS.events },
+      ports: { router: DEFAULT_PORTS.router, stream: DEFAULT_PORTS.stream },
     });
     this.clientServices = [
       clientService(this.headlessServiceName, "dns", false),
@@ -280,7 +283,7 @@ export class AgentServer extends Construct {
   private servicePorts(withMetrics: boolean): k8s.ServicePort[] {
     const ports: k8s.ServicePort[] = [
       port(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-      port(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+      port(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
     ];
     if (withMetrics) ports.push(port(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http));
     return ports;
@@ -366,7 +369,7 @@ export class AgentServer extends Construct {
           env: this.env(props, shutdownGraceMs),
           ports: [
             containerPort(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-            containerPort(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+            containerPort(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
             containerPort(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http),
           ],
           resources: {
@@ -397,7 +400,7 @@ export class AgentServer extends Construct {
     const env: k8s.EnvVar[] = [
       { name: ENV_VARS["server.id"], valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: ENV_VARS["server.bind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.router}` },
-      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.events}` },
+      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.stream}` },
       { name: ENV_VARS["server.maxAgents"], value: String(this.maxAgents) },
       { name: ENV_VARS["server.shutdownGraceMs"], value: String(shutdownGraceMs) },
       { name: ENV_VARS["http.host"], value: "0.0.0.0" },

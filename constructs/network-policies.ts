@@ -102,7 +102,7 @@ export class AgentServerNetworkPolicy extends Construct {
   constructor(scope: Construct, id: string, props: AgentServerPolicyProps) {
     super(scope, id);
     checkCidrs(props.agentEgressCidrs, "networkPolicy.agentEgressCidrs");
-    const servicePorts = [tcp(DEFAULT_PORTS.router), tcp(DEFAULT_PORTS.events)];
+    const servicePorts = [tcp(DEFAULT_PORTS.router), tcp(DEFAULT_PORTS.stream)];
     const ingress: k8s.NetworkPolicyIngressRule[] = [];
     const clientPeers = [
       ...props.clients.map(peerFrom),

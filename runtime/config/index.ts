@@ -149,7 +149,7 @@ export function defaultConfig(): ZeroplaneConfig {
     server: {
       id: hostname().replace(/[^A-Za-z0-9_-]/g, "-"),
       bind: `tcp://0.0.0.0:${DEFAULT_PORTS.router}`,
-      publishBind: `tcp://0.0.0.0:${DEFAULT_PORTS.events}`,
+      publishBind: `tcp://0.0.0.0:${DEFAULT_PORTS.stream}`,
       maxMessageBytes: 10 * MiB,
       maxAgents: SHARED_DEFAULTS["server.maxAgents"],
       idempotencyWindowMs: 10 * 60_000,

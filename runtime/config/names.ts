@@ -6,14 +6,20 @@
  * Pure data: no I/O and no runtime packages, so the constructs, stacks and policies can import it
  * (and only it, with runtime/protocol) without pulling the server into synthesis. eslint.config.js
  * enforces that. The server's loader (./index.ts) re-exports everything here.
+ *
+ * One word per concept: the ZeroMQ PUB socket that carries agent status changes and output is
+ * "the stream" (StreamEvent, STREAM_TOPICS, DEFAULT_PORTS.stream); "events" means the lifecycle
+ * events published to NATS JetStream (runtime/events). Names users already depend on keep their
+ * spelling: the config key `server.publishBind` (ZEROPLANE_SERVER_PUBLISH_BIND), the client's
+ * ZEROPLANE_PUBLISH_ENDPOINTS, the Service port named `events` and the stack output's `events` URL.
  */
 
 /** Default network ports. The constructs expose exactly these unless told otherwise. */
 export const DEFAULT_PORTS = {
   /** ZeroMQ ROUTER socket: requests from DEALER clients. */
   router: 5555,
-  /** ZeroMQ PUB socket: agent status changes and output, streamed to subscribers. */
-  events: 5556,
+  /** The stream: the ZeroMQ PUB socket sending agent status changes and output to subscribers. */
+  stream: 5556,
   /** HTTP: /healthz, /readyz and /metrics. */
   http: 9090,
 } as const;

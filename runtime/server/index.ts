@@ -18,7 +18,7 @@ import { readSecretKey } from "../security/keys.js";
 import { ZapHandler } from "../security/zap.js";
 import { withTimeout } from "./deadline.js";
 import { createRequestHandler } from "./handler.js";
-import { StreamPublisher } from "./publisher.js";
+import { StreamPublisher } from "./stream-publisher.js";
 import { RequestSocket } from "./request-socket.js";
 import { ConnectionRecycler, socketTarget } from "./revocation.js";
 import { serverSocketOptions } from "./sockets.js";

@@ -12,7 +12,7 @@ import { awsNames, kubernetesNames } from "../names.js";
 import { CurveServerKey } from "./curve-key.js";
 
 /** The ports an NLB forwards: the ZeroMQ ROUTER and PUB sockets. */
-export const NLB_PORTS = [DEFAULT_PORTS.router, DEFAULT_PORTS.events] as const;
+export const NLB_PORTS = [DEFAULT_PORTS.router, DEFAULT_PORTS.stream] as const;
 
 export interface ZeroplaneAwsArgs {
   /** The environment: platform name, environment name, namespace and groups. */

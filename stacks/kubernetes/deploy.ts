@@ -16,7 +16,7 @@ export interface Endpoint {
    * connects to every ready server the name resolves to).
    */
   readonly router: string;
-  /** ZeroMQ PUB (events), with the same scheme as `router`. */
+  /** The stream (ZeroMQ PUB), with the same scheme as `router`. The key keeps its published name. */
   readonly events: string;
 }
 
@@ -80,7 +80,7 @@ function endpoints(group: k8s.yaml.ConfigGroup, services: readonly ClientService
       : pulumi.output(`${name}.${namespace}.svc.cluster.local`);
     return host.apply((h): [string, Endpoint] => [
       name,
-      { router: `${scheme}://${h}:${ports.router}`, events: `${scheme}://${h}:${ports.events}` },
+      { router: `${scheme}://${h}:${ports.router}`, events: `${scheme}://${h}:${ports.stream}` },
     ]);
   });
   return pulumi.all(entries).apply((pairs) => Object.fromEntries(pairs));

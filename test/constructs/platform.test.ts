@@ -40,7 +40,7 @@ describe("ZeroplanePlatform", () => {
       expect(object.spec.clusterIP === "None").toBe(service.scheme === "dns");
       const ports = object.spec.ports as { name: string; port: number }[];
       expect(ports.find((port) => port.name === "router")?.port).toBe(service.ports.router);
-      expect(ports.find((port) => port.name === "events")?.port).toBe(service.ports.events);
+      expect(ports.find((port) => port.name === "events")?.port).toBe(service.ports.stream);
     }
     const routerServices = ofKind(result.objects as K8sObject[], "Service").filter((object) =>
       (object.spec.ports as { name: string }[]).some((port) => port.name === "router"),

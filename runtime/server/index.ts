@@ -5,7 +5,7 @@
  */
 import { type Logger } from "pino";
 import { Context, Publisher, Router } from "zeromq";
-import { ConfigError, ENV_VARS, isLoopbackEndpoint, type ZeroplaneConfig } from "../config/index.js";
+import { checkSecurity, ConfigError, ENV_VARS, type ZeroplaneConfig } from "../config/index.js";
 import type { EventSink } from "../events/api.js";
 import { createLogger } from "../observability/logger.js";
 import { ServerMetrics } from "../observability/metrics.js";
@@ -47,26 +47,6 @@ export interface StartServerOptions {
   readonly logger?: Logger;
 }
 
-/** Refuses configurations that would weaken security, with a message naming the fix. */
-function checkSecurity(config: ZeroplaneConfig): void {
-  if (config.security.curve) {
-    if (!config.security.allowlistFile) {
-      throw new ConfigError(
-        `CURVE is on but no client allowlist is configured. Fix: set ${ENV_VARS["security.allowlistFile"]} to a file with one client public key (Z85) per line.`,
-        "security.allowlistFile",
-      );
-    }
-    return;
-  }
-  const exposed = [config.server.bind, config.server.publishBind].filter((e) => !isLoopbackEndpoint(e));
-  if (exposed.length && !config.security.allowInsecure) {
-    throw new ConfigError(
-      `CURVE is off but ${exposed.join(" and ")} binds beyond loopback. Fix: turn CURVE on, bind to 127.0.0.1, or set ${ENV_VARS["security.allowInsecure"]}=true if you accept plaintext on the network.`,
-      "security.curve",
-    );
-  }
-}
-
 /** Runs cleanup steps in reverse order, ignoring failures (used when startup fails half way). */
 class Cleanup {
   private readonly steps: Array<() => unknown> = [];
@@ -91,7 +71,7 @@ export async function startServer(
   const serverId = config.server.id;
   const logger = options.logger ?? createLogger({ level: config.log.level, bindings: { serverId } });
   const secretKey = config.security.curve ? readSecretKey(config) : null;
-  checkSecurity(config);
+  checkSecurity(config, "server");
 
   const cleanup = new Cleanup();
   try {

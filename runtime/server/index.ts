@@ -21,7 +21,7 @@ import { createRequestHandler } from "./handler.js";
 import { StreamPublisher } from "./publisher.js";
 import { RequestSocket } from "./request-socket.js";
 import { ConnectionRecycler, socketTarget } from "./revocation.js";
-import { serverSocketOptions } from "./sockets.js";
+import { FailureLog, serverSocketOptions, watchHandshakes } from "./sockets.js";
 
 export interface AgentServer {
   /** The addresses actually bound (ephemeral ports resolved). */
@@ -96,13 +96,17 @@ export async function startServer(
     // A context of our own: the ZAP handler then governs exactly these sockets.
     const context = new Context();
     let zap: ZapHandler | null = null;
+    // Metrics count every failure; the log gets at most one line per kind per interval.
+    const failures = new FailureLog(logger);
     if (allowlist) {
       const zapHandler = new ZapHandler(
         context,
         allowlist,
         (rejection) => {
           metrics.recordAuthRejection(rejection.reason);
-          logger.warn(
+          failures.record(
+            "warn",
+            `zap:${rejection.reason}`,
             { reason: rejection.reason, clientFingerprint: rejection.fingerprint, peer: rejection.address },
             "client refused by ZAP",
           );
@@ -114,18 +118,21 @@ export async function startServer(
       cleanup.add(() => zapHandler.close());
     }
 
-    const watchHandshakes = <S extends Router | Publisher>(socket: S): S => {
-      socket.events.on("handshake:error:protocol", (event) => {
-        metrics.recordHandshakeFailure(event.error.code);
-        logger.info({ reason: event.error.code, peer: event.address }, "client handshake failed");
-      });
-      return socket;
+    const onHandshakeFailure = (reason: string, peer: string) => {
+      metrics.recordHandshakeFailure(reason);
+      failures.record("info", `handshake:${reason}`, { reason, peer }, "client handshake failed");
     };
     // Factories, because a key revocation replaces the sockets with fresh ones (see revocation.ts).
     const newRouter = () =>
-      watchHandshakes(new Router(serverSocketOptions(config, context, secretKey, "router")));
+      watchHandshakes(
+        new Router(serverSocketOptions(config, context, secretKey, "router")),
+        onHandshakeFailure,
+      );
     const newPublisher = () =>
-      watchHandshakes(new Publisher(serverSocketOptions(config, context, secretKey, "publisher")));
+      watchHandshakes(
+        new Publisher(serverSocketOptions(config, context, secretKey, "publisher")),
+        onHandshakeFailure,
+      );
     const router = newRouter();
     const pub = newPublisher();
     cleanup.add(() => router.close());

@@ -123,6 +123,8 @@ const runnerSchema = z
   .object({
     outputCapBytes: positiveInt,
     retentionMs: nonNegativeInt,
+    /** Bytes of retained output and agent records; 0 derives it from the container memory limit. */
+    memoryBudgetBytes: nonNegativeInt,
     stopGraceMs: positiveInt,
     stateDir: z.string().min(1),
     mode: z.enum(RUNNER_MODES),
@@ -221,6 +223,7 @@ export function defaultConfig(): ZeroplaneConfig {
     runner: {
       outputCapBytes: 10 * MiB,
       retentionMs: 5 * 60_000,
+      memoryBudgetBytes: 0,
       stopGraceMs: 10_000,
       stateDir: join(tmpdir(), "zeroplane"),
       mode: "process",
@@ -277,6 +280,7 @@ export const ENV_VARS = {
   "security.allowInsecure": "ZEROPLANE_SECURITY_ALLOW_INSECURE",
   "runner.outputCapBytes": "ZEROPLANE_RUNNER_OUTPUT_CAP_BYTES",
   "runner.retentionMs": "ZEROPLANE_RUNNER_RETENTION_MS",
+  "runner.memoryBudgetBytes": "ZEROPLANE_RUNNER_MEMORY_BUDGET_BYTES",
   "runner.stopGraceMs": "ZEROPLANE_RUNNER_STOP_GRACE_MS",
   "runner.stateDir": "ZEROPLANE_RUNNER_STATE_DIR",
   "runner.mode": "ZEROPLANE_RUNNER_MODE",

@@ -134,5 +134,4 @@ export class OutputBuffer {
   readTail(tail: number, limit: number): OutputSlice {
     return this.read(Math.max(this.droppedBytes, this.total - tail), limit);
   }
-
 }

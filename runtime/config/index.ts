@@ -82,6 +82,8 @@ const runnerSchema = z
   .object({
     outputCapBytes: positiveInt,
     retentionMs: durationMs,
+    /** Bytes of retained output and agent records; 0 derives it from the container memory limit. */
+    memoryBudgetBytes: nonNegativeInt,
     stopGraceMs: positiveDurationMs,
     stateDir: z.string().min(1),
     mode: z.enum(RUNNER_MODES),
@@ -180,6 +182,7 @@ export function defaultConfig(): ZeroplaneConfig {
     runner: {
       outputCapBytes: 10 * MiB,
       retentionMs: 5 * 60_000,
+      memoryBudgetBytes: 0,
       stopGraceMs: 10_000,
       stateDir: join(tmpdir(), "zeroplane"),
       mode: "process",

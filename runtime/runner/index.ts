@@ -11,6 +11,7 @@ import { Watchdog } from "./watchdog.js";
 export type { AgentRunner, AgentRunnerEvents, AgentRunnerOptions } from "./api.js";
 export { ProcessRunner } from "./process-runner.js";
 export type { AgentRecord, ReapReport } from "./records.js";
+export type { MemoryBudgetStats } from "./memory-budget.js";
 export { readAgentRecords, recordsPath } from "./records.js";
 export { buildAgentEnv, INHERITED_ENV_VARS, RUNNER_INSTANCE_ENV_VAR } from "./agent-env.js";
 
@@ -44,6 +45,12 @@ function validateOptions(options: AgentRunnerOptions): void {
         `runner option ${key} must be an integer of at least ${min}, got ${JSON.stringify(value)}`,
       );
     }
+  }
+  const budget = options.memoryBudgetBytes;
+  if (budget !== undefined && (!Number.isSafeInteger(budget) || budget < 0)) {
+    throw new RangeError(
+      `runner option memoryBudgetBytes must be an integer of at least 0 (0 derives it from the container memory limit), got ${JSON.stringify(budget)}`,
+    );
   }
   if (!options.serverId) throw new RangeError("runner option serverId must be a non-empty string");
   if (!options.stateDir) {

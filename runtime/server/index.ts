@@ -87,11 +87,16 @@ export async function startServer(
       maxAgents: config.server.maxAgents,
       outputCapBytes: config.runner.outputCapBytes,
       retentionMs: config.runner.retentionMs,
+      memoryBudgetBytes: config.runner.memoryBudgetBytes,
       stopGraceMs: config.runner.stopGraceMs,
       stateDir: config.runner.stateDir,
     });
     cleanup.add(() => runner.close());
     metrics.attachAgents(runner);
+    logger.info(
+      { memoryBudgetBytes: runner.memoryBudget().limitBytes },
+      "memory budget for retained agent output and records",
+    );
 
     // A context of our own: the ZAP handler then governs exactly these sockets.
     const context = new Context();

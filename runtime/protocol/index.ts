@@ -140,6 +140,16 @@ export const spawnParams = z
     labels: labels.default({}),
     timeoutMs: z.number().int().positive().optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
+    // Per-agent resource limits (docs/runner.md, "Per-agent limits"); the server applies defaults and maxima.
+    limits: z
+      .object({
+        memoryBytes: z.number().int().positive().optional(),
+        cpuSeconds: z.number().int().positive().optional(),
+        maxProcesses: z.number().int().positive().optional(),
+        maxOpenFiles: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -59,9 +59,10 @@ export class InlineLauncher implements ProcessLauncher {
     for (const launch of this.live) launch.pauseOutput(paused);
   }
 
-  /** SIGKILLs every agent's process group now. */
-  killAll(): void {
+  /** SIGKILLs every agent's process group now; returns how many agents there were. */
+  killAll(): number {
     for (const launch of this.live) launch.signal("SIGKILL");
+    return this.live.size;
   }
 
   flush(): Promise<void> {

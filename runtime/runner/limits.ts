@@ -42,7 +42,10 @@ export interface LimitPolicy {
  * The limits an agent runs with: the request's, else the default; a request above the maximum is
  * refused (BAD_REQUEST naming the limit, the value and the maximum).
  */
-export function effectiveLimits(requested: AgentLimits | undefined, policy: LimitPolicy | undefined): AgentLimits {
+export function effectiveLimits(
+  requested: AgentLimits | undefined,
+  policy: LimitPolicy | undefined,
+): AgentLimits {
   const limits: Partial<Record<LimitName, number>> = {};
   for (const name of LIMIT_NAMES) {
     const value = requested?.[name] ?? policy?.defaults[name];
@@ -99,7 +102,8 @@ export function describeLimitEnd(
   if (signal === "SIGXCPU" && limits.cpuSeconds !== undefined) {
     return `cpu-seconds limit exceeded: the agent used ${limits.cpuSeconds} s of CPU and was killed by SIGXCPU`;
   }
-  const failed = (exitCode !== null && exitCode !== 0) || ["SIGSEGV", "SIGABRT", "SIGBUS"].includes(signal ?? "");
+  const failed =
+    (exitCode !== null && exitCode !== 0) || ["SIGSEGV", "SIGABRT", "SIGBUS"].includes(signal ?? "");
   if (!failed) return null;
   const set = LIMIT_NAMES.filter((name) => name !== "cpuSeconds" && limits[name] !== undefined);
   if (set.length === 0) return null;
@@ -111,7 +115,11 @@ export function describeLimitEnd(
 /** 67108864 → "64Mi" for memory; plain numbers for the others. */
 export function formatLimit(name: LimitName, value: number): string {
   if (name !== "memoryBytes") return String(value);
-  for (const [unit, size] of [["Gi", 1024 ** 3], ["Mi", 1024 ** 2], ["Ki", 1024]] as const) {
+  for (const [unit, size] of [
+    ["Gi", 1024 ** 3],
+    ["Mi", 1024 ** 2],
+    ["Ki", 1024],
+  ] as const) {
     if (value % size === 0) return `${value / size}${unit}`;
   }
   return `${value} bytes`;

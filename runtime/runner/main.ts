@@ -34,13 +34,15 @@ export function defaultRunnerStateDir(env: NodeJS.ProcessEnv = process.env): str
 export async function runRunnerProcess(options: RunnerProcessOptions): Promise<void> {
   process.title = "zeroplane-runner";
   if (process.getuid?.() === 0) {
-    warn("running as root: agents run as root too. Start the runner as an unprivileged uid (see docs/runner.md).");
+    warn(
+      "running as root: agents run as root too. Start the runner as an unprivileged uid (see docs/runner.md).",
+    );
   }
   const launcher = await InlineLauncher.open(options.stateDir);
   let connection: Socket | null = null;
   const exit = (reason: string) => {
-    launcher.killAll();
-    warn(`${reason}: killed every agent; exiting`);
+    const killed = launcher.killAll();
+    if (killed > 0) warn(`${reason}: killed ${killed} running agents; exiting`);
     // The watchdog reads EOF when this process exits and sweeps anything forked meanwhile.
     process.exit(0);
   };

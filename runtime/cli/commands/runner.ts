@@ -18,7 +18,10 @@ export function register(program: Command): void {
     .command("runner")
     .description("run the agent runner for one server on a Unix socket (one connection per lifetime)")
     .option("--listen <path>", "Unix socket to listen on", DEFAULT_PATHS.runnerSocket)
-    .option("--state-dir <dir>", `writable directory for agent records (default $${ENV_VARS["runner.stateDir"]})`)
+    .option(
+      "--state-dir <dir>",
+      `writable directory for agent records (default $${ENV_VARS["runner.stateDir"]})`,
+    )
     .option("--exit-with-stdin", "exit when stdin closes (the parent that started this runner is gone)")
     .action(
       action(async (flags: RunnerFlags) => {

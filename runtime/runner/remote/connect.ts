@@ -144,7 +144,11 @@ function waitForListening(child: ChildProcess, timeoutMs: number): Promise<void>
     );
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
-      reject(new Error(`the runner process exited before listening (${signal ?? `code ${code}`}); see its error above`));
+      reject(
+        new Error(
+          `the runner process exited before listening (${signal ?? `code ${code}`}); see its error above`,
+        ),
+      );
     };
     child.once("exit", onExit);
     child.once("error", (error) => {

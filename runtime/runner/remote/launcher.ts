@@ -45,7 +45,11 @@ export class RemoteLauncher implements ProcessLauncher {
       );
       socket.once("close", () => {
         clearTimeout(timer);
-        reject(new Error("the runner closed the connection before its hello (it serves one connection per lifetime: is another server connected?)"));
+        reject(
+          new Error(
+            "the runner closed the connection before its hello (it serves one connection per lifetime: is another server connected?)",
+          ),
+        );
       });
       readFrames(socket, (raw) => {
         const message = raw as RunnerMessage;
@@ -228,7 +232,8 @@ class RemoteProcess implements LaunchedProcess {
   }
 
   write(data: Buffer): void {
-    if (this.done) throw new ProtocolError("INVALID_STATE", `agent ${this.id}'s runner is gone; cannot write to it`);
+    if (this.done)
+      throw new ProtocolError("INVALID_STATE", `agent ${this.id}'s runner is gone; cannot write to it`);
     for (let at = 0; at < data.length; at += WRITE_CHUNK_BYTES) {
       const piece = data.subarray(at, at + WRITE_CHUNK_BYTES);
       this.pending += piece.length;

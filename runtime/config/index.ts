@@ -90,6 +90,15 @@ const runnerSchema = z
     socket: z.string().min(1),
     agentUid: nonNegativeInt,
     agentGid: nonNegativeInt,
+    // Per-agent limits (docs/runner.md): the default when a spawn sets none, and the most a spawn may ask; 0 is none.
+    defaultMemoryBytes: nonNegativeInt,
+    maxMemoryBytes: nonNegativeInt,
+    defaultCpuSeconds: nonNegativeInt,
+    maxCpuSeconds: nonNegativeInt,
+    defaultProcesses: nonNegativeInt,
+    maxProcesses: nonNegativeInt,
+    defaultOpenFiles: nonNegativeInt,
+    maxOpenFiles: nonNegativeInt,
   })
   .strict();
 
@@ -189,6 +198,14 @@ export function defaultConfig(): ZeroplaneConfig {
       socket: DEFAULT_PATHS.runnerSocket,
       agentUid: AGENT_DEFAULT_UID,
       agentGid: AGENT_DEFAULT_GID,
+      defaultMemoryBytes: 0,
+      maxMemoryBytes: 0,
+      defaultCpuSeconds: 0,
+      maxCpuSeconds: 0,
+      defaultProcesses: 0,
+      maxProcesses: 0,
+      defaultOpenFiles: 0,
+      maxOpenFiles: 0,
     },
     // Loopback unless asked: the image and the constructs set 0.0.0.0 for probes and Prometheus.
     http: { host: "127.0.0.1", port: DEFAULT_PORTS.http },

@@ -12,7 +12,7 @@ import { ServerMetrics } from "../observability/metrics.js";
 import { startObservabilityServer, type ObservabilityServer } from "../observability/http.js";
 import type { RequestHandler } from "../protocol/index.js";
 import type { AgentRunner } from "../runner/api.js";
-import { createAgentRunner } from "../runner/index.js";
+import { createAgentRunner, runnerIsolation } from "../runner/index.js";
 import { Allowlist } from "../security/allowlist.js";
 import { readSecretKey } from "../security/keys.js";
 import { ZapHandler } from "../security/zap.js";
@@ -90,6 +90,7 @@ export async function startServer(
       memoryBudgetBytes: config.runner.memoryBudgetBytes,
       stopGraceMs: config.runner.stopGraceMs,
       stateDir: config.runner.stateDir,
+      ...runnerIsolation(config),
     });
     cleanup.add(() => runner.close());
     metrics.attachAgents(runner);

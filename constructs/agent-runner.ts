@@ -11,7 +11,7 @@ import {
   DEFAULT_PATHS,
   ENV_VARS,
   RUNNER_CONTAINER_ARGS,
-} from "../runtime/config/index.js";
+} from "../runtime/config/names.js";
 import { containerResources, pullPolicy, restrictedContainerSecurityContext } from "./common.js";
 import type { ResourceSpec } from "./platform.js";
 

@@ -12,8 +12,9 @@ import {
   DEFAULT_PORTS,
   ENV_VARS,
   HTTP_PATHS,
-  defaultConfig,
-} from "../runtime/config/index.js";
+  SHARED_DEFAULTS,
+  shutdownBudgetMs,
+} from "../runtime/config/names.js";
 import {
   DEFAULT_RUNNER_RESOURCES,
   SERVER_SOCKET_MOUNT,
@@ -22,7 +23,6 @@ import {
   serverRunnerEnv,
   type AgentRunnerProps,
 } from "./agent-runner.js";
-import { shutdownBudgetMs } from "../runtime/server/drain.js";
 import { AgentServerAutoscaler } from "./autoscaling.js";
 import {
   LABELS,
@@ -59,8 +59,25 @@ export function terminationGraceSeconds(drain: DrainTimes): number {
 /** The container name; alerts and dashboards select on it. */
 export const AGENT_SERVER_CONTAINER = "agent-server";
 
-/** Named container ports (at most 15 characters each). */
-export const AGENT_SERVER_PORT_NAMES = { router: "router", events: "events", http: "http-metrics" } as const;
+/**
+ * Named container ports (at most 15 characters each). The stream's port keeps the name `events`,
+ * which NetworkPolicies, monitors and clients already select on.
+ */
+export const AGENT_SERVER_PORT_NAMES = { router: "router", stream: "events", http: "http-metrics" } as const;
+
+/**
+ * A Service clients connect through (ROUTER and PUB ports). The Pulumi stack turns each into a
+ * client endpoint, so it never has to guess which Services belong to agent servers.
+ */
+export interface ClientService {
+  readonly name: string;
+  readonly namespace: string;
+  /** `dns` for the headless Service (a client connects to every ready pod the name resolves to), else `tcp`. */
+  readonly scheme: "tcp" | "dns";
+  /** A LoadBalancer Service: the cloud assigns its address. */
+  readonly loadBalancer: boolean;
+  readonly ports: { readonly router: number; readonly stream: number };
+}
 
 /** How an agent server reaches NATS. */
 export interface AgentServerNatsProps {
@@ -119,6 +136,8 @@ export class AgentServer extends Construct {
   readonly serviceName: string;
   /** The headless Service (router, events; ready pods only), `<name>-headless`, for `dns://` placement. */
   readonly headlessServiceName: string;
+  /** The Services clients connect through: headless, ClusterIP and, when exposed, the load balancer. */
+  readonly clientServices: readonly ClientService[];
   /** Replicas the PDB and alerts can count on: the static count or the HPA minimum. */
   readonly minReplicas: number;
   readonly resources: ResourceSpec;
@@ -131,19 +150,18 @@ export class AgentServer extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentServerProps) {
     super(scope, id);
-    const defaults = defaultConfig();
     const name = props.resourceName;
     validateGroup(props);
 
     this.workloadKind = props.workload ?? "Deployment";
     this.resources = props.resources ?? DEFAULT_RESOURCES;
     this.runnerResources = props.runnerResources ?? DEFAULT_RUNNER_RESOURCES;
-    this.maxAgents = props.maxAgents ?? defaults.server.maxAgents;
+    this.maxAgents = props.maxAgents ?? SHARED_DEFAULTS["server.maxAgents"];
     this.serviceName = name;
     this.headlessServiceName = `${name}-headless`;
     const drain: DrainTimes = {
-      agentDrainMs: props.agentDrainMs ?? defaults.server.agentDrainMs,
-      shutdownGraceMs: props.shutdownGraceMs ?? defaults.server.shutdownGraceMs,
+      agentDrainMs: props.agentDrainMs ?? SHARED_DEFAULTS["server.agentDrainMs"],
+      shutdownGraceMs: props.shutdownGraceMs ?? SHARED_DEFAULTS["server.shutdownGraceMs"],
     };
     this.drain = drain;
     const replicas = props.autoscaling ? undefined : (props.replicas ?? 2);
@@ -243,11 +261,12 @@ export class AgentServer extends Construct {
       spec: { type: "ClusterIP", selector: this.selectorLabels, ports: this.servicePorts(true) },
     });
     const exposure = props.exposure ?? { type: "internal" };
+    const publicServiceName = `${name}-public`;
     if (exposure.type === "nlb") {
       new k8s.KubeService(this, "public-service", {
         metadata: {
           ...metadata,
-          name: `${name}-public`,
+          name: publicServiceName,
           annotations: publicServiceSpec(exposure).annotations,
         },
         spec: {
@@ -257,6 +276,19 @@ export class AgentServer extends Construct {
         },
       });
     }
+
+    const clientService = (serviceName: string, scheme: "tcp" | "dns", loadBalancer: boolean) => ({
+      name: serviceName,
+      namespace: props.namespace,
+      scheme,
+      loadBalancer,
+      ports: { router: DEFAULT_PORTS.router, stream: DEFAULT_PORTS.stream },
+    });
+    this.clientServices = [
+      clientService(this.headlessServiceName, "dns", false),
+      clientService(name, "tcp", false),
+      ...(exposure.type === "nlb" ? [clientService(publicServiceName, "tcp", true)] : []),
+    ];
 
     new k8s.KubePodDisruptionBudget(this, "pdb", {
       metadata,
@@ -286,7 +318,7 @@ export class AgentServer extends Construct {
   private servicePorts(withMetrics: boolean): k8s.ServicePort[] {
     const ports: k8s.ServicePort[] = [
       port(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-      port(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+      port(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
     ];
     if (withMetrics) ports.push(port(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http));
     return ports;
@@ -378,7 +410,7 @@ export class AgentServer extends Construct {
           env: this.env(props, drain),
           ports: [
             containerPort(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-            containerPort(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+            containerPort(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
             containerPort(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http),
           ],
           resources: containerResources(this.resources),
@@ -399,14 +431,14 @@ export class AgentServer extends Construct {
     const env: k8s.EnvVar[] = [
       { name: ENV_VARS["server.id"], valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: ENV_VARS["server.bind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.router}` },
-      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.events}` },
+      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.stream}` },
       { name: ENV_VARS["server.maxAgents"], value: String(this.maxAgents) },
       { name: ENV_VARS["server.shutdownGraceMs"], value: String(drain.shutdownGraceMs) },
       { name: ENV_VARS["server.agentDrainMs"], value: String(drain.agentDrainMs) },
       { name: ENV_VARS["http.host"], value: "0.0.0.0" },
       { name: ENV_VARS["http.port"], value: String(DEFAULT_PORTS.http) },
       { name: ENV_VARS["runner.stateDir"], value: DEFAULT_PATHS.stateDir },
-      { name: ENV_VARS["log.level"], value: props.logLevel ?? "info" },
+      { name: ENV_VARS["log.level"], value: props.logLevel ?? SHARED_DEFAULTS["log.level"] },
       ...serverRunnerEnv(),
     ];
     if (props.curveSecretName) {

@@ -4,7 +4,7 @@
  * not by its name.
  */
 import type { Finding, ObjectRule } from "../core/types.js";
-import { RUNNER_CONTAINER_ARGS } from "../../runtime/config/index.js";
+import { RUNNER_CONTAINER_ARGS } from "../../runtime/config/names.js";
 import { at, list, record, str } from "../k8s/read.js";
 import { containersOf, describeContainer, type ContainerRef, type PodTemplate } from "../k8s/workloads.js";
 import { podRule } from "./define.js";

@@ -41,14 +41,4 @@ export function waitForAgents(runner: DrainableRunner, maxMs: number): Promise<A
   });
 }
 
-/**
- * The longest a shutdown may take: the agent drain, then the rest of the drain (stopping agents,
- * flushing events, closing sockets) within `shutdownGraceMs`. The process exits by then at the latest,
- * and the Kubernetes grace period is derived from it.
- */
-export function shutdownBudgetMs(server: {
-  readonly agentDrainMs: number;
-  readonly shutdownGraceMs: number;
-}): number {
-  return server.agentDrainMs + server.shutdownGraceMs;
-}
+export { shutdownBudgetMs } from "../config/names.js";

@@ -36,7 +36,7 @@ describe("an NLB-exposed agent-server group", () => {
     const clientRule = ingress.find((rule) =>
       rule.from?.some((peer) => peer.ipBlock?.cidr === "203.0.113.0/24"),
     )!;
-    expect(clientRule.ports!.map((p) => p.port)).toEqual([DEFAULT_PORTS.router, DEFAULT_PORTS.events]);
+    expect(clientRule.ports!.map((p) => p.port)).toEqual([DEFAULT_PORTS.router, DEFAULT_PORTS.stream]);
   });
 
   it.each(["dev", "staging", "prod"] as const)("%s: passes lb-health-check-admitted", (env) => {

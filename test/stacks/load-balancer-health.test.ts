@@ -13,7 +13,7 @@ const PROJECT_DIR = join(import.meta.dirname, "..", "..");
 
 describe.each(["staging", "prod"])("the %s stack", (environment) => {
   const env = loadEnvironmentFile(join(PROJECT_DIR, `Pulumi.${environment}.yaml`));
-  const objects = synthesizeEnvironment(env) as unknown as {
+  const objects = synthesizeEnvironment(env).objects as unknown as {
     kind: string;
     metadata: { name: string; annotations?: Record<string, string> };
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifest JSON read deeply

@@ -3,14 +3,15 @@
  * refused at once, running agents may finish up to the maximum, the rest are then stopped, and the
  * process exits before agentDrainMs + shutdownGraceMs (the budget the pod's grace period is built on).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ENV_VARS, loadConfig } from "../../../runtime/config/index.js";
 import { shutdownBudgetMs } from "../../../runtime/server/drain.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../../support/server-process.js";
-import { WireClient, WireError, waitFor } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
+import { WireClient, WireError } from "./wire-client.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -21,6 +22,8 @@ async function start(
   config: Parameters<typeof testServerConfig>[0],
 ): Promise<{ p: ServerProcess; c: WireClient; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "zeroplane-drain-"));
+  // Started as root, the runner runs agents under their own unprivileged uid: let them write here.
+  chmodSync(dir, 0o1777);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const p = await startServerProcess({ config: testServerConfig(config) });
   cleanups.push(() => p.dispose());
@@ -79,10 +82,14 @@ describe("SIGTERM with agents running and an agent drain", () => {
     const signalledAt = Date.now();
     p.kill("SIGTERM");
 
-    const refused = await waitFor(async () => {
-      const outcome = await spawnRefusal(c);
-      return outcome instanceof WireError ? outcome : false;
-    }, 5_000, "spawns to be refused");
+    const refused = await waitFor(
+      "spawns to be refused",
+      async () => {
+        const outcome = await spawnRefusal(c);
+        return outcome instanceof WireError ? outcome : false;
+      },
+      5_000,
+    );
     expect(refused.body).toMatchObject({ code: "DRAINING", retryable: true });
     expect(await c.request("health", {})).toMatchObject({ draining: true, ready: false });
     // While the drain waits the agent keeps running: nothing has signalled it.
@@ -115,7 +122,7 @@ describe("SIGTERM with agents running and an agent drain", () => {
     const signalledAt = Date.now();
     p.kill("SIGTERM");
 
-    await waitFor(async () => (await spawnRefusal(c)) instanceof WireError, 5_000, "spawns to be refused");
+    await waitFor("spawns to be refused", async () => (await spawnRefusal(c)) instanceof WireError, 5_000);
     const exit = await p.exited;
     const took = Date.now() - signalledAt;
     expect(exit.code).toBe(0);
@@ -126,7 +133,7 @@ describe("SIGTERM with agents running and an agent drain", () => {
       remaining: 2,
     });
     expect(logMessages(p)).toEqual(expect.arrayContaining(["stopping agents", "shutdown complete"]));
-    await waitFor(() => !isRunning(polite.pid!) && !isRunning(stubborn.pid!), 5_000, "agents to be gone");
+    await waitFor("agents to be gone", () => !isRunning(polite.pid!) && !isRunning(stubborn.pid!), 5_000);
     expect(() => readFileSync(done)).toThrow(/ENOENT/);
   }, 60_000);
 
@@ -139,6 +146,6 @@ describe("SIGTERM with agents running and an agent drain", () => {
     expect(exit.code).toBe(0);
     expect(Date.now() - signalledAt).toBeLessThan(5_000);
     expect(logMessages(p)).not.toContain("draining: waiting for agents to finish");
-    await waitFor(() => !isRunning(agent.pid!), 5_000, "the agent to be gone");
+    await waitFor("the agent to be gone", () => !isRunning(agent.pid!), 5_000);
   }, 60_000);
 });

@@ -4,6 +4,7 @@ import { accessRules } from "./access.js";
 import { availabilityRules } from "./availability.js";
 import { awsRules } from "./aws.js";
 import { containerRules } from "./containers.js";
+import { gitopsRules } from "./gitops.js";
 import { loadBalancerRules } from "./load-balancers.js";
 import { metadataRules } from "./metadata.js";
 import { natsRules } from "./nats.js";
@@ -16,6 +17,7 @@ export const RULES: readonly Rule[] = [
   ...podSecurityRules,
   ...containerRules,
   ...secretRules,
+  ...gitopsRules,
   ...runnerRules,
   ...availabilityRules,
   ...networkRules,

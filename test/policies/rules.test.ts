@@ -172,6 +172,13 @@ const cases: readonly Case[] = [
     },
   },
   {
+    rule: "no-placeholder-digest-autosync",
+    options: { autoSynced: true },
+    crossguard: false,
+    fail: (o) =>
+      void (agentServer(o).container.image = `example.com/zeroplane/runtime@sha256:${"0".repeat(64)}`),
+  },
+  {
     rule: "replicas-min-2",
     options: prod,
     fail: (o) => {

@@ -20,6 +20,14 @@ import {
   type PeerLabels,
 } from "./network-policies.js";
 import type { ZeroplanePlatformProps } from "./platform.js";
+import {
+  agentServerGroupSchema,
+  allowlistSchema,
+  checkSpec,
+  monitoringSchema,
+  natsSchema,
+  networkPolicySchema,
+} from "./spec.js";
 import { PlatformTreeChecks } from "./tree-checks.js";
 
 const DEFAULT_PROMETHEUS: PeerLabels = {
@@ -225,6 +233,14 @@ export class ZeroplanePlatform extends Construct {
 
 /** Whole-platform checks that no single construct can make. */
 function validatePlatform(props: ZeroplanePlatformProps): void {
+  if (props.nats) checkSpec(natsSchema, props.nats, "nats");
+  if (props.allowlist) checkSpec(allowlistSchema, props.allowlist, "allowlist");
+  if (props.networkPolicy) checkSpec(networkPolicySchema, props.networkPolicy, "networkPolicy");
+  if (props.monitoring) checkSpec(monitoringSchema, props.monitoring, "monitoring");
+  for (const group of props.agentServers ?? []) {
+    const { name, ...rest } = group;
+    checkSpec(agentServerGroupSchema, rest, `agentServers[${name}]`);
+  }
   checkDnsLabel(props.namespace, "namespace");
   check(
     props.namespace !== "default" && !props.namespace.startsWith("kube-"),

@@ -29,6 +29,8 @@ export const METRICS = {
   eventsDropped: EVENTS_METRIC_NAMES.spoolDropped,
   /** 1 while the server's NATS connection is up. */
   natsConnected: EVENTS_METRIC_NAMES.natsConnected,
+  /** 1 while the spool's disk fails or is nearly full (runtime/events/metrics.ts). */
+  spoolUnavailable: EVENTS_METRIC_NAMES.spoolUnavailable,
 } as const;
 
 /** Agent statuses that hold a slot against maxAgents (the same regex the HPA's adapter rule uses). */
@@ -237,6 +239,17 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
           summary: `Lifecycle events were dropped from a full spool in ${group.name}`,
           description:
             "{{ $labels.pod }} dropped {{ $value }} lifecycle events in 5 minutes: NATS has been unreachable long enough to fill the spool. Restore NATS, or raise nats.spoolMaxBytes.",
+        },
+      },
+      {
+        alert: "ZeroplaneEventSpoolUnwritable",
+        expr: `max by (pod) (${METRICS.spoolUnavailable}${groupSelector(props, group)}) == 1`,
+        for: "1m",
+        labels: { severity: "critical", group: group.name },
+        annotations: {
+          summary: `An agent server in ${group.name} cannot write its lifecycle event spool`,
+          description:
+            "{{ $labels.pod }}'s spool disk is full or failing (ENOSPC, EIO): spawns are refused with UNAVAILABLE. Free space on the spool volume or give nats.spoolDir a larger one; spooled events are published in order once it is writable.",
         },
       },
       {

@@ -169,8 +169,10 @@ export const agentServerGroupSchema = z
     replicas: positiveInt.optional(),
     autoscaling: autoscalingSchema.optional(),
     resources: resourcesSchema.optional(),
+    runnerResources: resourcesSchema.optional(),
     maxAgents: positiveInt.optional(),
     shutdownGraceMs: positiveInt.optional(),
+    agentDrainMs: z.number().int().min(0).optional(),
     exposure: exposureSchema.optional(),
     workload: z.enum(["Deployment", "StatefulSet"]).optional(),
     minAvailable: z

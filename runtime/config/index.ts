@@ -23,6 +23,7 @@ import {
   SHARED_DEFAULTS,
   Z85_KEY_PATTERN,
 } from "./names.js";
+import { MAX_TIMER_MS } from "../protocol/limits.js";
 
 export * from "./names.js";
 
@@ -34,6 +35,12 @@ const zmqEndpoint = z
 const z85Key = z.string().regex(Z85_KEY_PATTERN, "must be a 40-character Z85 key");
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
+/** Durations that end up in timers: setTimeout fires at once past MAX_TIMER_MS (about 24.8 days). */
+const timerMessage = `must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer Node honours`;
+const durationMs = nonNegativeInt.max(MAX_TIMER_MS, timerMessage);
+const positiveDurationMs = positiveInt.max(MAX_TIMER_MS, timerMessage);
+/** libzmq's ZMQ_HEARTBEAT_TTL ceiling (deciseconds in a 16-bit field). */
+const MAX_HEARTBEAT_TTL_MS = 6_553_599;
 
 const serverSchema = z
   .object({
@@ -45,16 +52,20 @@ const serverSchema = z
     publishBind: zmqEndpoint,
     maxMessageBytes: positiveInt,
     maxAgents: positiveInt,
-    idempotencyWindowMs: positiveInt,
-    requestTimeoutMs: positiveInt,
-    shutdownGraceMs: positiveInt,
+    idempotencyWindowMs: positiveDurationMs,
+    requestTimeoutMs: positiveDurationMs,
+    shutdownGraceMs: positiveDurationMs,
+    agentDrainMs: durationMs,
     stopAgentsOnShutdown: z.boolean(),
-    heartbeatIntervalMs: nonNegativeInt,
-    heartbeatTimeoutMs: nonNegativeInt,
-    heartbeatTtlMs: nonNegativeInt,
+    heartbeatIntervalMs: durationMs,
+    heartbeatTimeoutMs: durationMs,
+    heartbeatTtlMs: nonNegativeInt.max(
+      MAX_HEARTBEAT_TTL_MS,
+      `must be at most ${MAX_HEARTBEAT_TTL_MS} ms (libzmq ZMQ_HEARTBEAT_TTL)`,
+    ),
     sendHighWaterMark: nonNegativeInt,
     receiveHighWaterMark: nonNegativeInt,
-    handshakeTimeoutMs: nonNegativeInt,
+    handshakeTimeoutMs: durationMs,
   })
   .strict();
 
@@ -71,13 +82,24 @@ const securitySchema = z
 const runnerSchema = z
   .object({
     outputCapBytes: positiveInt,
-    retentionMs: nonNegativeInt,
-    stopGraceMs: positiveInt,
+    retentionMs: durationMs,
+    /** Bytes of retained output and agent records; 0 derives it from the container memory limit. */
+    memoryBudgetBytes: nonNegativeInt,
+    stopGraceMs: positiveDurationMs,
     stateDir: z.string().min(1),
     mode: z.enum(RUNNER_MODES),
     socket: z.string().min(1),
     agentUid: nonNegativeInt,
     agentGid: nonNegativeInt,
+    // Per-agent limits (docs/runner.md): the default when a spawn sets none, and the most a spawn may ask; 0 is none.
+    defaultMemoryBytes: nonNegativeInt,
+    maxMemoryBytes: nonNegativeInt,
+    defaultCpuSeconds: nonNegativeInt,
+    maxCpuSeconds: nonNegativeInt,
+    defaultProcesses: nonNegativeInt,
+    maxProcesses: nonNegativeInt,
+    defaultOpenFiles: nonNegativeInt,
+    maxOpenFiles: nonNegativeInt,
   })
   .strict();
 
@@ -116,7 +138,7 @@ const natsSchema = z
     spoolDir: z.string().min(1).optional(),
     spoolMaxBytes: positiveInt,
     spoolFullPolicy: z.enum(["refuse-spawns", "drop-oldest"]),
-    reconnectWaitMs: positiveInt,
+    reconnectWaitMs: positiveDurationMs,
   })
   .strict();
 
@@ -155,6 +177,8 @@ export function defaultConfig(): ZeroplaneConfig {
       idempotencyWindowMs: 10 * 60_000,
       requestTimeoutMs: 30_000,
       shutdownGraceMs: SHARED_DEFAULTS["server.shutdownGraceMs"],
+      // On SIGTERM, how long running agents may keep running before they are stopped (0: stop at once).
+      agentDrainMs: SHARED_DEFAULTS["server.agentDrainMs"],
       stopAgentsOnShutdown: true,
       heartbeatIntervalMs: 5_000,
       heartbeatTimeoutMs: 15_000,
@@ -170,12 +194,21 @@ export function defaultConfig(): ZeroplaneConfig {
     runner: {
       outputCapBytes: 10 * MiB,
       retentionMs: 5 * 60_000,
+      memoryBudgetBytes: 0,
       stopGraceMs: 10_000,
       stateDir: join(tmpdir(), "zeroplane"),
       mode: "process",
       socket: DEFAULT_PATHS.runnerSocket,
       agentUid: AGENT_DEFAULT_UID,
       agentGid: AGENT_DEFAULT_GID,
+      defaultMemoryBytes: 0,
+      maxMemoryBytes: 0,
+      defaultCpuSeconds: 0,
+      maxCpuSeconds: 0,
+      defaultProcesses: 0,
+      maxProcesses: 0,
+      defaultOpenFiles: 0,
+      maxOpenFiles: 0,
     },
     // Loopback unless asked: the image and the constructs set 0.0.0.0 for probes and Prometheus.
     http: { host: "127.0.0.1", port: DEFAULT_PORTS.http },
@@ -434,16 +467,24 @@ function isLoopbackNatsUrl(url: string): boolean {
 }
 
 /**
- * Refuses a plaintext ZeroMQ listener beyond loopback, and NATS command intake from an
- * unauthenticated NATS beyond loopback, unless explicitly allowed.
+ * The one security check, run by loadConfig and again by startServer (whose config may not come from
+ * loadConfig). Refuses a plaintext ZeroMQ listener beyond loopback, and NATS command intake from an
+ * unauthenticated NATS beyond loopback, unless explicitly allowed. With scope "server" (serving, not
+ * only reading the config) CURVE also needs a client allowlist.
  */
-function checkSecurity(config: ZeroplaneConfig): void {
+export function checkSecurity(config: ZeroplaneConfig, scope: "config" | "server" = "config"): void {
   checkCommandIntake(config);
   if (config.security.curve) {
     if (config.security.secretKey && config.security.secretKeyFile) {
       throw new ConfigError(
         `both ${ENV_VARS["security.secretKey"]} and ${ENV_VARS["security.secretKeyFile"]} are set. Fix: set only one (prefer the file, mounted from a Secret).`,
         "security.secretKey",
+      );
+    }
+    if (scope === "server" && !config.security.allowlistFile) {
+      throw new ConfigError(
+        `CURVE is on but no client allowlist is configured. Fix: set ${ENV_VARS["security.allowlistFile"]} to a file with one client public key (Z85) per line.`,
+        "security.allowlistFile",
       );
     }
     return;

@@ -90,6 +90,7 @@ export const ENV_VARS = {
   "server.idempotencyWindowMs": "ZEROPLANE_SERVER_IDEMPOTENCY_WINDOW_MS",
   "server.requestTimeoutMs": "ZEROPLANE_SERVER_REQUEST_TIMEOUT_MS",
   "server.shutdownGraceMs": "ZEROPLANE_SERVER_SHUTDOWN_GRACE_MS",
+  "server.agentDrainMs": "ZEROPLANE_SERVER_AGENT_DRAIN_MS",
   "server.stopAgentsOnShutdown": "ZEROPLANE_SERVER_STOP_AGENTS_ON_SHUTDOWN",
   "server.heartbeatIntervalMs": "ZEROPLANE_SERVER_HEARTBEAT_INTERVAL_MS",
   "server.heartbeatTimeoutMs": "ZEROPLANE_SERVER_HEARTBEAT_TIMEOUT_MS",
@@ -104,12 +105,21 @@ export const ENV_VARS = {
   "security.allowInsecure": "ZEROPLANE_SECURITY_ALLOW_INSECURE",
   "runner.outputCapBytes": "ZEROPLANE_RUNNER_OUTPUT_CAP_BYTES",
   "runner.retentionMs": "ZEROPLANE_RUNNER_RETENTION_MS",
+  "runner.memoryBudgetBytes": "ZEROPLANE_RUNNER_MEMORY_BUDGET_BYTES",
   "runner.stopGraceMs": "ZEROPLANE_RUNNER_STOP_GRACE_MS",
   "runner.stateDir": "ZEROPLANE_RUNNER_STATE_DIR",
   "runner.mode": "ZEROPLANE_RUNNER_MODE",
   "runner.socket": "ZEROPLANE_RUNNER_SOCKET",
   "runner.agentUid": "ZEROPLANE_RUNNER_AGENT_UID",
   "runner.agentGid": "ZEROPLANE_RUNNER_AGENT_GID",
+  "runner.defaultMemoryBytes": "ZEROPLANE_RUNNER_DEFAULT_MEMORY_BYTES",
+  "runner.maxMemoryBytes": "ZEROPLANE_RUNNER_MAX_MEMORY_BYTES",
+  "runner.defaultCpuSeconds": "ZEROPLANE_RUNNER_DEFAULT_CPU_SECONDS",
+  "runner.maxCpuSeconds": "ZEROPLANE_RUNNER_MAX_CPU_SECONDS",
+  "runner.defaultProcesses": "ZEROPLANE_RUNNER_DEFAULT_PROCESSES",
+  "runner.maxProcesses": "ZEROPLANE_RUNNER_MAX_PROCESSES",
+  "runner.defaultOpenFiles": "ZEROPLANE_RUNNER_DEFAULT_OPEN_FILES",
+  "runner.maxOpenFiles": "ZEROPLANE_RUNNER_MAX_OPEN_FILES",
   "http.host": "ZEROPLANE_HTTP_HOST",
   "http.port": "ZEROPLANE_HTTP_PORT",
   "nats.enabled": "ZEROPLANE_NATS_ENABLED",
@@ -181,6 +191,7 @@ export const Z85_KEY_PATTERN = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 export const SHARED_DEFAULTS = {
   "server.maxAgents": 100,
   "server.shutdownGraceMs": 25_000,
+  "server.agentDrainMs": 0,
   "nats.replicas": 1,
   "log.level": "info",
 } as const;
@@ -210,6 +221,9 @@ export const EVENTS_METRIC_NAMES = {
   spoolDepthEvents: "zeroplane_events_spool_depth_events",
   spoolDepthBytes: "zeroplane_events_spool_depth_bytes",
   spoolDropped: "zeroplane_events_spool_dropped_total",
+  spoolWriteFailures: "zeroplane_events_spool_write_failures_total",
+  spoolUnavailable: "zeroplane_events_spool_unavailable",
+  spoolDiskFreeBytes: "zeroplane_events_spool_disk_free_bytes",
   spawnsRefused: "zeroplane_events_spawns_refused_total",
   natsConnected: "zeroplane_events_nats_connected",
   commands: "zeroplane_nats_commands_total",
@@ -234,3 +248,15 @@ export const METRIC_LABELS = {
  * (docs/constructs.md gives the adapter rule).
  */
 export const ACTIVE_AGENTS_METRIC = "zeroplane_agents_active";
+
+/**
+ * The longest a shutdown may take: the agent drain, then the rest of the drain (stopping agents,
+ * flushing events, closing sockets) within `shutdownGraceMs`. The server exits by then at the latest,
+ * and the Kubernetes grace period is derived from it.
+ */
+export function shutdownBudgetMs(server: {
+  readonly agentDrainMs: number;
+  readonly shutdownGraceMs: number;
+}): number {
+  return server.agentDrainMs + server.shutdownGraceMs;
+}

@@ -10,6 +10,7 @@ export interface EventsMetrics {
   readonly publishFailures: Counter;
   readonly duplicates: Counter;
   readonly spoolDropped: Counter;
+  readonly spoolWriteFailures: Counter;
   readonly spawnsRefused: Counter;
   readonly commands: Counter<"method" | "outcome">;
   remove(): void;
@@ -20,6 +21,10 @@ export interface EventsGaugeSource {
   spoolEvents(): number;
   spoolBytes(): number;
   connected(): boolean;
+  /** True while the spool's disk fails or is below its free-space reserve (spawns are refused). */
+  spoolUnavailable(): boolean;
+  /** Free bytes on the spool's filesystem, or null if unknown. */
+  spoolDiskFreeBytes(): number | null;
 }
 
 /** The names live in runtime/config/names.ts, shared with the monitoring construct. */
@@ -63,6 +68,27 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
     help: "Lifecycle events dropped, oldest first, because the spool was full.",
     registers,
   });
+  const spoolWriteFailures = new Counter({
+    name: METRIC_NAMES.spoolWriteFailures,
+    help: "Failed writes to the spool's disk (ENOSPC, EIO…), first attempts and retries; the events wait in memory.",
+    registers,
+  });
+  new Gauge({
+    name: METRIC_NAMES.spoolUnavailable,
+    help: "1 while the spool's disk fails or has less free space than the reserve: spawns are refused with UNAVAILABLE.",
+    registers,
+    collect() {
+      this.set(source.spoolUnavailable() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: METRIC_NAMES.spoolDiskFreeBytes,
+    help: "Free bytes on the spool's filesystem (statfs), -1 when unknown.",
+    registers,
+    collect() {
+      this.set(source.spoolDiskFreeBytes() ?? -1);
+    },
+  });
   const spawnsRefused = new Counter({
     name: METRIC_NAMES.spawnsRefused,
     help: "Spawns refused because the spool was full under the refuse-spawns policy.",
@@ -87,6 +113,7 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
     publishFailures,
     duplicates,
     spoolDropped,
+    spoolWriteFailures,
     spawnsRefused,
     commands,
     remove() {

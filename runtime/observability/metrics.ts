@@ -5,12 +5,22 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { METRIC_LABELS, SERVER_METRIC_NAMES } from "../config/names.js";
 import { AGENT_STATUSES, METHODS, type AgentStatus } from "../protocol/index.js";
+import { EVICTION_KINDS, type MemoryBudgetStats } from "../runner/memory-budget.js";
 
 /** What the metrics read from the process runner at scrape time. */
 export interface AgentGaugeSource {
   countsByStatus(): Record<AgentStatus, number>;
   droppedBytesTotal(): number;
+  memoryBudget(): MemoryBudgetStats;
 }
+
+/** The memory budget's metric names (docs/operations.md; the alerts in constructs/monitoring.ts). */
+export const MEMORY_BUDGET_METRICS = {
+  limit: "zeroplane_memory_budget_bytes",
+  used: "zeroplane_memory_budget_used_bytes",
+  evictedBytes: "zeroplane_memory_budget_evicted_bytes_total",
+  evictedRecords: "zeroplane_memory_budget_evicted_records_total",
+} as const;
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 
@@ -133,6 +143,52 @@ export class ServerMetrics {
         const total = source()?.droppedBytesTotal() ?? droppedSeen;
         if (total > droppedSeen) this.inc(total - droppedSeen);
         droppedSeen = Math.max(droppedSeen, total);
+      },
+    });
+    new Gauge({
+      name: MEMORY_BUDGET_METRICS.limit,
+      help: "The memory budget for retained agent output and records (runner.memoryBudgetBytes, or derived from the container memory limit).",
+      registers: [registry],
+      collect() {
+        this.set(source()?.memoryBudget().limitBytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: MEMORY_BUDGET_METRICS.used,
+      help: "Bytes charged against the memory budget, by kind: output (running and finished agents) and records (agent records with their params).",
+      labelNames: ["kind"],
+      registers: [registry],
+      collect() {
+        const stats = source()?.memoryBudget();
+        this.set({ kind: "output" }, stats?.outputBytes ?? 0);
+        this.set({ kind: "records" }, stats?.recordBytes ?? 0);
+      },
+    });
+    const evictedSeen = new Map<string, number>();
+    new Counter({
+      name: MEMORY_BUDGET_METRICS.evictedBytes,
+      help: "Bytes evicted to keep the server under its memory budget, by kind: finished_output, finished_record, running_output.",
+      labelNames: ["kind"],
+      registers: [registry],
+      collect() {
+        const evicted = source()?.memoryBudget().evictedBytes;
+        for (const kind of EVICTION_KINDS) {
+          const total = evicted?.[kind] ?? 0;
+          const seen = evictedSeen.get(kind) ?? 0;
+          this.inc({ kind }, Math.max(0, total - seen));
+          evictedSeen.set(kind, Math.max(seen, total));
+        }
+      },
+    });
+    let recordsSeen = 0;
+    new Counter({
+      name: MEMORY_BUDGET_METRICS.evictedRecords,
+      help: "Finished agents' records evicted before their retention period ended, to stay under the memory budget.",
+      registers: [registry],
+      collect() {
+        const total = source()?.memoryBudget().evictedRecords ?? recordsSeen;
+        if (total > recordsSeen) this.inc(total - recordsSeen);
+        recordsSeen = Math.max(recordsSeen, total);
       },
     });
   }

@@ -66,8 +66,13 @@ export const labels = z.record(
     ),
 );
 
-const atLeastOne = rule("must be a whole number of at least 1", "use 1 or more");
-export const positiveInt = z.number().int(atLeastOne).min(1, atLeastOne);
+/** A whole number of at least `min`; the message names the rule and the fix. */
+export function wholeNumber(min: number, fix: string) {
+  const message = rule(`must be a whole number of at least ${min}`, fix);
+  return z.number().int(message).min(min, message);
+}
+
+export const positiveInt = wholeNumber(1, "use 1 or more");
 
 const percentageRule = rule("must be a whole percentage from 10 to 100", "use e.g. 70");
 const percentage = z.number().int(percentageRule).min(10, percentageRule).max(100, percentageRule);
@@ -172,14 +177,13 @@ export const agentServerGroupSchema = z
     runnerResources: resourcesSchema.optional(),
     maxAgents: positiveInt.optional(),
     shutdownGraceMs: positiveInt.optional(),
-    agentDrainMs: z.number().int().min(0).optional(),
+    agentDrainMs: wholeNumber(
+      0,
+      "set how long running agents may finish on shutdown in milliseconds, e.g. 300000 (0 stops them at once)",
+    ).optional(),
     exposure: exposureSchema.optional(),
     workload: z.enum(["Deployment", "StatefulSet"]).optional(),
-    minAvailable: z
-      .number()
-      .int(rule("must be a whole number of at least 0", "use 0 or more"))
-      .min(0, rule("must be a whole number of at least 0", "use 0 or more"))
-      .optional(),
+    minAvailable: wholeNumber(0, "use 0 or more").optional(),
     stateSize: quantity.optional(),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).optional(),
     podLabels: labels.optional(),

@@ -285,26 +285,7 @@ function validatePlatform(props: ZeroplanePlatformProps): void {
   );
   checkPeers(props.networkPolicy?.clients, "networkPolicy.clients");
   checkCidrs(props.networkPolicy?.apiServerCidrs, "networkPolicy.apiServerCidrs");
-  (props.networkPolicy?.agentEgressPorts ?? []).forEach((port, index) =>
-    check(
-      Number.isInteger(port) && port >= 1 && port <= 65535,
-      `networkPolicy.agentEgressPorts[${index}]`,
-      "is not a TCP port",
-      port,
-      "use a number from 1 to 65535",
-    ),
-  );
   if (props.monitoring?.enabled) {
-    check(
-      props.monitoring.scrapeKind === undefined ||
-        props.monitoring.scrapeKind === "ServiceMonitor" ||
-        props.monitoring.scrapeKind === "PodMonitor",
-      "monitoring.scrapeKind",
-      "is not a prometheus-operator monitor kind",
-      props.monitoring.scrapeKind,
-      'use "ServiceMonitor" or "PodMonitor"',
-    );
-    checkLabels(props.monitoring.selectorLabels, "monitoring.selectorLabels");
     checkLabels(props.monitoring.prometheusNamespaceLabels, "monitoring.prometheusNamespaceLabels");
     checkLabels(props.monitoring.prometheusPodLabels, "monitoring.prometheusPodLabels");
   }

@@ -175,7 +175,12 @@ export function* deepParamCases(): Generator<HostileCase> {
           yield {
             name: `${method} params.${field} = ${kind} nested ${depth} deep`,
             subjectMethod: method,
-            frame: envelope(`dp${n++}`, method, null, paramsWith(method, field, nested(kind, depth, LEAVES.int!))),
+            frame: envelope(
+              `dp${n++}`,
+              method,
+              null,
+              paramsWith(method, field, nested(kind, depth, LEAVES.int!)),
+            ),
             zmq: BAD_REQUEST,
             nats: BAD_REQUEST,
           };
@@ -301,10 +306,34 @@ export function prototypeKeyCases(): HostileCase[] {
   };
   return [
     // The decoder refuses __proto__ anywhere; other prototype names are plain keys.
-    { name: "__proto__ envelope key", subjectMethod: "health", frame: proto("pk1", "__proto__", "envelope"), zmq: BAD_REQUEST, nats: BAD_REQUEST },
-    { name: "__proto__ param key", subjectMethod: "health", frame: proto("pk2", "__proto__", "params"), zmq: BAD_REQUEST, nats: BAD_REQUEST },
-    { name: "constructor param key", subjectMethod: "health", frame: proto("pk3", "constructor", "params"), zmq: BAD_REQUEST, nats: BAD_REQUEST },
-    { name: "toString param key", subjectMethod: "health", frame: proto("pk4", "toString", "params"), zmq: BAD_REQUEST, nats: BAD_REQUEST },
+    {
+      name: "__proto__ envelope key",
+      subjectMethod: "health",
+      frame: proto("pk1", "__proto__", "envelope"),
+      zmq: BAD_REQUEST,
+      nats: BAD_REQUEST,
+    },
+    {
+      name: "__proto__ param key",
+      subjectMethod: "health",
+      frame: proto("pk2", "__proto__", "params"),
+      zmq: BAD_REQUEST,
+      nats: BAD_REQUEST,
+    },
+    {
+      name: "constructor param key",
+      subjectMethod: "health",
+      frame: proto("pk3", "constructor", "params"),
+      zmq: BAD_REQUEST,
+      nats: BAD_REQUEST,
+    },
+    {
+      name: "toString param key",
+      subjectMethod: "health",
+      frame: proto("pk4", "toString", "params"),
+      zmq: BAD_REQUEST,
+      nats: BAD_REQUEST,
+    },
   ];
 }
 
@@ -318,7 +347,8 @@ export function* allHostileCases(): Generator<HostileCase> {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === "string") return value.length > 16 ? `string of ${value.length}` : JSON.stringify(value);
+  if (typeof value === "string")
+    return value.length > 16 ? `string of ${value.length}` : JSON.stringify(value);
   if (value instanceof Uint8Array) return `${value.length} bytes`;
   if (Array.isArray(value)) return `array of ${value.length}`;
   if (value !== null && typeof value === "object") return `map of ${Object.keys(value).length}`;

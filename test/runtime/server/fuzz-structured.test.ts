@@ -70,10 +70,11 @@ describe("a real server under structured hostile input", () => {
       const got = outcome(reply);
       if (got !== hostile.zmq) mismatches.push(`${hostile.name}: expected ${hostile.zmq}, got ${got}`);
       if (!reply && server.child.exitCode !== null) {
-        mismatches.push(`the server exited (code ${server.child.exitCode}):\n${server.stderr().slice(-2_000)}`);
+        mismatches.push(
+          `the server exited (code ${server.child.exitCode}):\n${server.stderr().slice(-2_000)}`,
+        );
         break;
-      }
-      else if (reply!.error!.message.length > MAX_MESSAGE_CHARS) {
+      } else if (reply!.error!.message.length > MAX_MESSAGE_CHARS) {
         mismatches.push(`${hostile.name}: a message of ${reply!.error!.message.length} characters`);
       }
     }

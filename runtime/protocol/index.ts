@@ -282,6 +282,16 @@ export const spawnParams = z
         `idempotency keys are at most ${L.idempotencyKeyLength} characters (REQUEST_LIMITS.idempotencyKeyLength)`,
       )
       .optional(),
+    // Per-agent resource limits (docs/runner.md, "Per-agent limits"); the server applies defaults and maxima.
+    limits: z
+      .object({
+        memoryBytes: z.number().int().positive().optional(),
+        cpuSeconds: z.number().int().positive().optional(),
+        maxProcesses: z.number().int().positive().optional(),
+        maxOpenFiles: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

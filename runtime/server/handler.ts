@@ -137,13 +137,8 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
     if (state.draining()) {
       throw new ProtocolError(ERROR_CODES.DRAINING, "the server is shutting down; spawn on another server");
     }
-    const sink = state.sink();
-    if (sink && !sink.acceptingSpawns()) {
-      throw new ProtocolError(
-        ERROR_CODES.UNAVAILABLE,
-        "the lifecycle event spool is full and NATS is unreachable; spawns resume when events can be stored",
-      );
-    }
+    const refusal = state.sink()?.spawnRefusal() ?? null;
+    if (refusal !== null) throw new ProtocolError(ERROR_CODES.UNAVAILABLE, refusal);
     const started = runner.spawn(params).then(
       (agent) => {
         metrics.recordSpawn(agent.status === "failed");

@@ -12,13 +12,13 @@ import { ServerMetrics } from "../observability/metrics.js";
 import { startObservabilityServer, type ObservabilityServer } from "../observability/http.js";
 import type { RequestHandler } from "../protocol/index.js";
 import type { AgentRunner } from "../runner/api.js";
-import { createAgentRunner } from "../runner/index.js";
+import { createAgentRunner, runnerIsolation } from "../runner/index.js";
 import { Allowlist } from "../security/allowlist.js";
 import { readSecretKey } from "../security/keys.js";
 import { ZapHandler } from "../security/zap.js";
 import { withTimeout } from "./deadline.js";
 import { createRequestHandler } from "./handler.js";
-import { StreamPublisher } from "./publisher.js";
+import { StreamPublisher } from "./stream-publisher.js";
 import { RequestSocket } from "./request-socket.js";
 import { ConnectionRecycler, socketTarget } from "./revocation.js";
 import { FailureLog, serverSocketOptions, watchHandshakes } from "./sockets.js";
@@ -87,11 +87,17 @@ export async function startServer(
       maxAgents: config.server.maxAgents,
       outputCapBytes: config.runner.outputCapBytes,
       retentionMs: config.runner.retentionMs,
+      memoryBudgetBytes: config.runner.memoryBudgetBytes,
       stopGraceMs: config.runner.stopGraceMs,
       stateDir: config.runner.stateDir,
+      ...runnerIsolation(config),
     });
     cleanup.add(() => runner.close());
     metrics.attachAgents(runner);
+    logger.info(
+      { memoryBudgetBytes: runner.memoryBudget().limitBytes },
+      "memory budget for retained agent output and records",
+    );
 
     // A context of our own: the ZAP handler then governs exactly these sockets.
     const context = new Context();

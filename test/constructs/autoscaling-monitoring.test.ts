@@ -110,7 +110,13 @@ describe("monitoring", () => {
   it("uses only metric names the runtime registers", async () => {
     const { registry } = new ServerMetrics();
     // The event publisher registers its metrics on the server's registry when NATS is on.
-    createEventsMetrics(registry, { spoolEvents: () => 0, spoolBytes: () => 0, connected: () => true });
+    createEventsMetrics(registry, {
+      spoolEvents: () => 0,
+      spoolBytes: () => 0,
+      connected: () => true,
+      spoolUnavailable: () => false,
+      spoolDiskFreeBytes: () => null,
+    });
     const registered = new Set((await registry.getMetricsAsJSON()).map((metric) => metric.name));
     for (const name of Object.values(METRICS)) expect(registered.has(name), name).toBe(true);
     const used = new Set(rules.flatMap((rule) => rule.expr.match(/zeroplane_[a-z_]+/g) ?? []));
@@ -149,6 +155,12 @@ describe("monitoring", () => {
     for (const rule of disconnected) {
       expect(rule.expr).toMatch(/^max by \(pod\) \(zeroplane_events_nats_connected\{.*\}\) == 0$/);
       expect(rule.for).toBe("5m");
+    }
+    const unwritable = byName("ZeroplaneEventSpoolUnwritable");
+    expect(unwritable).toHaveLength(2);
+    for (const rule of unwritable) {
+      expect(rule.expr).toMatch(/^max by \(pod\) \(zeroplane_events_spool_unavailable\{.*\}\) == 1$/);
+      expect(rule.for).toBe("1m");
     }
   });
 

@@ -17,7 +17,8 @@ import {
   type ServerProcess,
 } from "../../support/server-process.js";
 import { allHostileCases, nestedFrame, paddedHealth } from "../server/fuzz-frames.js";
-import { WireClient, waitFor, type Reply } from "../server/wire-client.js";
+import { waitFor } from "../../support/wait.js";
+import { WireClient, type Reply } from "../server/wire-client.js";
 
 const MiB = 1024 * 1024;
 const LIMIT = defaultConfig().server.maxMessageBytes;
@@ -38,9 +39,9 @@ beforeAll(async () => {
   });
   connection = await connect({ servers: nats.urls });
   await waitFor(
+    "command intake",
     async () => (await request("health", new TextEncoder().encode('{"v":1,"id":"up","params":{}}')))?.ok,
     20_000,
-    "command intake",
   );
 });
 

@@ -11,7 +11,7 @@ import { createLogger } from "../../../runtime/observability/logger.js";
 import { generateKeypair, writeKeypair } from "../../../runtime/security/keys.js";
 import { FAILURE_LOG_INTERVAL_MS, FailureLog } from "../../../runtime/server/sockets.js";
 import { metricValue, startTestServer, type TestServer } from "./harness.js";
-import { waitFor } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -72,12 +72,12 @@ describe("failure log", () => {
     const client = t.client({ ...generateKeypair(), serverPublicKey: generateKeypair().publicKey });
     void client.call("health", {}, 5_000).catch(() => undefined);
     const failures = await waitFor(
+      "ten handshake retries",
       async () => {
         const count = metricValue(await t.metricsText(), "zeroplane_handshake_failures_total");
         return count >= 10 ? count : 0;
       },
       20_000,
-      "ten handshake retries",
     );
     expect(failures).toBeGreaterThanOrEqual(10);
     expect(lines(t, "client handshake failed")).toHaveLength(1);
@@ -90,12 +90,12 @@ describe("failure log", () => {
       void client.call("health", {}, 3_000).catch(() => undefined);
     }
     await waitFor(
+      "twenty refusals",
       async () =>
         metricValue(await t.metricsText(), "zeroplane_auth_rejections_total", {
           reason: "not-allowlisted",
         }) >= 20,
       20_000,
-      "twenty refusals",
     );
     expect(lines(t, "client refused by ZAP")).toHaveLength(1);
   });

@@ -10,20 +10,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultConfig } from "../../../runtime/config/index.js";
 import { ERROR_CODES, WIRE_LIMITS } from "../../../runtime/protocol/index.js";
 import { startNats, type NatsCluster } from "../../support/nats.js";
+import { startServerProcess, testServerConfig, type ServerProcess } from "../../support/server-process.js";
 import {
-  rssBytes,
-  startServerProcess,
-  testServerConfig,
-  type ServerProcess,
-} from "../../support/server-process.js";
-import { allHostileCases, nestedFrame, paddedHealth } from "../server/fuzz-frames.js";
+  MAX_SERVER_RSS_BYTES,
+  nestedFrame,
+  outcome,
+  paddedHealth,
+  runHostileCases,
+} from "../server/fuzz-frames.js";
 import { waitFor } from "../../support/wait.js";
 import { WireClient, type Reply } from "../server/wire-client.js";
 
 const MiB = 1024 * 1024;
 const LIMIT = defaultConfig().server.maxMessageBytes;
 const SUBJECTS = defaultConfig().nats.commandSubjectPrefix;
-const MAX_MESSAGE_CHARS = 1024;
 
 let nats: NatsCluster;
 let server: ServerProcess;
@@ -64,11 +64,6 @@ async function request(method: string, body: Uint8Array, timeout = 10_000): Prom
   }
 }
 
-function outcome(reply: Reply | null): string {
-  if (!reply) return "no reply";
-  return reply.ok ? "ok" : reply.error!.code;
-}
-
 async function expectHealthyWithin100ms(): Promise<void> {
   const started = performance.now();
   const reply = await request("health", new TextEncoder().encode('{"v":1,"id":"h","params":{}}'));
@@ -80,29 +75,15 @@ async function expectHealthyWithin100ms(): Promise<void> {
 
 describe("NATS command intake under hostile input", () => {
   it("answers every hostile frame with the same documented error as the ZeroMQ path", async () => {
-    const mismatches: string[] = [];
-    let cases = 0;
-    let baseline = 0;
-    for (const hostile of allHostileCases()) {
-      if (cases === 200) baseline = rssBytes(server.pid);
-      cases++;
-      const reply = await request(hostile.subjectMethod, hostile.frame);
-      const got = outcome(reply);
-      if (got !== hostile.nats) mismatches.push(`${hostile.name}: expected ${hostile.nats}, got ${got}`);
-      else if (reply!.error!.message.length > MAX_MESSAGE_CHARS) {
-        mismatches.push(`${hostile.name}: a message of ${reply!.error!.message.length} characters`);
-      }
-      if (!reply && server.child.exitCode !== null) {
-        mismatches.push(
-          `the server exited (code ${server.child.exitCode}):\n${server.stderr().slice(-2_000)}`,
-        );
-        break;
-      }
-    }
+    const { mismatches, cases, peakRss } = await runHostileCases(
+      server,
+      (hostile) => request(hostile.subjectMethod, hostile.frame),
+      (hostile) => hostile.nats,
+    );
     expect(mismatches).toEqual([]);
     expect(cases).toBeGreaterThan(1_500);
     await expectHealthyWithin100ms();
-    expect(rssBytes(server.pid) - baseline).toBeLessThan(64 * MiB);
+    expect(peakRss).toBeLessThan(MAX_SERVER_RSS_BYTES);
   });
 
   it("applies the size limit before decoding, as on ZeroMQ", async () => {

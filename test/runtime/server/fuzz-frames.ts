@@ -5,6 +5,8 @@
  * every method. Deep values are written as raw MessagePack bytes (an encoder would recurse).
  */
 import { encode } from "@msgpack/msgpack";
+import { rssBytes, type ServerProcess } from "../../support/server-process.js";
+import type { Reply } from "./wire-client.js";
 import {
   ERROR_CODES,
   METHOD_PARAMS,
@@ -388,4 +390,57 @@ export function nestedFrame(id: string, size: number): Uint8Array {
   const entries = concat([Uint8Array.from([0x82]), head.subarray(1), encode("v")]);
   const depth = size - entries.length - 1;
   return concat([entries, nested("array", depth, LEAVES.int!)]);
+}
+
+/** Longest error message a refusal may carry: none quotes client data at length. */
+export const MAX_MESSAGE_CHARS = 1024;
+
+/** What a reply says, in one short string for mismatch reports. */
+export function outcome(reply: Reply | null): string {
+  if (!reply) return "no reply";
+  return reply.ok ? "ok" : reply.error!.code;
+}
+
+/**
+ * The most resident memory a server may reach while fuzzed: the dev Deployment's memory limit
+ * (512Mi), which issue 12 saw one hostile frame blow through. V8 collects the hostile garbage
+ * lazily, so RSS swings (about 120-420 MiB over repeated runs here) but never climbs past this.
+ */
+export const MAX_SERVER_RSS_BYTES = 512 * 1024 * 1024;
+
+export interface HostileRun {
+  /** One line per case answered otherwise than documented (empty when all is well). */
+  readonly mismatches: string[];
+  readonly cases: number;
+  /** The server's highest RSS, sampled every 10 cases and at the end. */
+  readonly peakRss: number;
+}
+
+/**
+ * Sends every hostile case in turn and checks each reply against the code the path documents, and
+ * its message length. Stops early, saying so, if the server process exits.
+ */
+export async function runHostileCases(
+  server: ServerProcess,
+  send: (hostile: HostileCase) => Promise<Reply | null>,
+  expected: (hostile: HostileCase) => ErrorCode,
+): Promise<HostileRun> {
+  const mismatches: string[] = [];
+  let cases = 0;
+  let peakRss = 0;
+  for (const hostile of allHostileCases()) {
+    if (cases++ % 10 === 0) peakRss = Math.max(peakRss, rssBytes(server.pid));
+    const reply = await send(hostile);
+    const got = outcome(reply);
+    if (got !== expected(hostile))
+      mismatches.push(`${hostile.name}: expected ${expected(hostile)}, got ${got}`);
+    else if (reply!.error!.message.length > MAX_MESSAGE_CHARS) {
+      mismatches.push(`${hostile.name}: a message of ${reply!.error!.message.length} characters`);
+    }
+    if (!reply && server.child.exitCode !== null) {
+      mismatches.push(`the server exited (code ${server.child.exitCode}):\n${server.stderr().slice(-2_000)}`);
+      return { mismatches, cases, peakRss };
+    }
+  }
+  return { mismatches, cases, peakRss: Math.max(peakRss, rssBytes(server.pid)) };
 }

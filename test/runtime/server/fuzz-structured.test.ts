@@ -14,15 +14,11 @@ import {
   testServerConfig,
   type ServerProcess,
 } from "../../support/server-process.js";
-import { allHostileCases, nestedFrame, paddedHealth } from "./fuzz-frames.js";
-import { WireClient, type Reply } from "./wire-client.js";
+import { MAX_SERVER_RSS_BYTES, nestedFrame, outcome, paddedHealth, runHostileCases } from "./fuzz-frames.js";
+import { WireClient } from "./wire-client.js";
 
-const MiB = 1024 * 1024;
 const LIMIT = defaultConfig().server.maxMessageBytes;
 const CEILING = hardMessageLimit(LIMIT);
-/** Longest error message a refusal may carry: none quotes client data at length. */
-const MAX_MESSAGE_CHARS = 1024;
-
 let server: ServerProcess;
 let client: WireClient;
 
@@ -35,12 +31,6 @@ afterAll(async () => {
   await client?.close();
   await server?.dispose();
 });
-
-/** What a reply says, in one short string for mismatch reports. */
-function outcome(reply: Reply | null): string {
-  if (!reply) return "no reply";
-  return reply.ok ? "ok" : reply.error!.code;
-}
 
 async function expectHealthyWithin100ms(): Promise<void> {
   const started = performance.now();
@@ -59,31 +49,16 @@ function expectAlive(): void {
 describe("a real server under structured hostile input", () => {
   it("answers every hostile frame with its documented error code and a short message", async () => {
     expect((await client.request("health", {})).healthy).toBe(true);
-    const mismatches: string[] = [];
-    let cases = 0;
-    let baseline = 0;
-    for (const hostile of allHostileCases()) {
-      // Measure growth after a warm-up, so a leak shows rather than first-use allocations.
-      if (cases === 200) baseline = rssBytes(server.pid);
-      cases++;
-      const reply = await client.exchange([hostile.frame], 10_000);
-      const got = outcome(reply);
-      if (got !== hostile.zmq) mismatches.push(`${hostile.name}: expected ${hostile.zmq}, got ${got}`);
-      if (!reply && server.child.exitCode !== null) {
-        mismatches.push(
-          `the server exited (code ${server.child.exitCode}):\n${server.stderr().slice(-2_000)}`,
-        );
-        break;
-      } else if (reply!.error!.message.length > MAX_MESSAGE_CHARS) {
-        mismatches.push(`${hostile.name}: a message of ${reply!.error!.message.length} characters`);
-      }
-    }
+    const { mismatches, cases, peakRss } = await runHostileCases(
+      server,
+      (hostile) => client.exchange([hostile.frame], 10_000),
+      (hostile) => hostile.zmq,
+    );
     expect(mismatches).toEqual([]);
     expect(cases).toBeGreaterThan(1_500);
     await expectHealthyWithin100ms();
     expectAlive();
-    const growth = rssBytes(server.pid) - baseline;
-    expect(growth).toBeLessThan(64 * MiB);
+    expect(peakRss).toBeLessThan(MAX_SERVER_RSS_BYTES);
   });
 
   it("answers frames at and around the size limit, and drops frames past libzmq's ceiling", async () => {

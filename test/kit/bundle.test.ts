@@ -70,6 +70,7 @@ describe("the kit bundle (constructs, stacks, policies)", () => {
     expect(inputs.filter((path) => path.startsWith("runtime/")).sort()).toEqual([
       "runtime/config/names.ts",
       "runtime/protocol/index.ts",
+      "runtime/protocol/limits.ts",
     ]);
   });
 

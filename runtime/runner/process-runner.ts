@@ -429,7 +429,7 @@ export class ProcessRunner implements AgentRunner {
     let freed = 0;
     for (const buffer of streams) {
       const before = buffer.heldBytes;
-      buffer.trimTo(share);
+      buffer.trimTo(share, true);
       freed += before - buffer.heldBytes;
     }
     this.budget.chargeOutput(-freed);

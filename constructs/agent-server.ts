@@ -12,8 +12,8 @@ import {
   DEFAULT_PORTS,
   ENV_VARS,
   HTTP_PATHS,
-  defaultConfig,
-} from "../runtime/config/index.js";
+  SHARED_DEFAULTS,
+} from "../runtime/config/names.js";
 import { AgentServerAutoscaler } from "./autoscaling.js";
 import {
   LABELS,
@@ -38,8 +38,25 @@ export const TERMINATION_MARGIN_SECONDS = 10;
 /** The container name; alerts and dashboards select on it. */
 export const AGENT_SERVER_CONTAINER = "agent-server";
 
-/** Named container ports (at most 15 characters each). */
-export const AGENT_SERVER_PORT_NAMES = { router: "router", events: "events", http: "http-metrics" } as const;
+/**
+ * Named container ports (at most 15 characters each). The stream's port keeps the name `events`,
+ * which NetworkPolicies, monitors and clients already select on.
+ */
+export const AGENT_SERVER_PORT_NAMES = { router: "router", stream: "events", http: "http-metrics" } as const;
+
+/**
+ * A Service clients connect through (ROUTER and PUB ports). The Pulumi stack turns each into a
+ * client endpoint, so it never has to guess which Services belong to agent servers.
+ */
+export interface ClientService {
+  readonly name: string;
+  readonly namespace: string;
+  /** `dns` for the headless Service (a client connects to every ready pod the name resolves to), else `tcp`. */
+  readonly scheme: "tcp" | "dns";
+  /** A LoadBalancer Service: the cloud assigns its address. */
+  readonly loadBalancer: boolean;
+  readonly ports: { readonly router: number; readonly stream: number };
+}
 
 /** How an agent server reaches NATS. */
 export interface AgentServerNatsProps {
@@ -98,6 +115,8 @@ export class AgentServer extends Construct {
   readonly serviceName: string;
   /** The headless Service (router, events; ready pods only), `<name>-headless`, for `dns://` placement. */
   readonly headlessServiceName: string;
+  /** The Services clients connect through: headless, ClusterIP and, when exposed, the load balancer. */
+  readonly clientServices: readonly ClientService[];
   /** Replicas the PDB and alerts can count on: the static count or the HPA minimum. */
   readonly minReplicas: number;
   readonly resources: ResourceSpec;
@@ -106,16 +125,15 @@ export class AgentServer extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentServerProps) {
     super(scope, id);
-    const defaults = defaultConfig();
     const name = props.resourceName;
     validateGroup(props);
 
     this.workloadKind = props.workload ?? "Deployment";
     this.resources = props.resources ?? DEFAULT_RESOURCES;
-    this.maxAgents = props.maxAgents ?? defaults.server.maxAgents;
+    this.maxAgents = props.maxAgents ?? SHARED_DEFAULTS["server.maxAgents"];
     this.serviceName = name;
     this.headlessServiceName = `${name}-headless`;
-    const shutdownGraceMs = props.shutdownGraceMs ?? defaults.server.shutdownGraceMs;
+    const shutdownGraceMs = props.shutdownGraceMs ?? SHARED_DEFAULTS["server.shutdownGraceMs"];
     const replicas = props.autoscaling ? undefined : (props.replicas ?? 2);
     this.minReplicas = props.autoscaling?.minReplicas ?? replicas!;
     const minAvailable = props.minAvailable ?? Math.min(1, this.minReplicas - 1);
@@ -213,11 +231,12 @@ export class AgentServer extends Construct {
       spec: { type: "ClusterIP", selector: this.selectorLabels, ports: this.servicePorts(true) },
     });
     const exposure = props.exposure ?? { type: "internal" };
+    const publicServiceName = `${name}-public`;
     if (exposure.type === "nlb") {
       new k8s.KubeService(this, "public-service", {
         metadata: {
           ...metadata,
-          name: `${name}-public`,
+          name: publicServiceName,
           annotations: publicServiceSpec(exposure).annotations,
         },
         spec: {
@@ -227,6 +246,19 @@ export class AgentServer extends Construct {
         },
       });
     }
+
+    const clientService = (serviceName: string, scheme: "tcp" | "dns", loadBalancer: boolean) => ({
+      name: serviceName,
+      namespace: props.namespace,
+      scheme,
+      loadBalancer,
+      ports: { router: DEFAULT_PORTS.router, stream: DEFAULT_PORTS.stream },
+    });
+    this.clientServices = [
+      clientService(this.headlessServiceName, "dns", false),
+      clientService(name, "tcp", false),
+      ...(exposure.type === "nlb" ? [clientService(publicServiceName, "tcp", true)] : []),
+    ];
 
     new k8s.KubePodDisruptionBudget(this, "pdb", {
       metadata,
@@ -251,7 +283,7 @@ export class AgentServer extends Construct {
   private servicePorts(withMetrics: boolean): k8s.ServicePort[] {
     const ports: k8s.ServicePort[] = [
       port(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-      port(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+      port(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
     ];
     if (withMetrics) ports.push(port(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http));
     return ports;
@@ -337,7 +369,7 @@ export class AgentServer extends Construct {
           env: this.env(props, shutdownGraceMs),
           ports: [
             containerPort(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-            containerPort(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+            containerPort(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
             containerPort(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http),
           ],
           resources: {
@@ -368,13 +400,13 @@ export class AgentServer extends Construct {
     const env: k8s.EnvVar[] = [
       { name: ENV_VARS["server.id"], valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: ENV_VARS["server.bind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.router}` },
-      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.events}` },
+      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.stream}` },
       { name: ENV_VARS["server.maxAgents"], value: String(this.maxAgents) },
       { name: ENV_VARS["server.shutdownGraceMs"], value: String(shutdownGraceMs) },
       { name: ENV_VARS["http.host"], value: "0.0.0.0" },
       { name: ENV_VARS["http.port"], value: String(DEFAULT_PORTS.http) },
       { name: ENV_VARS["runner.stateDir"], value: DEFAULT_PATHS.stateDir },
-      { name: ENV_VARS["log.level"], value: props.logLevel ?? "info" },
+      { name: ENV_VARS["log.level"], value: props.logLevel ?? SHARED_DEFAULTS["log.level"] },
     ];
     if (props.curveSecretName) {
       env.push(

@@ -4,6 +4,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { ACTIVE_AGENTS_METRIC } from "../runtime/config/names.js";
 import { AGENT_STATUSES, TERMINAL_STATUSES } from "../runtime/protocol/index.js";
 import { check, checkPositiveInt } from "./common.js";
 import type { AutoscalingSpec } from "./platform.js";
@@ -21,7 +22,7 @@ export const ACTIVE_AGENT_STATUSES = AGENT_STATUSES.filter((status) => !TERMINAL
  * The custom metric the Prometheus adapter serves for the HPA. docs/constructs.md gives the adapter
  * rule that derives it from the runtime's `zeroplane_agents{status=~ACTIVE_AGENT_STATUSES}` gauge.
  */
-export const ACTIVE_AGENTS_METRIC = "zeroplane_agents_active";
+export { ACTIVE_AGENTS_METRIC };
 
 export interface AgentServerAutoscalerProps {
   /** Name, namespace and labels of the HPA. */

@@ -113,6 +113,7 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
         handler,
         logger,
         metrics,
+        maxMessageBytes: config.server.maxMessageBytes,
       });
       logger.info({ subjects: intake.subjects(), queueGroup: nats.queueGroup }, "taking commands over NATS");
     },

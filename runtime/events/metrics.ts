@@ -3,6 +3,7 @@
  * `remove()` unregisters them so a restarted service can register again on the same registry.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
+import { EVENTS_METRIC_NAMES, METRIC_LABELS } from "../config/names.js";
 
 export interface EventsMetrics {
   readonly published: Counter;
@@ -26,20 +27,8 @@ export interface EventsGaugeSource {
   spoolDiskFreeBytes(): number | null;
 }
 
-export const METRIC_NAMES = {
-  published: "zeroplane_events_published_total",
-  publishFailures: "zeroplane_events_publish_failures_total",
-  duplicates: "zeroplane_events_duplicates_total",
-  spoolDepthEvents: "zeroplane_events_spool_depth_events",
-  spoolDepthBytes: "zeroplane_events_spool_depth_bytes",
-  spoolDropped: "zeroplane_events_spool_dropped_total",
-  spoolWriteFailures: "zeroplane_events_spool_write_failures_total",
-  spoolUnavailable: "zeroplane_events_spool_unavailable",
-  spoolDiskFreeBytes: "zeroplane_events_spool_disk_free_bytes",
-  spawnsRefused: "zeroplane_events_spawns_refused_total",
-  natsConnected: "zeroplane_events_nats_connected",
-  commands: "zeroplane_nats_commands_total",
-} as const;
+/** The names live in runtime/config/names.ts, shared with the monitoring construct. */
+export const METRIC_NAMES = EVENTS_METRIC_NAMES;
 
 export function createEventsMetrics(registry: Registry, source: EventsGaugeSource): EventsMetrics {
   const registers = [registry];
@@ -116,7 +105,7 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
   const commands = new Counter({
     name: METRIC_NAMES.commands,
     help: "Commands received over NATS, by method and outcome (ok or an error code).",
-    labelNames: ["method", "outcome"] as const,
+    labelNames: [METRIC_LABELS.method, METRIC_LABELS.outcome],
     registers,
   });
   return {

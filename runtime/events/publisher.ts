@@ -18,7 +18,7 @@
  */
 import type { Logger } from "pino";
 import { headers as natsHeaders, type JetStreamClient, type PubAck } from "nats";
-import { ENV_VARS } from "../config/index.js";
+import { ENV_VARS, EVENTS_METRIC_NAMES } from "../config/names.js";
 import type { LifecycleEvent } from "../protocol/index.js";
 import type { EventsMetrics } from "./metrics.js";
 import { Spool, SpoolUnavailableError, type SpooledRecord } from "./spool.js";
@@ -240,7 +240,7 @@ export class EventPublisher {
       this.lastDropWarning = now;
       this.options.logger.warn(
         { dropped, policy: this.options.policy, spoolMaxBytes: this.spool.maxBytes() },
-        "event spool full: dropping the oldest lifecycle events (see zeroplane_events_spool_dropped_total)",
+        `event spool full: dropping the oldest lifecycle events (see ${EVENTS_METRIC_NAMES.spoolDropped})`,
       );
     }
   }

@@ -3,6 +3,7 @@
  * Label values come from fixed sets (method names, error codes), never from client input.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { METRIC_LABELS, SERVER_METRIC_NAMES } from "../config/names.js";
 import { AGENT_STATUSES, METHODS, type AgentStatus } from "../protocol/index.js";
 import { EVICTION_KINDS, type MemoryBudgetStats } from "../runner/memory-budget.js";
 
@@ -59,74 +60,74 @@ export class ServerMetrics {
     this.registry = registry;
     collectDefaultMetrics({ register: registry });
     this.requests = new Counter({
-      name: "zeroplane_requests_total",
+      name: SERVER_METRIC_NAMES.requests,
       help: "Requests handled, by method and result (ok or an error code).",
-      labelNames: ["method", "result"],
+      labelNames: [METRIC_LABELS.method, METRIC_LABELS.result],
       registers: [registry],
     });
     this.duration = new Histogram({
-      name: "zeroplane_request_duration_seconds",
+      name: SERVER_METRIC_NAMES.requestDuration,
       help: "Time from receiving a request to queueing its reply.",
-      labelNames: ["method"],
+      labelNames: [METRIC_LABELS.method],
       buckets: [
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
       ],
       registers: [registry],
     });
     this.spawns = new Counter({
-      name: "zeroplane_spawns_total",
+      name: SERVER_METRIC_NAMES.spawns,
       help: "Agents spawned (including those whose process failed to start).",
       registers: [registry],
     });
     this.spawnFailures = new Counter({
-      name: "zeroplane_spawn_failures_total",
+      name: SERVER_METRIC_NAMES.spawnFailures,
       help: "Spawns that failed: refused by the runner or the process could not start.",
       registers: [registry],
     });
     this.authRejectionsCounter = new Counter({
-      name: "zeroplane_auth_rejections_total",
+      name: SERVER_METRIC_NAMES.authRejections,
       help: "Clients refused by ZAP (CURVE key not in the allowlist).",
-      labelNames: ["reason"],
+      labelNames: [METRIC_LABELS.reason],
       registers: [registry],
     });
     this.handshakeFailures = new Counter({
-      name: "zeroplane_handshake_failures_total",
+      name: SERVER_METRIC_NAMES.handshakeFailures,
       help: "ZMTP security handshakes that failed, such as a client using the wrong server key.",
-      labelNames: ["reason"],
+      labelNames: [METRIC_LABELS.reason],
       registers: [registry],
     });
     this.malformed = new Counter({
-      name: "zeroplane_malformed_messages_total",
+      name: SERVER_METRIC_NAMES.malformedMessages,
       help: "Messages that were not a valid request envelope.",
-      labelNames: ["reason"],
+      labelNames: [METRIC_LABELS.reason],
       registers: [registry],
     });
     this.replays = new Counter({
-      name: "zeroplane_idempotent_replays_total",
+      name: SERVER_METRIC_NAMES.idempotentReplays,
       help: "Spawns answered from the idempotency cache instead of starting a new agent.",
       registers: [registry],
     });
     this.streamDrops = new Counter({
-      name: "zeroplane_stream_events_dropped_total",
+      name: SERVER_METRIC_NAMES.streamEventsDropped,
       help: "PUB stream events dropped because the publish queue was full.",
       registers: [registry],
     });
     this.revocations = new Counter({
-      name: "zeroplane_allowlist_revocations_total",
+      name: SERVER_METRIC_NAMES.allowlistRevocations,
       help: "Client keys removed from the allowlist by a reload (each removal closes every client connection).",
       registers: [registry],
     });
     this.recycles = new Counter({
-      name: "zeroplane_connection_recycles_total",
+      name: SERVER_METRIC_NAMES.connectionRecycles,
       help: "Times every client connection was closed (sockets unbound and re-bound) so clients re-authenticate.",
       registers: [registry],
     });
     // prom-client calls collect() with the metric as `this`, so read the source through a closure.
     const source = () => this.source;
     new Gauge({
-      name: "zeroplane_agents",
+      name: SERVER_METRIC_NAMES.agents,
       help: "Agents known to the server, by status.",
-      labelNames: ["status"],
+      labelNames: [METRIC_LABELS.status],
       registers: [registry],
       collect() {
         const counts = source()?.countsByStatus();
@@ -135,7 +136,7 @@ export class ServerMetrics {
     });
     let droppedSeen = 0;
     new Counter({
-      name: "zeroplane_output_bytes_dropped_total",
+      name: SERVER_METRIC_NAMES.outputBytesDropped,
       help: "Agent output bytes dropped by the per-stream output cap.",
       registers: [registry],
       collect() {

@@ -2,7 +2,6 @@
  * The runner's mutable record of one agent, and the AgentInfo snapshots taken from it.
  * The runner drives transitions; this module only holds state and describes it.
  */
-import type { ChildProcess } from "node:child_process";
 import {
   TERMINAL_STATUSES,
   type AgentInfo,
@@ -11,6 +10,8 @@ import {
   type ParsedParams,
 } from "../protocol/index.js";
 import { estimateRecordBytes } from "./memory-budget.js";
+import type { LaunchedProcess } from "./launcher.js";
+import type { AgentLimits } from "./limits.js";
 import { OutputBuffer } from "./output-buffer.js";
 
 export class Agent {
@@ -23,7 +24,10 @@ export class Agent {
   endedAt: number | null = null;
   /** Last lifecycle sequence number handed out; the first event gets 1. */
   lifecycleSeq = 0;
-  child: ChildProcess | null = null;
+  /** The running process, from launch until the agent is terminal. */
+  process: LaunchedProcess | null = null;
+  /** The limits the agent runs with (its request, or the server's defaults). */
+  limits: AgentLimits = {};
   stdinEnded = false;
   /** Set when the agent's timeout fired: the agent ends as timed_out however the process dies. */
   timedOut = false;

@@ -12,6 +12,8 @@ import type {
   StreamEvent,
 } from "../protocol/index.js";
 import type { MemoryBudgetStats } from "./memory-budget.js";
+import type { RunnerMode } from "../config/index.js";
+import type { LimitPolicy } from "./limits.js";
 
 export interface AgentRunnerOptions {
   /** Stamped on every AgentInfo and lifecycle event. */
@@ -32,6 +34,22 @@ export interface AgentRunnerOptions {
   readonly stopGraceMs: number;
   /** Writable directory for agent records, used to reap orphans after a crash. */
   readonly stateDir: string;
+  /** Default and maximum per-agent limits. @default no limits */
+  readonly limits?: LimitPolicy;
+  /** Where agents run (see docs/runner.md). @default { mode: "inline" } */
+  readonly isolation?: RunnerIsolation;
+}
+
+/** How the server reaches the process that starts agents. */
+export interface RunnerIsolation {
+  readonly mode: RunnerMode;
+  /** Mode "socket": the runner's listening socket. */
+  readonly socket?: string;
+  /** Mode "process", server running as root: the uid and gid the runner (and so every agent) runs as. */
+  readonly agentUid?: number;
+  readonly agentGid?: number;
+  /** How long to wait for the runner to listen (process) or for its socket to appear (socket). @default 30000 */
+  readonly connectTimeoutMs?: number;
 }
 
 /** Events the runner emits. */

@@ -19,6 +19,7 @@ import {
   type ParsedParams,
   type RequestHandler,
   type StatsResult,
+  toProtocolError,
 } from "../protocol/index.js";
 import type { AgentRunner } from "../runner/api.js";
 import { VERSION } from "../version.js";
@@ -89,12 +90,6 @@ function requireActionArguments(params: { action: string; signal?: string; data?
       'invalid params: params.data is required for action "write" (a string or bytes for stdin)',
     );
   }
-}
-
-/** Converts anything thrown into a wire error; unexpected errors become INTERNAL without details. */
-export function toProtocolError(error: unknown): ProtocolError {
-  if (error instanceof ProtocolError) return error;
-  return new ProtocolError(ERROR_CODES.INTERNAL, "internal server error");
 }
 
 export interface ServerRequestHandler {

@@ -57,7 +57,11 @@ function isMainModule(): boolean {
   }
 }
 
-if (isMainModule()) {
+if (isMainModule() && process.argv[2] === "runner") {
+  // The server started from this entry runs its runner the same way (see runner/remote/connect.ts).
+  const { runRunnerFromArgs } = await import("../runner/main.js");
+  runRunnerFromArgs(process.argv.slice(2));
+} else if (isMainModule()) {
   runServerProcess().catch((error: Error) => {
     process.stderr.write(`zeroplane server: ${error.message}\n`);
     process.exit(1);

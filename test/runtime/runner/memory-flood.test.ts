@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgentInfo } from "../../../runtime/protocol/index.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../../support/server-process.js";
 import { metricValue } from "../server/harness.js";
-import { WireClient, waitFor } from "../server/wire-client.js";
+import { waitFor } from "../../support/wait.js";
+import { WireClient } from "../server/wire-client.js";
 
 const MiB = 1024 * 1024;
 const BUDGET = 32 * MiB;
@@ -85,9 +86,9 @@ describe("a server flooded with output under a small memory budget", () => {
     );
     expect(spawned.every((agent) => agent.status === "running")).toBe(true);
     await waitFor(
+      "every agent's 16 MiB to be read",
       async () => (await listAll()).every((agent) => agent.outputBytes.stdout === OUTPUT_PER_AGENT + 3),
       240_000,
-      "every agent's 16 MiB to be read",
     );
     const after = memoryOf(server.pid);
     const text = await metrics(server);
@@ -118,9 +119,9 @@ describe("a server flooded with output under a small memory budget", () => {
     const first = await listAll();
     for (const agent of first) await client.request("control", { agentId: agent.id, action: "kill" });
     await waitFor(
+      "the first wave to end",
       async () => (await listAll()).every((agent) => agent.status === "killed"),
       60_000,
-      "the first wave to end",
     );
     const before = await metrics(server);
     const runningEvictedBefore = metricValue(before, "zeroplane_memory_budget_evicted_bytes_total", {
@@ -134,9 +135,9 @@ describe("a server flooded with output under a small memory budget", () => {
       ),
     );
     await waitFor(
+      "the second wave's output to be read",
       async () => (await listAll()).filter((agent) => agent.outputBytes.stdout === 8 * MiB).length === 2,
       60_000,
-      "the second wave's output to be read",
     );
     const text = await metrics(server);
     expect(charged(text)).toBeLessThanOrEqual(BUDGET);

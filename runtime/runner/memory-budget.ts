@@ -12,7 +12,7 @@ import { totalmem } from "node:os";
 import { ENV_VARS } from "../config/index.js";
 
 /** Share of the container (or machine) memory the budget takes when it is not configured. */
-export const DEFAULT_BUDGET_SHARE = 0.4;
+export const DEFAULT_BUDGET_SHARE = 0.3;
 /** Eviction goes down to this share of the budget, so it runs once per 10% of new data, not per chunk. */
 export const EVICTION_TARGET_SHARE = 0.9;
 /** What one agent record costs beside its params: the Agent object, its buffers, timers and map entries. */

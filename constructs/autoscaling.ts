@@ -33,6 +33,8 @@ export interface AgentServerAutoscalerProps {
   readonly spec: AutoscalingSpec;
   /** The group's maxAgents: the active-agents target must not exceed it. */
   readonly maxAgents: number;
+  /** How long one server may take to shut down (its pod's grace period): scale-down removes one per such period. */
+  readonly drainSeconds: number;
   /** Prop path for error messages. */
   readonly prop: string;
 }
@@ -66,7 +68,7 @@ export class AgentServerAutoscaler extends Construct {
           scaleDown: {
             stabilizationWindowSeconds: spec.scaleDownStabilizationSeconds ?? 300,
             selectPolicy: "Min",
-            policies: [{ type: "Pods", value: 1, periodSeconds: 60 }],
+            policies: [{ type: "Pods", value: 1, periodSeconds: scaleDownPeriodSeconds(props.drainSeconds) }],
           },
           scaleUp: {
             stabilizationWindowSeconds: 0,
@@ -80,6 +82,17 @@ export class AgentServerAutoscaler extends Construct {
       },
     });
   }
+}
+
+/** The API's ceiling for an HPA policy period. */
+export const MAX_HPA_PERIOD_SECONDS = 1800;
+
+/**
+ * One pod per period, the period at least one full drain: the next pod starts draining only when the
+ * previous one has had its whole grace period. At least 60 s, at most the API's 1800 s.
+ */
+export function scaleDownPeriodSeconds(drainSeconds: number): number {
+  return Math.min(MAX_HPA_PERIOD_SECONDS, Math.max(60, drainSeconds));
 }
 
 function resourceMetric(name: "cpu" | "memory", averageUtilization: number): k8s.MetricSpecV2 {

@@ -55,6 +55,7 @@ const serverSchema = z
     idempotencyWindowMs: positiveDurationMs,
     requestTimeoutMs: positiveDurationMs,
     shutdownGraceMs: positiveDurationMs,
+    agentDrainMs: durationMs,
     stopAgentsOnShutdown: z.boolean(),
     heartbeatIntervalMs: durationMs,
     heartbeatTimeoutMs: durationMs,
@@ -176,6 +177,8 @@ export function defaultConfig(): ZeroplaneConfig {
       idempotencyWindowMs: 10 * 60_000,
       requestTimeoutMs: 30_000,
       shutdownGraceMs: SHARED_DEFAULTS["server.shutdownGraceMs"],
+      // On SIGTERM, how long running agents may keep running before they are stopped (0: stop at once).
+      agentDrainMs: SHARED_DEFAULTS["server.agentDrainMs"],
       stopAgentsOnShutdown: true,
       heartbeatIntervalMs: 5_000,
       heartbeatTimeoutMs: 15_000,

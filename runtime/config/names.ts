@@ -90,6 +90,7 @@ export const ENV_VARS = {
   "server.idempotencyWindowMs": "ZEROPLANE_SERVER_IDEMPOTENCY_WINDOW_MS",
   "server.requestTimeoutMs": "ZEROPLANE_SERVER_REQUEST_TIMEOUT_MS",
   "server.shutdownGraceMs": "ZEROPLANE_SERVER_SHUTDOWN_GRACE_MS",
+  "server.agentDrainMs": "ZEROPLANE_SERVER_AGENT_DRAIN_MS",
   "server.stopAgentsOnShutdown": "ZEROPLANE_SERVER_STOP_AGENTS_ON_SHUTDOWN",
   "server.heartbeatIntervalMs": "ZEROPLANE_SERVER_HEARTBEAT_INTERVAL_MS",
   "server.heartbeatTimeoutMs": "ZEROPLANE_SERVER_HEARTBEAT_TIMEOUT_MS",
@@ -190,6 +191,7 @@ export const Z85_KEY_PATTERN = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 export const SHARED_DEFAULTS = {
   "server.maxAgents": 100,
   "server.shutdownGraceMs": 25_000,
+  "server.agentDrainMs": 0,
   "nats.replicas": 1,
   "log.level": "info",
 } as const;
@@ -246,3 +248,15 @@ export const METRIC_LABELS = {
  * (docs/constructs.md gives the adapter rule).
  */
 export const ACTIVE_AGENTS_METRIC = "zeroplane_agents_active";
+
+/**
+ * The longest a shutdown may take: the agent drain, then the rest of the drain (stopping agents,
+ * flushing events, closing sockets) within `shutdownGraceMs`. The server exits by then at the latest,
+ * and the Kubernetes grace period is derived from it.
+ */
+export function shutdownBudgetMs(server: {
+  readonly agentDrainMs: number;
+  readonly shutdownGraceMs: number;
+}): number {
+  return server.agentDrainMs + server.shutdownGraceMs;
+}

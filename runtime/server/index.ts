@@ -17,6 +17,7 @@ import { Allowlist } from "../security/allowlist.js";
 import { readSecretKey } from "../security/keys.js";
 import { ZapHandler } from "../security/zap.js";
 import { withTimeout } from "./deadline.js";
+import { shutdownBudgetMs, waitForAgents } from "./drain.js";
 import { createRequestHandler } from "./handler.js";
 import { StreamPublisher } from "./stream-publisher.js";
 import { RequestSocket } from "./request-socket.js";
@@ -257,13 +258,21 @@ export async function startServer(
     let shuttingDown: Promise<void> | null = null;
     const shutdown = () => {
       shuttingDown ??= (async () => {
-        const deadline = Date.now() + config.server.shutdownGraceMs;
+        const deadline = Date.now() + shutdownBudgetMs(config.server);
         // Keep a slice of the grace period for closing sockets and flushing events.
         const margin = Math.min(2_000, config.server.shutdownGraceMs * 0.1);
         const remaining = () => Math.max(0, deadline - margin - Date.now());
         draining = true;
         logger.info({ graceMs: config.server.shutdownGraceMs }, "draining: refusing new spawns");
         await withTimeout(handler.idle(), remaining() / 2);
+        if (config.server.agentDrainMs > 0 && runner.activeCount() > 0) {
+          logger.info(
+            { agents: runner.activeCount(), maxMs: config.server.agentDrainMs },
+            "draining: waiting for agents to finish",
+          );
+          const drained = await waitForAgents(runner, config.server.agentDrainMs);
+          logger.info(drained, drained.finished ? "agents finished" : "agent drain maximum reached");
+        }
         if (config.server.stopAgentsOnShutdown && runner.activeCount() > 0) {
           const graceMs = Math.max(1, Math.min(config.runner.stopGraceMs, remaining() - 500));
           logger.info({ agents: runner.activeCount(), graceMs }, "stopping agents");

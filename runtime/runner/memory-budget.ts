@@ -98,6 +98,8 @@ export type EvictionKind = (typeof EVICTION_KINDS)[number];
 /** The budget's figures, read by the metrics at scrape time. */
 export interface MemoryBudgetStats {
   readonly limitBytes: number;
+  /** How the limit was derived (ResolvedBudget.source). */
+  readonly source: string;
   readonly usedBytes: number;
   readonly outputBytes: number;
   readonly recordBytes: number;
@@ -118,7 +120,10 @@ export class MemoryBudget {
   };
   private evictedRecordCount = 0;
 
-  constructor(readonly limitBytes: number) {
+  constructor(
+    readonly limitBytes: number,
+    readonly source = "configured",
+  ) {
     if (!Number.isSafeInteger(limitBytes) || limitBytes < 1) {
       throw new RangeError(`memory budget must be a positive integer of bytes, got ${limitBytes}`);
     }
@@ -156,6 +161,7 @@ export class MemoryBudget {
   stats(): MemoryBudgetStats {
     return {
       limitBytes: this.limitBytes,
+      source: this.source,
       usedBytes: this.usedBytes,
       outputBytes: this.output,
       recordBytes: this.records,

@@ -54,8 +54,6 @@ export class ProcessRunner implements AgentRunner {
   private droppedTotal = 0;
   private closed = false;
   private readonly budget: MemoryBudget;
-  /** How the memory budget was derived (for the startup log). */
-  readonly memoryBudgetSource: string;
   /** Finished agents whose output is still in memory, oldest finished first: evicted first. */
   private readonly finishedWithOutput = new Map<string, Agent>();
   /** Finished agents still retained, oldest finished first: their records go next. */
@@ -68,8 +66,7 @@ export class ProcessRunner implements AgentRunner {
   ) {
     this.events.setMaxListeners(0);
     const budget = resolveMemoryBudget(options.memoryBudgetBytes);
-    this.budget = new MemoryBudget(budget.bytes);
-    this.memoryBudgetSource = budget.source;
+    this.budget = new MemoryBudget(budget.bytes, budget.source);
   }
 
   /** What opening the stateDir found and killed from a previous run. */

@@ -71,8 +71,13 @@ describe("a server flooded with output under a small memory budget", () => {
     await server?.dispose();
   });
 
-  it("derives nothing when configured: the budget metric is the configured number", async () => {
+  it("uses the configured budget, and logs and exports it", async () => {
     expect(metricValue(await metrics(server), "zeroplane_memory_budget_bytes")).toBe(BUDGET);
+    const logged = server.logs.find(
+      (line) => line.msg === "memory budget for retained agent output and records",
+    );
+    expect(logged).toMatchObject({ memoryBudgetBytes: BUDGET });
+    expect(logged?.derivedFrom).toContain("ZEROPLANE_RUNNER_MEMORY_BUDGET_BYTES");
   });
 
   it("reads all 1.6 GiB from 100 running agents and keeps RSS growth and the charged bytes under the budget", async () => {

@@ -91,7 +91,7 @@ export function estimateRecordBytes(params: {
   return RECORD_OVERHEAD_BYTES + 2 * chars;
 }
 
-/** Kinds of retained data the budget evicts, in the order it evicts them. */
+/** Kinds of retained data the budget evicts (the order is in process-runner.ts enforceBudget). */
 export const EVICTION_KINDS = ["finished_output", "finished_record", "running_output"] as const;
 export type EvictionKind = (typeof EVICTION_KINDS)[number];
 

@@ -26,6 +26,15 @@ import {
 } from "../../../runtime/runner/index.js";
 import { readProcStat } from "../../../runtime/runner/process-groups.js";
 
+/** The launchers the status-machine tests run against: in this process, and the separate runner process. */
+export const LAUNCHER_MODES = ["inline", "process"] as const;
+let launcherMode: (typeof LAUNCHER_MODES)[number] = "inline";
+
+/** Makes RunnerHarness.create() use `mode` unless its options say otherwise (call in beforeAll). */
+export function useLauncherMode(mode: (typeof LAUNCHER_MODES)[number]): void {
+  launcherMode = mode;
+}
+
 /** Polls `check` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
@@ -74,6 +83,7 @@ export class RunnerHarness {
   static async create(options: Partial<AgentRunnerOptions> = {}): Promise<RunnerHarness> {
     const stateDir = options.stateDir ?? tempDir("runner");
     const runner = await createAgentRunner({
+      isolation: { mode: launcherMode },
       serverId: "test-server",
       maxAgents: 100,
       outputCapBytes: 1024 * 1024,

@@ -2,6 +2,7 @@
  * The agent status machine, driven through real child processes:
  * starting → running ⇄ paused → stopping → exited | killed | timed_out, and starting → failed.
  */
+import { chmodSync } from "node:fs";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ProtocolError, type AgentStatus } from "../../../runtime/protocol/index.js";
 import { LAUNCHER_MODES, useLauncherMode, RunnerHarness, alive, sleep, tempDir, waitFor } from "./helpers.js";
@@ -86,6 +87,8 @@ describe.each(LAUNCHER_MODES)("with the %s launcher", (mode) => {
 
     it("runs in the given cwd", async () => {
       const dir = tempDir("cwd");
+      // With the separate runner, agents run as another uid: it must be able to enter the directory.
+      chmodSync(dir, 0o755);
       const info = await h.spawn({ command: "pwd", cwd: dir });
       await h.waitForEnd(info.id);
       expect(h.stdout(info.id).trim()).toBe(dir);

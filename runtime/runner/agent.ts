@@ -9,6 +9,7 @@ import {
   type OutputStream,
   type ParsedParams,
 } from "../protocol/index.js";
+import { estimateRecordBytes } from "./memory-budget.js";
 import type { LaunchedProcess } from "./launcher.js";
 import type { AgentLimits } from "./limits.js";
 import { OutputBuffer } from "./output-buffer.js";
@@ -50,6 +51,8 @@ export class Agent {
 
   /** The spawn request, minus env (it may hold the caller's secrets and is not needed after the spawn). */
   readonly params: Omit<ParsedParams<"spawn">, "env">;
+  /** What this record and its params cost against the memory budget. */
+  readonly recordBytes: number;
 
   constructor(
     readonly id: string,
@@ -66,6 +69,7 @@ export class Agent {
       args: Object.freeze([...params.args]) as string[],
       labels: Object.freeze({ ...params.labels }),
     });
+    this.recordBytes = estimateRecordBytes(this.params);
     this.output = { stdout: new OutputBuffer(outputCapBytes), stderr: new OutputBuffer(outputCapBytes) };
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
     this.settled = new Promise((resolve) => (this.markSettled = resolve));
@@ -73,6 +77,11 @@ export class Agent {
 
   get terminal(): boolean {
     return TERMINAL_STATUSES.has(this.status);
+  }
+
+  /** Bytes of memory the kept output of both streams pins. */
+  get outputHeldBytes(): number {
+    return this.output.stdout.heldBytes + this.output.stderr.heldBytes;
   }
 
   /** Bytes dropped by the cap, both streams together. */

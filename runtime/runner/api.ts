@@ -11,6 +11,7 @@ import type {
   ParsedParams,
   StreamEvent,
 } from "../protocol/index.js";
+import type { MemoryBudgetStats } from "./memory-budget.js";
 import type { RunnerMode } from "../config/index.js";
 import type { LimitPolicy } from "./limits.js";
 
@@ -23,6 +24,12 @@ export interface AgentRunnerOptions {
   readonly outputCapBytes: number;
   /** How long finished agents are kept before eviction. */
   readonly retentionMs: number;
+  /**
+   * Bytes of output and agent records (with params) kept in memory, running agents included; past it
+   * the oldest retained data is evicted (docs/operations.md). 0 or absent: derived from the container
+   * memory limit (memory-budget.ts).
+   */
+  readonly memoryBudgetBytes?: number;
   /** Default time between SIGTERM and SIGKILL for "stop". */
   readonly stopGraceMs: number;
   /** Writable directory for agent records, used to reap orphans after a crash. */
@@ -68,6 +75,8 @@ export interface AgentRunner {
   countsByStatus(): Record<AgentStatus, number>;
   /** Total output bytes dropped by the cap, across all agents ever run. */
   droppedBytesTotal(): number;
+  /** The memory budget's limit, use and evictions. */
+  memoryBudget(): MemoryBudgetStats;
   /** Stops every active agent gracefully (SIGTERM, then SIGKILL after graceMs) and waits for them. */
   stopAll(graceMs: number): Promise<void>;
   /** Releases timers; does not stop agents. */

@@ -19,6 +19,7 @@ export type { AgentRunner, AgentRunnerEvents, AgentRunnerOptions, RunnerIsolatio
 export type { AgentLimits, LimitPolicy } from "./limits.js";
 export { ProcessRunner } from "./process-runner.js";
 export type { AgentRecord, ReapReport } from "./records.js";
+export type { MemoryBudgetStats } from "./memory-budget.js";
 export { readAgentRecords, recordsPath } from "./records.js";
 export { describeLimitEnd, effectiveLimits, formatLimit, parseSize, LIMIT_LABELS } from "./limits.js";
 export { buildAgentEnv, INHERITED_ENV_VARS, RUNNER_INSTANCE_ENV_VAR } from "./agent-env.js";
@@ -75,6 +76,12 @@ function validateOptions(options: AgentRunnerOptions): void {
         `runner option ${key} must be an integer of at least ${min}, got ${JSON.stringify(value)}`,
       );
     }
+  }
+  const budget = options.memoryBudgetBytes;
+  if (budget !== undefined && (!Number.isSafeInteger(budget) || budget < 0)) {
+    throw new RangeError(
+      `runner option memoryBudgetBytes must be an integer of at least 0 (0 derives it from the container memory limit), got ${JSON.stringify(budget)}`,
+    );
   }
   if (!options.serverId) throw new RangeError("runner option serverId must be a non-empty string");
   if (!options.stateDir) {

@@ -25,6 +25,12 @@ import { Agent } from "./agent.js";
 import type { AgentRunner, AgentRunnerEvents, AgentRunnerOptions } from "./api.js";
 import type { ProcessLauncher } from "./launcher.js";
 import { describeLimitEnd, effectiveLimits } from "./limits.js";
+import {
+  MemoryBudget,
+  resolveMemoryBudget,
+  type EvictionKind,
+  type MemoryBudgetStats,
+} from "./memory-budget.js";
 import { isSignalName } from "./process-groups.js";
 import type { ReapReport } from "./records.js";
 
@@ -32,6 +38,8 @@ import type { ReapReport } from "./records.js";
 const DRAIN_TIMEOUT_MS = 2_000;
 /** Unwritten stdin beyond this makes "write" fail instead of growing the server's memory. */
 const MAX_STDIN_BACKLOG_BYTES = 16 * 1024 * 1024;
+/** A list page stops once its agents' records reach this many budget bytes, so a reply stays bounded. */
+export const LIST_PAGE_MAX_RECORD_BYTES = 8 * 1024 * 1024;
 
 type ControlParams = ParsedParams<"control">;
 
@@ -45,6 +53,13 @@ export class ProcessRunner implements AgentRunner {
   private active = 0;
   private droppedTotal = 0;
   private closed = false;
+  private readonly budget: MemoryBudget;
+  /** How the memory budget was derived (for the startup log). */
+  readonly memoryBudgetSource: string;
+  /** Finished agents whose output is still in memory, oldest finished first: evicted first. */
+  private readonly finishedWithOutput = new Map<string, Agent>();
+  /** Finished agents still retained, oldest finished first: their records go next. */
+  private readonly finishedRecords = new Map<string, Agent>();
 
   /** Use createAgentRunner(): it opens the launcher (inline, or a separate runner process) first. */
   constructor(
@@ -52,6 +67,9 @@ export class ProcessRunner implements AgentRunner {
     private readonly launcher: ProcessLauncher,
   ) {
     this.events.setMaxListeners(0);
+    const budget = resolveMemoryBudget(options.memoryBudgetBytes);
+    this.budget = new MemoryBudget(budget.bytes);
+    this.memoryBudgetSource = budget.source;
   }
 
   /** What opening the stateDir found and killed from a previous run. */
@@ -139,6 +157,7 @@ export class ProcessRunner implements AgentRunner {
     const statuses = params.status && params.status.length > 0 ? new Set(params.status) : null;
     const labels = params.labels ?? {};
     const page: AgentInfo[] = [];
+    let pageBytes = 0;
     let total = 0;
     let last = 0;
     let more = false;
@@ -147,8 +166,10 @@ export class ProcessRunner implements AgentRunner {
       if (!agent.hasLabels(labels)) continue;
       total++;
       if (agent.order <= after) continue;
-      if (page.length < params.limit) {
+      const fits = page.length === 0 || pageBytes + agent.recordBytes <= LIST_PAGE_MAX_RECORD_BYTES;
+      if (!more && page.length < params.limit && fits) {
         page.push(agent.snapshot());
+        pageBytes += agent.recordBytes;
         last = agent.order;
       } else {
         more = true;
@@ -184,6 +205,10 @@ export class ProcessRunner implements AgentRunner {
 
   droppedBytesTotal(): number {
     return this.droppedTotal;
+  }
+
+  memoryBudget(): MemoryBudgetStats {
+    return this.budget.stats();
   }
 
   async stopAll(graceMs: number): Promise<void> {
@@ -308,13 +333,80 @@ export class ProcessRunner implements AgentRunner {
     agent.markSettled();
     agent.markEnded();
     if (this.closed) return;
-    agent.timers.evict = setTimeout(() => this.agents.delete(agent.id), this.options.retentionMs);
+    if (agent.outputHeldBytes > 0) this.finishedWithOutput.set(agent.id, agent);
+    this.finishedRecords.set(agent.id, agent);
+    agent.timers.evict = setTimeout(() => this.forget(agent), this.options.retentionMs);
     agent.timers.evict.unref();
+  }
+
+  // ---- memory budget (docs/operations.md) ------------------------------------------------------
+
+  /** Drops a finished agent's record and output from memory. Returns the budget bytes freed. */
+  private forget(agent: Agent): number {
+    clearTimeout(agent.timers.evict);
+    const freed = this.releaseOutput(agent) + agent.recordBytes;
+    this.budget.chargeRecord(-agent.recordBytes);
+    this.agents.delete(agent.id);
+    this.finishedRecords.delete(agent.id);
+    return freed;
+  }
+
+  /** Drops an agent's kept output (reads then report it as dropped). Returns the budget bytes freed. */
+  private releaseOutput(agent: Agent): number {
+    const held = agent.outputHeldBytes;
+    agent.output.stdout.trimTo(0);
+    agent.output.stderr.trimTo(0);
+    this.budget.chargeOutput(-held);
+    this.finishedWithOutput.delete(agent.id);
+    return held;
+  }
+
+  /**
+   * Past the budget, frees down to its eviction target, oldest first: finished agents' output, then
+   * finished agents' records, then the oldest bytes of running agents' output (each stream trimmed to
+   * an equal share of what is left).
+   */
+  private enforceBudget(): void {
+    if (!this.budget.over()) return;
+    let excess = this.budget.excess();
+    const evict = (kind: EvictionKind, bytes: number) => {
+      this.budget.countEviction(kind, bytes);
+      excess -= bytes;
+    };
+    for (const agent of this.finishedWithOutput.values()) {
+      if (excess <= 0) return;
+      evict("finished_output", this.releaseOutput(agent));
+    }
+    for (const agent of this.finishedRecords.values()) {
+      if (excess <= 0) return;
+      evict("finished_record", this.forget(agent));
+    }
+    if (excess > 0) evict("running_output", this.trimRunningOutput(excess));
+  }
+
+  /** Trims running agents' output streams to an equal share so that `bytes` are freed. Returns bytes freed. */
+  private trimRunningOutput(bytes: number): number {
+    const streams = [...this.agents.values()]
+      .filter((agent) => !agent.terminal)
+      .flatMap((agent) => [agent.output.stdout, agent.output.stderr])
+      .filter((buffer) => buffer.heldBytes > 0);
+    const held = streams.reduce((sum, buffer) => sum + buffer.heldBytes, 0);
+    const share = Math.max(0, Math.floor((held - bytes) / Math.max(1, streams.length)));
+    let freed = 0;
+    for (const buffer of streams) {
+      const before = buffer.heldBytes;
+      buffer.trimTo(share);
+      freed += before - buffer.heldBytes;
+    }
+    this.budget.chargeOutput(-freed);
+    return freed;
   }
 
   /** Counts a new agent in and announces it: status "starting" (previous null), lifecycle "spawned". */
   private admit(agent: Agent): void {
     this.agents.set(agent.id, agent);
+    this.budget.chargeRecord(agent.recordBytes);
+    this.enforceBudget();
     this.counts.starting++;
     this.active++;
     const info = agent.snapshot();
@@ -355,7 +447,10 @@ export class ProcessRunner implements AgentRunner {
   private onOutput(agent: Agent, stream: OutputStream, chunk: Buffer): void {
     const buffer = agent.output[stream];
     const offset = buffer.total;
+    const heldBefore = buffer.heldBytes;
     const dropped = buffer.append(chunk);
+    this.budget.chargeOutput(buffer.heldBytes - heldBefore);
+    this.enforceBudget();
     this.emit("stream", { kind: "output", agentId: agent.id, stream, offset, data: chunk });
     if (dropped === 0) return;
     this.droppedTotal += dropped;
@@ -464,7 +559,8 @@ export class ProcessRunner implements AgentRunner {
       throw new ProtocolError(
         "NOT_FOUND",
         `no agent ${JSON.stringify(agentId)} on server ${this.options.serverId}; ` +
-          `it never existed here or ended more than ${this.options.retentionMs} ms ago`,
+          `it never existed here, ended more than ${this.options.retentionMs} ms ago, or was evicted ` +
+          "early to keep the server under its memory budget",
       );
     }
     return agent;

@@ -1,12 +1,14 @@
 /**
  * The server process: `zeroplane server` and the container image run this. Loads the config,
- * starts the server and drains on SIGTERM or SIGINT, exiting within server.shutdownGraceMs.
+ * starts the server and drains on SIGTERM or SIGINT, exiting within server.agentDrainMs plus
+ * server.shutdownGraceMs.
  * Runs directly too: `node --import tsx runtime/server/main.ts`.
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type ZeroplaneConfigInput } from "../config/index.js";
 import { createLogger } from "../observability/logger.js";
+import { shutdownBudgetMs } from "./drain.js";
 import { startServer } from "./index.js";
 
 /**
@@ -31,7 +33,7 @@ export async function runServerProcess(overrides?: ZeroplaneConfigInput): Promis
     const hardStop = setTimeout(() => {
       logger.error("shutdown grace period exceeded: exiting");
       process.exit(1);
-    }, config.server.shutdownGraceMs);
+    }, shutdownBudgetMs(config.server));
     hardStop.unref();
     server.shutdown().then(
       () => process.exit(0),

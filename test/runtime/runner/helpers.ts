@@ -25,6 +25,7 @@ import {
   type ProcessRunner,
 } from "../../../runtime/runner/index.js";
 import { readProcStat } from "../../../runtime/runner/process-groups.js";
+import { waitFor } from "../../support/wait.js";
 
 /** The launchers the status-machine tests run against: in this process, and the separate runner process. */
 export const LAUNCHER_MODES = ["inline", "process"] as const;
@@ -35,20 +36,7 @@ export function useLauncherMode(mode: (typeof LAUNCHER_MODES)[number]): void {
   launcherMode = mode;
 }
 
-/** Polls `check` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 15_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+export { waitFor };
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

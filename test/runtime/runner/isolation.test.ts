@@ -27,7 +27,12 @@ import { FrameWriter, readFrames } from "../../../runtime/runner/remote/frames.j
 import { runnerReadyFile } from "../../../runtime/runner/main.js";
 import { LISTENING_LINE, runnerCommandArgs } from "../../../runtime/runner/remote/connect.js";
 import type { RunnerMessage } from "../../../runtime/runner/remote/messages.js";
-import { startServerProcess, testServerConfig, type ServerProcess } from "../../support/server-process.js";
+import {
+  rssBytes,
+  startServerProcess,
+  testServerConfig,
+  type ServerProcess,
+} from "../../support/server-process.js";
 import { WireClient } from "../server/wire-client.js";
 import { alive, waitFor } from "./helpers.js";
 
@@ -248,6 +253,25 @@ describe("a runner listening on a socket (mode socket)", () => {
     expect(out).toContain(`connect ${socketPath}: No such file or directory\n`);
     expect(out).toContain(`signal ${process.pid}: Operation not permitted\n`);
     expect(out).not.toMatch(/OPENED|DELIVERED|CONNECTED/);
+  });
+
+  it("pauses agents' output while the server does not read, so its memory stays bounded", async () => {
+    const { child, socketPath } = await startRunner();
+    const socket = await connectTo(socketPath);
+    const { messages, send } = speak(socket);
+    await waitFor("the runner's hello", () => messages.find((m) => m.t === "hello"));
+    const baseline = rssBytes(child.pid!);
+    // An agent that writes as fast as it can, while the server reads nothing.
+    socket.pause();
+    send({ t: "launch", id: "flood", command: "cat", args: ["/dev/zero"], env: {} });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const grown = rssBytes(child.pid!) - baseline;
+    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    // Reading again, output flows again.
+    const before = messages.filter((m) => m.t === "out").length;
+    socket.resume();
+    await waitFor("more output", () => messages.filter((m) => m.t === "out").length > before + 100);
+    socket.destroy();
   });
 
   it("exits when the server's connection drops, killing its agents' process groups", async () => {

@@ -20,12 +20,8 @@ describe("FrameReader", () => {
     const bytes = Buffer.concat([frame({ t: "a" }), frame({ t: "b", data: new Uint8Array([1, 2, 3]) })]);
     for (let at = 0; at < bytes.length; at++) reader.push(bytes.subarray(at, at + 1));
     reader.push(Buffer.concat([frame({ t: "c" }), frame({ t: "d" })]));
-    expect(received).toEqual([
-      { t: "a" },
-      { t: "b", data: new Uint8Array([1, 2, 3]) },
-      { t: "c" },
-      { t: "d" },
-    ]);
+    expect(received.map((message) => (message as { t: string }).t)).toEqual(["a", "b", "c", "d"]);
+    expect([...(received[1] as { data: Uint8Array }).data]).toEqual([1, 2, 3]);
   });
 
   it("refuses a frame above the maximum from its header alone", () => {

@@ -149,7 +149,9 @@ export function register(program: Command): void {
     .option("--allowlist-file <path>", "client public keys allowed in, one per line (needed with CURVE)")
     .option("--max-agents <n>", "most agents running at once", parsePositiveInt("--max-agents"))
     .option("--state-dir <dir>", "writable directory for agent records")
-    .addOption(new Option("--log-level <level>", "how much the server logs (default info)").choices(LOG_LEVELS))
+    .addOption(
+      new Option("--log-level <level>", "how much the server logs (default info)").choices(LOG_LEVELS),
+    )
     .option("-c, --config <file>", `server config file, YAML or JSON (env ${CONFIG_FILE_ENV})`)
     .action(
       action(async (flags: ServerFlags) => {

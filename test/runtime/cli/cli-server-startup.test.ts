@@ -34,7 +34,13 @@ describe("zeroplane server startup failures", () => {
 
   /** `zeroplane server` on free ports, with `ports` replacing some of them and extra flags and env. */
   function server(
-    options: { router?: number; publish?: number; http?: number; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+    options: {
+      router?: number;
+      publish?: number;
+      http?: number;
+      args?: string[];
+      env?: NodeJS.ProcessEnv;
+    } = {},
   ): Promise<CliResult> {
     return runCli(
       [
@@ -89,27 +95,55 @@ describe("zeroplane server startup failures", () => {
       env: { ZEROPLANE_NATS_ENABLED: "true", ZEROPLANE_NATS_SPOOL_DIR: join(regularFile, "spool") },
     });
     expect(result.code).toBe(EXIT_CODES.usage);
-    expect(result.stderr).toMatch(/cannot open the event spool at .*ENOTDIR\. Fix: make ZEROPLANE_NATS_SPOOL_DIR/);
+    expect(result.stderr).toMatch(
+      /cannot open the event spool at .*ENOTDIR\. Fix: make ZEROPLANE_NATS_SPOOL_DIR/,
+    );
   });
 
   it("exits 2 when the secret key file is missing or holds no Z85 key", async () => {
-    const garbage = join(dir, "garbage.key_secret");
-    writeFileSync(garbage, "garbage\n", { mode: 0o600 });
+    const garbage = join(dir, "bad.key_secret");
+    writeFileSync(garbage, "xyzzy42\n", { mode: 0o600 });
     const [missing, bad] = await Promise.all([
       server({ args: ["--secret-key-file", join(dir, "absent.key_secret")] }),
       server({ args: ["--secret-key-file", garbage] }),
     ]);
     expect(missing.code).toBe(EXIT_CODES.usage);
-    expect(missing.stderr).toMatch(/cannot read the CURVE secret key file .*absent\.key_secret.*ENOENT\. Fix: run `zeroplane keygen`/);
+    expect(missing.stderr).toMatch(
+      /cannot read the CURVE secret key file .*absent\.key_secret.*ENOENT\. Fix: run `zeroplane keygen`/,
+    );
     expect(bad.code).toBe(EXIT_CODES.usage);
     expect(bad.stderr).toMatch(/does not hold a 40-character Z85 key \(found 7 characters\)/);
-    expect(bad.stderr).not.toContain("garbage");
+    // Whatever the file holds might be a secret: the message gives its length, not its content.
+    expect(bad.stderr).not.toContain("xyzzy42");
+  });
+
+  it("blames a bad flag value on the flag, not on the environment", async () => {
+    const [port, level, bind] = await Promise.all([
+      runCli(["server", "--http-port", "99999"]),
+      runCli(["server", "--log-level", "loud"]),
+      server({ args: ["--bind", "localhost:5555"] }),
+    ]);
+    expect(port.code).toBe(EXIT_CODES.usage);
+    expect(port.stderr).toContain(
+      '--http-port must be a port number from 0 to 65535 (0 picks a free port), got "99999"',
+    );
+    expect(level.code).toBe(EXIT_CODES.usage);
+    expect(level.stderr).toMatch(
+      /option '--log-level <level>' argument 'loud' is invalid\. Allowed choices are trace, debug/,
+    );
+    expect(bind.code).toBe(EXIT_CODES.usage);
+    expect(bind.stderr).toContain('invalid config "server.bind" (--bind): must be a ZeroMQ endpoint');
+    expect(bind.stderr).toContain("Fix: correct --bind.");
+    for (const result of [port, level, bind])
+      expect(result.stderr).not.toMatch(/ZEROPLANE_(HTTP_PORT|LOG_LEVEL|SERVER_BIND)/);
   });
 
   it("exits 1 when the state directory lies under a regular file", async () => {
     const result = await server({ args: ["--state-dir", join(regularFile, "state")] });
     expect(result.code).toBe(EXIT_CODES.serverError);
-    expect(result.stderr).toMatch(/stateDir .*regular-file\/state cannot be used for agent records \(ENOTDIR\)/);
+    expect(result.stderr).toMatch(
+      /stateDir .*regular-file\/state cannot be used for agent records \(ENOTDIR\)/,
+    );
   });
 
   it("exits 1 from the image's entry point (runtime/server/main.ts) when a port is taken", async () => {

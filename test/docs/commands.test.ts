@@ -114,8 +114,8 @@ function shell(
 interface Background {
   readonly child: ChildProcess;
   output(): string;
-  /** SIGTERM, as Ctrl-C would; resolves with the exit code. */
-  stop(): Promise<number | null>;
+  /** Ctrl-C: SIGINT to the whole process group; resolves once every process in it has closed its output. */
+  stop(): Promise<void>;
 }
 
 function background(command: string, options: { cwd?: string; env: NodeJS.ProcessEnv }): Background {
@@ -129,14 +129,14 @@ function background(command: string, options: { cwd?: string; env: NodeJS.Proces
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // "close": every process of the group (npm, tsx, the server) has let go of the pipes.
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
   return {
     child,
     output: () => output,
     stop: () => {
-      // npm and tsx pass SIGTERM on to the server, which drains and exits.
-      if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
-      return exited;
+      if (child.exitCode === null) process.kill(-child.pid!, "SIGINT");
+      return closed;
     },
   };
 }
@@ -170,7 +170,6 @@ async function freePortEnv(stateDir: string): Promise<NodeJS.ProcessEnv & { http
     ZEROPLANE_RUNNER_STATE_DIR: stateDir,
     ZEROPLANE_ENDPOINTS: `tcp://127.0.0.1:${router}`,
     ZEROPLANE_PUBLISH_ENDPOINTS: `tcp://127.0.0.1:${publish}`,
-    ZEROPLANE_LOG_LEVEL: "warn",
     httpPort: String(http),
   };
 }
@@ -271,8 +270,11 @@ describe("README.md and docs/client.md: the agent server locally", () => {
     expect(result.stdout).toMatch(/^# TYPE zeroplane_\w+/m);
   }, 30_000);
 
-  it("`npm run zeroplane -- server` stops with exit 0 on Ctrl-C (SIGTERM)", async () => {
-    expect(await server.stop()).toBe(0);
+  it("`npm run zeroplane -- server` drains and stops on Ctrl-C", async () => {
+    await server.stop();
+    expect(server.output()).toMatch(
+      /"signal":"SIGINT","msg":"shutdown requested"[\s\S]*"msg":"shutdown complete"/,
+    );
   }, 60_000);
 });
 
@@ -317,7 +319,8 @@ describe("docs/client.md: a server with CURVE", () => {
     );
     expect(health.code, health.stderr).toBe(0);
     expect(health.stdout).toMatch(/ ready /);
-    expect(await server.stop()).toBe(0);
+    await server.stop();
+    expect(server.output()).toContain('"msg":"shutdown complete"');
   }, 180_000);
 });
 

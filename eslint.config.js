@@ -25,4 +25,27 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
     },
   },
+  {
+    // The deployment kit reaches the runtime only through its shared names and the protocol, so
+    // synthesis never loads the server (test/kit/bundle.test.ts proves the bundle stays clean).
+    files: ["constructs/**/*.ts", "stacks/**/*.ts", "policies/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["zeromq", "nats", "prom-client", "pino"].map((name) => ({
+            name,
+            message: "The kit (constructs, stacks, policies) must not load runtime packages.",
+          })),
+          patterns: [
+            {
+              regex: "(^|/)runtime/(?!(config/names|protocol/index)\\.js$)",
+              message:
+                "The kit imports only runtime/config/names.js and runtime/protocol/index.js (no I/O, no runtime packages).",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

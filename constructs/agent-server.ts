@@ -12,8 +12,17 @@ import {
   DEFAULT_PORTS,
   ENV_VARS,
   HTTP_PATHS,
-  defaultConfig,
-} from "../runtime/config/index.js";
+  SHARED_DEFAULTS,
+  shutdownBudgetMs,
+} from "../runtime/config/names.js";
+import {
+  DEFAULT_RUNNER_RESOURCES,
+  SERVER_SOCKET_MOUNT,
+  runnerContainer,
+  runnerVolumes,
+  serverRunnerEnv,
+  type AgentRunnerProps,
+} from "./agent-runner.js";
 import { AgentServerAutoscaler } from "./autoscaling.js";
 import {
   LABELS,
@@ -21,6 +30,7 @@ import {
   checkDnsLabel,
   checkLabels,
   checkPositiveInt,
+  containerResources,
   parseQuantity,
   pullPolicy,
   restrictedContainerSecurityContext,
@@ -35,11 +45,39 @@ import type { AgentServerGroupSpec, ResourceSpec } from "./platform.js";
 /** Seconds added to the server's drain time so the kubelet never kills a draining server. */
 export const TERMINATION_MARGIN_SECONDS = 10;
 
+/** The two parts of a server's SIGTERM drain (server.agentDrainMs and server.shutdownGraceMs). */
+export interface DrainTimes {
+  readonly agentDrainMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** The pod's terminationGracePeriodSeconds: the server's whole shutdown budget plus a margin. */
+export function terminationGraceSeconds(drain: DrainTimes): number {
+  return Math.ceil(shutdownBudgetMs(drain) / 1000) + TERMINATION_MARGIN_SECONDS;
+}
+
 /** The container name; alerts and dashboards select on it. */
 export const AGENT_SERVER_CONTAINER = "agent-server";
 
-/** Named container ports (at most 15 characters each). */
-export const AGENT_SERVER_PORT_NAMES = { router: "router", events: "events", http: "http-metrics" } as const;
+/**
+ * Named container ports (at most 15 characters each). The stream's port keeps the name `events`,
+ * which NetworkPolicies, monitors and clients already select on.
+ */
+export const AGENT_SERVER_PORT_NAMES = { router: "router", stream: "events", http: "http-metrics" } as const;
+
+/**
+ * A Service clients connect through (ROUTER and PUB ports). The Pulumi stack turns each into a
+ * client endpoint, so it never has to guess which Services belong to agent servers.
+ */
+export interface ClientService {
+  readonly name: string;
+  readonly namespace: string;
+  /** `dns` for the headless Service (a client connects to every ready pod the name resolves to), else `tcp`. */
+  readonly scheme: "tcp" | "dns";
+  /** A LoadBalancer Service: the cloud assigns its address. */
+  readonly loadBalancer: boolean;
+  readonly ports: { readonly router: number; readonly stream: number };
+}
 
 /** How an agent server reaches NATS. */
 export interface AgentServerNatsProps {
@@ -98,24 +136,34 @@ export class AgentServer extends Construct {
   readonly serviceName: string;
   /** The headless Service (router, events; ready pods only), `<name>-headless`, for `dns://` placement. */
   readonly headlessServiceName: string;
+  /** The Services clients connect through: headless, ClusterIP and, when exposed, the load balancer. */
+  readonly clientServices: readonly ClientService[];
   /** Replicas the PDB and alerts can count on: the static count or the HPA minimum. */
   readonly minReplicas: number;
   readonly resources: ResourceSpec;
+  /** The runner sidecar's resources: the agents' CPU and memory count against these. */
+  readonly runnerResources: ResourceSpec;
   readonly maxAgents: number;
   readonly workloadKind: "Deployment" | "StatefulSet";
+  /** The SIGTERM drain: agents may finish for agentDrainMs, the rest of the shutdown takes shutdownGraceMs. */
+  readonly drain: DrainTimes;
 
   constructor(scope: Construct, id: string, props: AgentServerProps) {
     super(scope, id);
-    const defaults = defaultConfig();
     const name = props.resourceName;
     validateGroup(props);
 
     this.workloadKind = props.workload ?? "Deployment";
     this.resources = props.resources ?? DEFAULT_RESOURCES;
-    this.maxAgents = props.maxAgents ?? defaults.server.maxAgents;
+    this.runnerResources = props.runnerResources ?? DEFAULT_RUNNER_RESOURCES;
+    this.maxAgents = props.maxAgents ?? SHARED_DEFAULTS["server.maxAgents"];
     this.serviceName = name;
     this.headlessServiceName = `${name}-headless`;
-    const shutdownGraceMs = props.shutdownGraceMs ?? defaults.server.shutdownGraceMs;
+    const drain: DrainTimes = {
+      agentDrainMs: props.agentDrainMs ?? SHARED_DEFAULTS["server.agentDrainMs"],
+      shutdownGraceMs: props.shutdownGraceMs ?? SHARED_DEFAULTS["server.shutdownGraceMs"],
+    };
+    this.drain = drain;
     const replicas = props.autoscaling ? undefined : (props.replicas ?? 2);
     this.minReplicas = props.autoscaling?.minReplicas ?? replicas!;
     const minAvailable = props.minAvailable ?? Math.min(1, this.minReplicas - 1);
@@ -145,7 +193,7 @@ export class AgentServer extends Construct {
       automountServiceAccountToken: false,
     });
 
-    const podSpec = this.podSpec(props, name, shutdownGraceMs);
+    const podSpec = this.podSpec(props, name, drain);
     const template = {
       metadata: { labels: sortedRecord({ ...props.podLabels, ...labels }) },
       spec: podSpec,
@@ -213,11 +261,12 @@ export class AgentServer extends Construct {
       spec: { type: "ClusterIP", selector: this.selectorLabels, ports: this.servicePorts(true) },
     });
     const exposure = props.exposure ?? { type: "internal" };
+    const publicServiceName = `${name}-public`;
     if (exposure.type === "nlb") {
       new k8s.KubeService(this, "public-service", {
         metadata: {
           ...metadata,
-          name: `${name}-public`,
+          name: publicServiceName,
           annotations: publicServiceSpec(exposure).annotations,
         },
         spec: {
@@ -228,10 +277,27 @@ export class AgentServer extends Construct {
       });
     }
 
+    const clientService = (serviceName: string, scheme: "tcp" | "dns", loadBalancer: boolean) => ({
+      name: serviceName,
+      namespace: props.namespace,
+      scheme,
+      loadBalancer,
+      ports: { router: DEFAULT_PORTS.router, stream: DEFAULT_PORTS.stream },
+    });
+    this.clientServices = [
+      clientService(this.headlessServiceName, "dns", false),
+      clientService(name, "tcp", false),
+      ...(exposure.type === "nlb" ? [clientService(publicServiceName, "tcp", true)] : []),
+    ];
+
     new k8s.KubePodDisruptionBudget(this, "pdb", {
       metadata,
       spec: {
-        minAvailable: k8s.IntOrString.fromNumber(minAvailable),
+        // A server that waits for its agents is out of service for up to its whole drain: let
+        // voluntary disruptions take one at a time, unless the spec chose minAvailable itself.
+        ...(drain.agentDrainMs > 0 && props.minAvailable === undefined
+          ? { maxUnavailable: k8s.IntOrString.fromNumber(1) }
+          : { minAvailable: k8s.IntOrString.fromNumber(minAvailable) }),
         selector: { matchLabels: this.selectorLabels },
         unhealthyPodEvictionPolicy: "AlwaysAllow",
       },
@@ -243,6 +309,7 @@ export class AgentServer extends Construct {
         target: { kind: this.workloadKind, name },
         spec: props.autoscaling,
         maxAgents: this.maxAgents,
+        drainSeconds: terminationGraceSeconds(drain),
         prop: `agentServers[${props.name}].autoscaling`,
       });
     }
@@ -251,13 +318,13 @@ export class AgentServer extends Construct {
   private servicePorts(withMetrics: boolean): k8s.ServicePort[] {
     const ports: k8s.ServicePort[] = [
       port(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-      port(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+      port(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
     ];
     if (withMetrics) ports.push(port(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http));
     return ports;
   }
 
-  private podSpec(props: AgentServerProps, name: string, shutdownGraceMs: number): k8s.PodSpec {
+  private podSpec(props: AgentServerProps, name: string, drain: DrainTimes): k8s.PodSpec {
     const volumes: k8s.Volume[] = [
       { name: "tmp", emptyDir: { sizeLimit: k8s.Quantity.fromString("256Mi") } },
     ];
@@ -319,14 +386,20 @@ export class AgentServer extends Construct {
       mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
     }
 
-    const resources = this.resources;
-    const ephemeral = k8s.Quantity.fromString(resources.ephemeralStorage ?? "1Gi");
+    const runner: AgentRunnerProps = {
+      image: props.image,
+      resources: this.runnerResources,
+      logLevel: props.logLevel ?? "info",
+    };
     return {
       serviceAccountName: name,
+      // Neither container calls the Kubernetes API; the runner must never hold a token.
       automountServiceAccountToken: false,
+      // Separate process namespaces: an agent cannot see the server's /proc/<pid>/environ or memory.
+      shareProcessNamespace: false,
       enableServiceLinks: false,
       securityContext: restrictedPodSecurityContext(),
-      terminationGracePeriodSeconds: Math.ceil(shutdownGraceMs / 1000) + TERMINATION_MARGIN_SECONDS,
+      terminationGracePeriodSeconds: terminationGraceSeconds(drain),
       topologySpreadConstraints: spreadConstraints(this.selectorLabels),
       containers: [
         {
@@ -334,47 +407,39 @@ export class AgentServer extends Construct {
           image: props.image,
           imagePullPolicy: pullPolicy(props.image),
           args: ["server"],
-          env: this.env(props, shutdownGraceMs),
+          env: this.env(props, drain),
           ports: [
             containerPort(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-            containerPort(AGENT_SERVER_PORT_NAMES.events, DEFAULT_PORTS.events),
+            containerPort(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
             containerPort(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http),
           ],
-          resources: {
-            requests: {
-              cpu: k8s.Quantity.fromString(resources.requests.cpu),
-              memory: k8s.Quantity.fromString(resources.requests.memory),
-              "ephemeral-storage": ephemeral,
-            },
-            limits: {
-              cpu: k8s.Quantity.fromString(resources.limits.cpu),
-              memory: k8s.Quantity.fromString(resources.limits.memory),
-              "ephemeral-storage": ephemeral,
-            },
-          },
+          resources: containerResources(this.resources),
           startupProbe: httpProbe(HTTP_PATHS.healthz, { periodSeconds: 2, failureThreshold: 60 }),
           livenessProbe: httpProbe(HTTP_PATHS.healthz, { periodSeconds: 10, failureThreshold: 3 }),
           readinessProbe: httpProbe(HTTP_PATHS.readyz, { periodSeconds: 5, failureThreshold: 2 }),
           securityContext: restrictedContainerSecurityContext(),
-          volumeMounts: mounts,
+          volumeMounts: [...mounts, SERVER_SOCKET_MOUNT],
         },
+        runnerContainer(runner),
       ],
-      volumes,
+      volumes: [...volumes, ...runnerVolumes(runner)],
     };
   }
 
   /** The server's environment. Every name comes from the runtime's config module. */
-  private env(props: AgentServerProps, shutdownGraceMs: number): k8s.EnvVar[] {
+  private env(props: AgentServerProps, drain: DrainTimes): k8s.EnvVar[] {
     const env: k8s.EnvVar[] = [
       { name: ENV_VARS["server.id"], valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: ENV_VARS["server.bind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.router}` },
-      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.events}` },
+      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.stream}` },
       { name: ENV_VARS["server.maxAgents"], value: String(this.maxAgents) },
-      { name: ENV_VARS["server.shutdownGraceMs"], value: String(shutdownGraceMs) },
+      { name: ENV_VARS["server.shutdownGraceMs"], value: String(drain.shutdownGraceMs) },
+      { name: ENV_VARS["server.agentDrainMs"], value: String(drain.agentDrainMs) },
       { name: ENV_VARS["http.host"], value: "0.0.0.0" },
       { name: ENV_VARS["http.port"], value: String(DEFAULT_PORTS.http) },
       { name: ENV_VARS["runner.stateDir"], value: DEFAULT_PATHS.stateDir },
-      { name: ENV_VARS["log.level"], value: props.logLevel ?? "info" },
+      { name: ENV_VARS["log.level"], value: props.logLevel ?? SHARED_DEFAULTS["log.level"] },
+      ...serverRunnerEnv(),
     ];
     if (props.curveSecretName) {
       env.push(
@@ -467,26 +532,19 @@ export function validateGroup(props: AgentServerProps): void {
       "set the drain time in milliseconds, e.g. 25000",
     );
   }
+  if (props.agentDrainMs !== undefined) {
+    checkPositiveInt(
+      props.agentDrainMs,
+      `${at}.agentDrainMs`,
+      "set how long running agents may finish on shutdown in milliseconds, e.g. 300000 (0 stops them at once)",
+      0,
+    );
+  }
   if (props.minAvailable !== undefined) {
     checkPositiveInt(props.minAvailable, `${at}.minAvailable`, "use 0 or more", 0);
   }
-  const resources = props.resources;
-  if (resources) {
-    for (const kind of ["cpu", "memory"] as const) {
-      const request = parseQuantity(resources.requests[kind], `${at}.resources.requests.${kind}`);
-      const limit = parseQuantity(resources.limits[kind], `${at}.resources.limits.${kind}`);
-      check(
-        request <= limit,
-        `${at}.resources.requests.${kind}`,
-        `is more than the limit (${resources.limits[kind]})`,
-        resources.requests[kind],
-        `lower the request or raise limits.${kind}`,
-      );
-    }
-    if (resources.ephemeralStorage !== undefined) {
-      parseQuantity(resources.ephemeralStorage, `${at}.resources.ephemeralStorage`);
-    }
-  }
+  checkResources(props.resources, `${at}.resources`);
+  checkResources(props.runnerResources, `${at}.runnerResources`);
   if (props.stateSize !== undefined) parseQuantity(props.stateSize, `${at}.stateSize`);
   check(
     props.curveSecretName !== undefined || props.allowPlaintext === true,
@@ -496,4 +554,22 @@ export function validateGroup(props: AgentServerProps): void {
     "set curve to generated, external or existing (or mode off with acceptPlaintext: true for development)",
   );
   checkExposure(props.exposure, `${at}.exposure`, props.curveSecretName !== undefined);
+}
+
+function checkResources(resources: ResourceSpec | undefined, at: string): void {
+  if (!resources) return;
+  for (const kind of ["cpu", "memory"] as const) {
+    const request = parseQuantity(resources.requests[kind], `${at}.requests.${kind}`);
+    const limit = parseQuantity(resources.limits[kind], `${at}.limits.${kind}`);
+    check(
+      request <= limit,
+      `${at}.requests.${kind}`,
+      `is more than the limit (${resources.limits[kind]})`,
+      resources.requests[kind],
+      `lower the request or raise limits.${kind}`,
+    );
+  }
+  if (resources.ephemeralStorage !== undefined) {
+    parseQuantity(resources.ephemeralStorage, `${at}.ephemeralStorage`);
+  }
 }

@@ -4,6 +4,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { ACTIVE_AGENTS_METRIC } from "../runtime/config/names.js";
 import { AGENT_STATUSES, TERMINAL_STATUSES } from "../runtime/protocol/index.js";
 import { check, checkPositiveInt } from "./common.js";
 import type { AutoscalingSpec } from "./platform.js";
@@ -21,7 +22,7 @@ export const ACTIVE_AGENT_STATUSES = AGENT_STATUSES.filter((status) => !TERMINAL
  * The custom metric the Prometheus adapter serves for the HPA. docs/constructs.md gives the adapter
  * rule that derives it from the runtime's `zeroplane_agents{status=~ACTIVE_AGENT_STATUSES}` gauge.
  */
-export const ACTIVE_AGENTS_METRIC = "zeroplane_agents_active";
+export { ACTIVE_AGENTS_METRIC };
 
 export interface AgentServerAutoscalerProps {
   /** Name, namespace and labels of the HPA. */
@@ -32,6 +33,8 @@ export interface AgentServerAutoscalerProps {
   readonly spec: AutoscalingSpec;
   /** The group's maxAgents: the active-agents target must not exceed it. */
   readonly maxAgents: number;
+  /** How long one server may take to shut down (its pod's grace period): scale-down removes one per such period. */
+  readonly drainSeconds: number;
   /** Prop path for error messages. */
   readonly prop: string;
 }
@@ -65,7 +68,7 @@ export class AgentServerAutoscaler extends Construct {
           scaleDown: {
             stabilizationWindowSeconds: spec.scaleDownStabilizationSeconds ?? 300,
             selectPolicy: "Min",
-            policies: [{ type: "Pods", value: 1, periodSeconds: 60 }],
+            policies: [{ type: "Pods", value: 1, periodSeconds: scaleDownPeriodSeconds(props.drainSeconds) }],
           },
           scaleUp: {
             stabilizationWindowSeconds: 0,
@@ -79,6 +82,17 @@ export class AgentServerAutoscaler extends Construct {
       },
     });
   }
+}
+
+/** The API's ceiling for an HPA policy period. */
+export const MAX_HPA_PERIOD_SECONDS = 1800;
+
+/**
+ * One pod per period, the period at least one full drain: the next pod starts draining only when the
+ * previous one has had its whole grace period. At least 60 s, at most the API's 1800 s.
+ */
+export function scaleDownPeriodSeconds(drainSeconds: number): number {
+  return Math.min(MAX_HPA_PERIOD_SECONDS, Math.max(60, drainSeconds));
 }
 
 function resourceMetric(name: "cpu" | "memory", averageUtilization: number): k8s.MetricSpecV2 {

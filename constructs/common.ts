@@ -2,8 +2,8 @@
  * Small pieces every construct shares: the validation error, name and label helpers, quantities,
  * image references and the Pod Security "restricted" security contexts.
  */
-import type * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import type { ImageSpec } from "./platform.js";
+import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import type { ImageSpec, ResourceSpec } from "./platform.js";
 
 /** A bad prop. The message names the problem, the bad value and the fix. */
 export class ConstructPropsError extends Error {
@@ -170,11 +170,11 @@ export function restrictedPodSecurityContext(): k8s.PodSecurityContext {
 }
 
 /** Container-level Pod Security "restricted" context (read-only root, no privilege, no capabilities). */
-export function restrictedContainerSecurityContext(): k8s.SecurityContext {
+export function restrictedContainerSecurityContext(uid = RUN_AS_ID, gid = RUN_AS_ID): k8s.SecurityContext {
   return {
     runAsNonRoot: true,
-    runAsUser: RUN_AS_ID,
-    runAsGroup: RUN_AS_ID,
+    runAsUser: uid,
+    runAsGroup: gid,
     allowPrivilegeEscalation: false,
     privileged: false,
     readOnlyRootFilesystem: true,
@@ -199,4 +199,21 @@ export function spreadConstraints(matchLabels: Record<string, string>): k8s.Topo
       labelSelector: { matchLabels },
     },
   ];
+}
+
+/** Requests and limits of one container; ephemeral storage is both request and limit. */
+export function containerResources(spec: ResourceSpec): k8s.ResourceRequirements {
+  const ephemeral = k8s.Quantity.fromString(spec.ephemeralStorage ?? "1Gi");
+  return {
+    requests: {
+      cpu: k8s.Quantity.fromString(spec.requests.cpu),
+      memory: k8s.Quantity.fromString(spec.requests.memory),
+      "ephemeral-storage": ephemeral,
+    },
+    limits: {
+      cpu: k8s.Quantity.fromString(spec.limits.cpu),
+      memory: k8s.Quantity.fromString(spec.limits.memory),
+      "ephemeral-storage": ephemeral,
+    },
+  };
 }

@@ -9,7 +9,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import { CURVE_SECRET_KEYS } from "../runtime/config/index.js";
+import { CURVE_SECRET_KEYS, Z85_KEY_PATTERN } from "../runtime/config/names.js";
 import {
   LABELS,
   check,
@@ -31,8 +31,6 @@ const KEYGEN_WORK_DIR = "/var/run/keygen";
 
 /** The default keygen command inside the runtime image; `{dir}` is replaced by the output directory. */
 export const DEFAULT_KEYGEN_COMMAND: readonly string[] = ["zeroplane", "keygen", "--dir", "{dir}"];
-
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
 export interface CurveKeysProps {
   /** Namespace of the Secret, ConfigMap and Job. */
@@ -149,7 +147,7 @@ export class CurveKeys extends Construct {
     }
     if (spec.publicKey !== undefined) {
       check(
-        Z85_KEY.test(spec.publicKey),
+        Z85_KEY_PATTERN.test(spec.publicKey),
         "curve.publicKey",
         "is not a 40-character Z85 public key",
         spec.publicKey,

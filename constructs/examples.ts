@@ -62,6 +62,8 @@ export const EXAMPLE_ENVIRONMENTS = {
       {
         name: "internal",
         autoscaling: { minReplicas: 2, maxReplicas: 6 },
+        // Long-running agents: a rollout or scale-down lets them finish for up to 4 minutes.
+        agentDrainMs: 240_000,
         exposure: { type: "nlb", sourceRanges: ["10.0.0.0/8"] },
       },
     ],

@@ -1,7 +1,12 @@
 /** Zeroplane's cdk8s constructs. Start with `ZeroplanePlatform` (one environment from one typed spec). */
 export type * from "./platform.js";
 export { ZeroplanePlatform, synthesizePlatform, type SynthesizedPlatform } from "./zeroplane-platform.js";
-export { AgentServer, type AgentServerProps, TERMINATION_MARGIN_SECONDS } from "./agent-server.js";
+export {
+  AgentServer,
+  type AgentServerProps,
+  type ClientService,
+  TERMINATION_MARGIN_SECONDS,
+} from "./agent-server.js";
 export { AgentServerAutoscaler, ACTIVE_AGENTS_METRIC, ACTIVE_AGENT_STATUSES } from "./autoscaling.js";
 export {
   NatsCluster,

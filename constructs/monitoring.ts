@@ -1,30 +1,36 @@
 /**
  * Monitoring: a ServiceMonitor or PodMonitor for the agent servers, a PrometheusRule with the alerts
- * operators need, and a Grafana dashboard ConfigMap. Metric names are the runtime's
- * (runtime/observability/metrics.ts, runtime/events/metrics.ts); the alert thresholds use each group's
- * own limits.
+ * operators need, and a Grafana dashboard ConfigMap. Metric names come from runtime/config/names.ts,
+ * which the runtime's metric definitions use too; the alert thresholds use each group's own limits.
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import { METRIC_NAMES as EVENTS_METRIC_NAMES } from "../runtime/events/metrics.js";
+import {
+  EVENTS_METRIC_NAMES,
+  HTTP_PATHS,
+  METRIC_LABELS,
+  SERVER_METRIC_NAMES,
+} from "../runtime/config/names.js";
 import { ERROR_CODES } from "../runtime/protocol/index.js";
 import { AGENT_SERVER_CONTAINER, AGENT_SERVER_PORT_NAMES } from "./agent-server.js";
 import { ACTIVE_AGENT_STATUSES } from "./autoscaling.js";
 import { LABELS, checkLabels, parseQuantity, sortedRecord } from "./common.js";
 import { PodMonitor, PrometheusRule, ServiceMonitor, type AlertRule } from "./crds.js";
 
-/** The runtime's metric names the alerts and the dashboard use. */
+/** The runtime's metric names the alerts and the dashboard use (runtime/config/names.ts). */
 export const METRICS = {
-  requests: "zeroplane_requests_total",
-  requestDuration: "zeroplane_request_duration_seconds",
-  spawns: "zeroplane_spawns_total",
-  spawnFailures: "zeroplane_spawn_failures_total",
-  authRejections: "zeroplane_auth_rejections_total",
-  agents: "zeroplane_agents",
-  /** Lifecycle events dropped from a full spool (runtime/events/metrics.ts). */
+  requests: SERVER_METRIC_NAMES.requests,
+  requestDuration: SERVER_METRIC_NAMES.requestDuration,
+  spawns: SERVER_METRIC_NAMES.spawns,
+  spawnFailures: SERVER_METRIC_NAMES.spawnFailures,
+  authRejections: SERVER_METRIC_NAMES.authRejections,
+  agents: SERVER_METRIC_NAMES.agents,
+  /** Lifecycle events dropped from a full spool. */
   eventsDropped: EVENTS_METRIC_NAMES.spoolDropped,
-  /** 1 while the server's NATS connection is up (runtime/events/metrics.ts). */
+  /** 1 while the server's NATS connection is up. */
   natsConnected: EVENTS_METRIC_NAMES.natsConnected,
+  /** 1 while the spool's disk fails or is nearly full (runtime/events/metrics.ts). */
+  spoolUnavailable: EVENTS_METRIC_NAMES.spoolUnavailable,
 } as const;
 
 /** Agent statuses that hold a slot against maxAgents (the same regex the HPA's adapter rule uses). */
@@ -89,7 +95,7 @@ export class Monitoring extends Construct {
     };
     const endpoint = {
       port: AGENT_SERVER_PORT_NAMES.http,
-      path: "/metrics",
+      path: HTTP_PATHS.metrics,
       interval: "30s",
       scrapeTimeout: "10s",
     };
@@ -172,7 +178,7 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
     },
     {
       alert: "ZeroplaneRequestTimeoutRateHigh",
-      expr: `sum ${BY} (rate(${METRICS.requests}${platformSelector(props, `result="${ERROR_CODES.TIMEOUT}"`)}[5m])) / sum ${BY} (rate(${METRICS.requests}${all}[5m])) > 0.05`,
+      expr: `sum ${BY} (rate(${METRICS.requests}${platformSelector(props, `${METRIC_LABELS.result}="${ERROR_CODES.TIMEOUT}"`)}[5m])) / sum ${BY} (rate(${METRICS.requests}${all}[5m])) > 0.05`,
       for: "10m",
       labels: { severity: "warning" },
       annotations: {
@@ -196,7 +202,7 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
   for (const group of props.groups) {
     rules.push({
       alert: "ZeroplaneActiveAgentsNearMax",
-      expr: `sum by (pod) (${METRICS.agents}${groupSelector(props, group, `status=~"${ACTIVE_STATUSES}"`)}) > ${0.9 * group.maxAgents}`,
+      expr: `sum by (pod) (${METRICS.agents}${groupSelector(props, group, `${METRIC_LABELS.status}=~"${ACTIVE_STATUSES}"`)}) > ${0.9 * group.maxAgents}`,
       for: "10m",
       labels: { severity: "warning", group: group.name },
       annotations: {
@@ -233,6 +239,17 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
           summary: `Lifecycle events were dropped from a full spool in ${group.name}`,
           description:
             "{{ $labels.pod }} dropped {{ $value }} lifecycle events in 5 minutes: NATS has been unreachable long enough to fill the spool. Restore NATS, or raise nats.spoolMaxBytes.",
+        },
+      },
+      {
+        alert: "ZeroplaneEventSpoolUnwritable",
+        expr: `max by (pod) (${METRICS.spoolUnavailable}${groupSelector(props, group)}) == 1`,
+        for: "1m",
+        labels: { severity: "critical", group: group.name },
+        annotations: {
+          summary: `An agent server in ${group.name} cannot write its lifecycle event spool`,
+          description:
+            "{{ $labels.pod }}'s spool disk is full or failing (ENOSPC, EIO): spawns are refused with UNAVAILABLE. Free space on the spool volume or give nats.spoolDir a larger one; spooled events are published in order once it is writable.",
         },
       },
       {
@@ -301,8 +318,8 @@ export function dashboardJson(props: MonitoringProps): string {
       panel(
         1,
         "Requests per second by result",
-        `sum by (result) (rate(${METRICS.requests}${sel}[5m]))`,
-        "{{result}}",
+        `sum by (${METRIC_LABELS.result}) (rate(${METRICS.requests}${sel}[5m]))`,
+        `{{${METRIC_LABELS.result}}}`,
         "reqps",
         0,
         0,
@@ -310,13 +327,21 @@ export function dashboardJson(props: MonitoringProps): string {
       panel(
         2,
         "Request latency p99",
-        `histogram_quantile(0.99, sum by (le, method) (rate(${METRICS.requestDuration}_bucket${sel}[5m])))`,
-        "{{method}}",
+        `histogram_quantile(0.99, sum by (le, ${METRIC_LABELS.method}) (rate(${METRICS.requestDuration}_bucket${sel}[5m])))`,
+        `{{${METRIC_LABELS.method}}}`,
         "s",
         12,
         0,
       ),
-      panel(3, "Agents by status", `sum by (status) (${METRICS.agents}${sel})`, "{{status}}", "short", 0, 8),
+      panel(
+        3,
+        "Agents by status",
+        `sum by (${METRIC_LABELS.status}) (${METRICS.agents}${sel})`,
+        `{{${METRIC_LABELS.status}}}`,
+        "short",
+        0,
+        8,
+      ),
       panel(
         4,
         "Spawns and spawn failures",
@@ -329,8 +354,8 @@ export function dashboardJson(props: MonitoringProps): string {
       panel(
         5,
         "Auth rejections",
-        `sum by (reason) (rate(${METRICS.authRejections}${sel}[5m]))`,
-        "{{reason}}",
+        `sum by (${METRIC_LABELS.reason}) (rate(${METRICS.authRejections}${sel}[5m]))`,
+        `{{${METRIC_LABELS.reason}}}`,
         "ops",
         0,
         16,

@@ -4,7 +4,7 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import { DEFAULT_PORTS } from "../runtime/config/index.js";
+import { DEFAULT_PORTS } from "../runtime/config/names.js";
 import { checkLabels, sortedRecord } from "./common.js";
 import { checkCidrs } from "./load-balancer.js";
 import { NATS_PORTS } from "./nats-config.js";
@@ -102,7 +102,7 @@ export class AgentServerNetworkPolicy extends Construct {
   constructor(scope: Construct, id: string, props: AgentServerPolicyProps) {
     super(scope, id);
     checkCidrs(props.agentEgressCidrs, "networkPolicy.agentEgressCidrs");
-    const servicePorts = [tcp(DEFAULT_PORTS.router), tcp(DEFAULT_PORTS.events)];
+    const servicePorts = [tcp(DEFAULT_PORTS.router), tcp(DEFAULT_PORTS.stream)];
     const ingress: k8s.NetworkPolicyIngressRule[] = [];
     const clientPeers = [
       ...props.clients.map(peerFrom),

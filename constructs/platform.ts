@@ -73,18 +73,36 @@ export interface AgentServerGroupSpec {
   /** Horizontal autoscaling. When set, the workload has no static `replicas`. @default none */
   readonly autoscaling?: AutoscalingSpec;
   /**
-   * Container resources.
+   * The server container's resources (sockets, keys, NATS; no agent runs here).
    * @default requests 250m / 512Mi, limits 1 / 1Gi, ephemeral storage 1Gi
    */
   readonly resources?: ResourceSpec;
+  /**
+   * The runner sidecar's resources. Every agent's CPU and memory count against these, so an agent that
+   * exhausts memory OOM-kills the runner (and its agents), never the server. `ephemeralStorage` also
+   * sizes the agents' /tmp.
+   * @default requests 250m / 512Mi, limits 2 / 2Gi, ephemeral storage 1Gi
+   */
+  readonly runnerResources?: ResourceSpec;
   /** Most agents one server runs at once (server.maxAgents). @default the runtime's default (100) */
   readonly maxAgents?: number;
   /**
-   * How long the server drains on SIGTERM (server.shutdownGraceMs). The pod's
-   * terminationGracePeriodSeconds is this plus a 10 s margin.
+   * How long the rest of the SIGTERM drain may take after the agent drain (server.shutdownGraceMs):
+   * stopping agents, flushing events, closing sockets. The pod's terminationGracePeriodSeconds is
+   * agentDrainMs plus this plus a 10 s margin.
    * @default the runtime's default (25000)
    */
   readonly shutdownGraceMs?: number;
+  /**
+   * The drain that waits (server.agentDrainMs): on SIGTERM the server refuses spawns at once and lets
+   * running agents finish for up to this long before it stops the rest. The pod's
+   * terminationGracePeriodSeconds becomes agentDrainMs + shutdownGraceMs plus a 10 s margin; above
+   * zero the PodDisruptionBudget lets one server drain at a time (`maxUnavailable: 1`, unless
+   * `minAvailable` is set) and the HPA removes at most one pod per drain (periods capped at 1800 s).
+   * See docs/operations.md, "Draining", for the trade-offs.
+   * @default 0 (agents are stopped at once)
+   */
+  readonly agentDrainMs?: number;
   /** Exposure outside the cluster. @default { type: "internal" } */
   readonly exposure?: ExposureSpec;
   /** Workload kind. A StatefulSet gives each server a stable id and its own state volume. @default "Deployment" */

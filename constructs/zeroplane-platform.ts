@@ -5,8 +5,8 @@
 import { App, Chart } from "cdk8s";
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import { ALLOWLIST_KEY } from "../runtime/config/index.js";
-import { AgentServer, type AllowlistSource } from "./agent-server.js";
+import { ALLOWLIST_KEY, Z85_KEY_PATTERN } from "../runtime/config/names.js";
+import { AgentServer, type AllowlistSource, type ClientService } from "./agent-server.js";
 import { LABELS, check, checkDnsLabel, checkLabels, imageRef, sortedRecord } from "./common.js";
 import { CurveKeys } from "./curve-keys.js";
 import { checkCidrs } from "./load-balancer.js";
@@ -22,8 +22,6 @@ import {
 import type { ZeroplanePlatformProps } from "./platform.js";
 import { PlatformTreeChecks } from "./tree-checks.js";
 
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
-
 const DEFAULT_PROMETHEUS: PeerLabels = {
   namespaceLabels: { "kubernetes.io/metadata.name": "monitoring" },
   podLabels: { [LABELS.name]: "prometheus" },
@@ -32,6 +30,8 @@ const DEFAULT_PROMETHEUS: PeerLabels = {
 export class ZeroplanePlatform extends Construct {
   readonly props: ZeroplanePlatformProps;
   readonly agentServers: readonly AgentServer[];
+  /** Every Service clients connect through, of every group, sorted by name. */
+  readonly clientServices: readonly ClientService[];
   readonly nats?: NatsCluster;
   readonly curveKeys: CurveKeys;
   readonly monitoring?: Monitoring;
@@ -149,6 +149,9 @@ export class ZeroplanePlatform extends Construct {
       });
       return server;
     });
+    this.clientServices = this.agentServers
+      .flatMap((server) => server.clientServices)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
     if (monitoringOn) {
       this.monitoring = new Monitoring(this, "monitoring", {
@@ -188,7 +191,7 @@ export class ZeroplanePlatform extends Construct {
         );
         spec.publicKeys.forEach((key, index) =>
           check(
-            Z85_KEY.test(key),
+            Z85_KEY_PATTERN.test(key),
             `allowlist.publicKeys[${index}]`,
             "is not a 40-character Z85 public key",
             key,

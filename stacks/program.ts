@@ -21,9 +21,13 @@ export async function zeroplaneProgram(): Promise<Record<string, unknown>> {
     );
   }
   // Synthesize first: a spec the platform rejects fails before any resource is registered.
-  const objects = synthesizeEnvironment(env);
-  const aws = env.aws?.enabled ? new ZeroplaneAws("aws", env, env.aws) : undefined;
-  const kubernetes = new ZeroplaneKubernetes("kubernetes", env, objects, { after: aws ? [aws] : [] });
+  const synthesized = synthesizeEnvironment(env);
+  const aws = env.aws?.enabled ? new ZeroplaneAws("aws", { environment: env, aws: env.aws }) : undefined;
+  const kubernetes = new ZeroplaneKubernetes("kubernetes", {
+    environment: env,
+    synthesized,
+    after: aws ? [aws] : [],
+  });
 
   const configuredKey = "publicKey" in env.curve ? env.curve.publicKey : undefined;
   if (aws && configuredKey) {

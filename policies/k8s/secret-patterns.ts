@@ -2,7 +2,7 @@
  * What a secret looks like when someone pastes one into an env var or a ConfigMap. The patterns
  * err on the side of flagging; names that only point at a secret (files, refs) are allowed.
  */
-import { ALLOWLIST_KEY, CURVE_SECRET_KEYS } from "../../runtime/config/index.js";
+import { ALLOWLIST_KEY, CURVE_SECRET_KEYS, Z85_KEY_PATTERN } from "../../runtime/config/names.js";
 
 /** Names that say "this holds a secret". */
 const SECRET_NAME =
@@ -24,7 +24,6 @@ const VALUE_PATTERNS: readonly { readonly what: string; readonly pattern: RegExp
 ];
 
 /** A 40-character Z85 key (CURVE), with at least one Z85 punctuation character. */
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 const Z85_PUNCTUATION = /[.\-:+=^!/*?&<>()[\]{}@%$#]/;
 
 /** `password: hunter2` / `"token": "abc"` / `secret = xyz` inside a config file. */
@@ -58,7 +57,7 @@ export function secretLiteralReason(name: string, value: string): string | undef
   if (SECRET_NAME.test(name) && !REFERENCE_NAME.test(name) && !isPublicName(name)) {
     return `the name "${name}" says it holds a secret and the value is a literal`;
   }
-  if (!isPublicName(name) && Z85_KEY.test(value.trim()) && Z85_PUNCTUATION.test(value)) {
+  if (!isPublicName(name) && Z85_KEY_PATTERN.test(value.trim()) && Z85_PUNCTUATION.test(value)) {
     return "the value is a 40-character Z85 (CURVE) key";
   }
   for (const match of value.matchAll(EMBEDDED_ASSIGNMENT)) {

@@ -8,12 +8,14 @@ import { metadataRules } from "./metadata.js";
 import { natsRules } from "./nats.js";
 import { networkRules } from "./network.js";
 import { podSecurityRules } from "./pod-security.js";
+import { runnerRules } from "./runner.js";
 import { secretRules } from "./secrets.js";
 
 export const RULES: readonly Rule[] = [
   ...podSecurityRules,
   ...containerRules,
   ...secretRules,
+  ...runnerRules,
   ...availabilityRules,
   ...networkRules,
   ...natsRules,

@@ -4,7 +4,7 @@
  * authentication (agent pods run arbitrary commands, and must not read or forge every subject)
  * and, as advice, TLS on the client and cluster ports.
  */
-import { defaultConfig, ENV_VARS } from "../../runtime/config/index.js";
+import { ENV_VARS, SHARED_DEFAULTS } from "../../runtime/config/names.js";
 import type { K8sObject, ObjectFinding, SetRule } from "../core/types.js";
 import { parseEnvBoolean, resolveEnv } from "../k8s/env.js";
 import { imageBaseName } from "../k8s/images.js";
@@ -223,7 +223,7 @@ export const natsRules: readonly SetRule[] = [
     scope: "set",
     productionOnly: true,
     description: `In production, agent servers with NATS enabled write their JetStream stream with at least ${MIN_STREAM_REPLICAS} replicas (${NATS_REPLICAS}).`,
-    fix: `Set ${NATS_REPLICAS}=${MIN_STREAM_REPLICAS} on the agent server (the runtime default is ${defaultConfig().nats.replicas}).`,
+    fix: `Set ${NATS_REPLICAS}=${MIN_STREAM_REPLICAS} on the agent server (the runtime default is ${SHARED_DEFAULTS["nats.replicas"]}).`,
     checks: [],
     check(objects) {
       const findings: ObjectFinding[] = [];
@@ -242,7 +242,8 @@ export const natsRules: readonly SetRule[] = [
             });
             continue;
           }
-          const value = replicas.kind === "literal" ? Number(replicas.value) : defaultConfig().nats.replicas;
+          const value =
+            replicas.kind === "literal" ? Number(replicas.value) : SHARED_DEFAULTS["nats.replicas"];
           if (!(value >= MIN_STREAM_REPLICAS)) {
             findings.push({
               object,

@@ -1,7 +1,7 @@
 /**
  * Network exposure: NetworkPolicy coverage, Services, external load balancers (CHECKS.md section H).
  */
-import { ENV_VARS } from "../../runtime/config/index.js";
+import { ENV_VARS } from "../../runtime/config/names.js";
 import type { K8sObject, ObjectFinding, ObjectRule, Rule, SetRule } from "../core/types.js";
 import { parseEnvBoolean, resolveEnv } from "../k8s/env.js";
 import { at, list, namespaceOf, nameOf, str, stringMap } from "../k8s/read.js";

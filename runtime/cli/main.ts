@@ -18,6 +18,7 @@ import { register as registerList } from "./commands/list.js";
 import { register as registerLogs } from "./commands/logs.js";
 import { register as registerPause } from "./commands/pause.js";
 import { register as registerResume } from "./commands/resume.js";
+import { register as registerRunner } from "./commands/runner.js";
 import { register as registerServer } from "./commands/server.js";
 import { register as registerSignal } from "./commands/signal.js";
 import { register as registerSpawn } from "./commands/spawn.js";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const register of [
     registerServer,
+    registerRunner,
     registerKeygen,
     registerSpawn,
     registerList,

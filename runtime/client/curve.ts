@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { curveKeyPair } from "zeromq";
-import { CLIENT_ENV_VARS } from "../config/index.js";
+import { CLIENT_ENV_VARS, Z85_KEY_PATTERN } from "../config/index.js";
 import { publicKeyFromSecret } from "../security/keys.js";
 import { ClientUsageError } from "./errors.js";
 
@@ -27,12 +27,10 @@ export interface CurveKeySources {
   readonly clientPublicKeyFile?: string;
 }
 
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
-
 /** Checks a Z85 key, naming where it came from when it is malformed. */
 export function checkZ85Key(key: string, source: string): string {
   const trimmed = key.trim();
-  if (!Z85_KEY.test(trimmed)) {
+  if (!Z85_KEY_PATTERN.test(trimmed)) {
     throw new ClientUsageError(
       `${source} is not a 40-character Z85 CURVE key (got ${trimmed.length} characters). Fix: use a key written by \`zeroplane keygen\`.`,
     );

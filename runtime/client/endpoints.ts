@@ -8,7 +8,7 @@ import { DEFAULT_PORTS } from "../config/index.js";
 import { ClientUsageError, UnreachableError } from "./errors.js";
 
 /** How far the PUB port sits from the ROUTER port by default (5556 - 5555). */
-export const PUBLISH_PORT_OFFSET = DEFAULT_PORTS.events - DEFAULT_PORTS.router;
+export const PUBLISH_PORT_OFFSET = DEFAULT_PORTS.stream - DEFAULT_PORTS.router;
 
 export interface ParsedEndpoint {
   readonly scheme: "tcp" | "ipc" | "dns";

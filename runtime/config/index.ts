@@ -1,90 +1,46 @@
 /**
- * The agent server's configuration: one schema, one set of names.
+ * The agent server's configuration loader: one schema, defaults, and the file and environment layers.
  *
  * Precedence: built-in defaults, then a config file (YAML or JSON), then `ZEROPLANE_*`
- * environment variables. This module is the single source of the environment variable names,
- * the config keys, the default ports and the default mount paths: the constructs import them,
- * so the deployment and the runtime cannot drift apart.
+ * environment variables. The names it reads (environment variables, config keys, ports, paths)
+ * live in ./names.ts, which the deployment kit imports; this module re-exports them so runtime
+ * code has one import.
  */
 import { readFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import {
+  AGENT_DEFAULT_GID,
+  AGENT_DEFAULT_UID,
+  CLIENT_ENV_VARS,
+  CONFIG_FILE_ENV,
+  DEFAULT_PATHS,
+  DEFAULT_PORTS,
+  ENV_VARS,
+  RUNNER_MODES,
+  SHARED_DEFAULTS,
+  Z85_KEY_PATTERN,
+} from "./names.js";
+import { MAX_TIMER_MS } from "../protocol/limits.js";
 
-/** Default network ports. The constructs expose exactly these unless told otherwise. */
-export const DEFAULT_PORTS = {
-  /** ZeroMQ ROUTER socket: requests from DEALER clients. */
-  router: 5555,
-  /** ZeroMQ PUB socket: agent status changes and output, streamed to subscribers. */
-  events: 5556,
-  /** HTTP: /healthz, /readyz and /metrics. */
-  http: 9090,
-} as const;
-
-/** Where the constructs mount files into the agent server's pod, and where the runtime looks by default. */
-export const DEFAULT_PATHS = {
-  /** Directory holding the server's CURVE keypair (a mounted Secret). */
-  curveDir: "/var/run/zeroplane/curve",
-  /** The server's CURVE secret key, Z85 (40 characters). */
-  curveSecretKeyFile: "/var/run/zeroplane/curve/server.key_secret",
-  /** The server's CURVE public key, Z85 (40 characters). */
-  curvePublicKeyFile: "/var/run/zeroplane/curve/server.key",
-  /** Directory holding the client allowlist (a mounted Secret or ConfigMap, reloaded on change). */
-  allowlistDir: "/var/run/zeroplane/allowlist",
-  /** Client public keys allowed through ZAP, one Z85 key per line. */
-  allowlistFile: "/var/run/zeroplane/allowlist/allowlist.txt",
-  /** Writable state: agent records for orphan reaping, the NATS spool. An emptyDir or PVC. */
-  stateDir: "/var/lib/zeroplane",
-  /** Directory holding NATS credentials files (a mounted Secret). */
-  natsCredentialsDir: "/var/run/zeroplane/nats",
-  /** Directory shared by the server and runner containers (an emptyDir); holds the runner's socket. */
-  runnerDir: "/var/run/zeroplane/runner",
-  /** The runner's Unix socket, in runnerDir. The runner accepts one connection (the server's) per lifetime. */
-  runnerSocket: "/var/run/zeroplane/runner/runner.sock",
-} as const;
-
-/**
- * How the server reaches the process runner (see docs/runner.md):
- * - `process`: the server starts `zeroplane runner` as its own child (locally and in a single-container image);
- * - `socket`: the server connects to a runner already listening on `runner.socket` (the Kubernetes sidecar);
- * - `inline`: agents are children of the server itself. No isolation: for benchmarks and tests only.
- */
-export const RUNNER_MODES = ["process", "socket", "inline"] as const;
-export type RunnerMode = (typeof RUNNER_MODES)[number];
-
-/** Arguments of the runner container (after the image's `zeroplane` entrypoint). */
-export const RUNNER_CONTAINER_ARGS = ["runner", "--listen", DEFAULT_PATHS.runnerSocket] as const;
-
-/** The dedicated unprivileged uid/gid agents run as when the runner starts as root, and the runner container's uid. */
-export const AGENT_DEFAULT_UID = 10002;
-export const AGENT_DEFAULT_GID = 10002;
-
-/** Keys in a mounted CURVE Secret. The keygen Job writes these; the server reads them. */
-export const CURVE_SECRET_KEYS = {
-  publicKey: "server.key",
-  secretKey: "server.key_secret",
-} as const;
-
-/** Key in the allowlist Secret or ConfigMap. */
-export const ALLOWLIST_KEY = "allowlist.txt";
-
-/** The environment variable that names a config file. */
-export const CONFIG_FILE_ENV = "ZEROPLANE_CONFIG";
-
-/** HTTP paths served by the observability port. */
-export const HTTP_PATHS = { healthz: "/healthz", readyz: "/readyz", metrics: "/metrics" } as const;
+export * from "./names.js";
 
 const MiB = 1024 * 1024;
 
 const zmqEndpoint = z
   .string()
   .regex(/^(tcp|ipc|inproc):\/\/.+$/, "must be a ZeroMQ endpoint such as tcp://0.0.0.0:5555");
-const z85Key = z
-  .string()
-  .regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/, "must be a 40-character Z85 key");
+const z85Key = z.string().regex(Z85_KEY_PATTERN, "must be a 40-character Z85 key");
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
+/** Durations that end up in timers: setTimeout fires at once past MAX_TIMER_MS (about 24.8 days). */
+const timerMessage = `must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer Node honours`;
+const durationMs = nonNegativeInt.max(MAX_TIMER_MS, timerMessage);
+const positiveDurationMs = positiveInt.max(MAX_TIMER_MS, timerMessage);
+/** libzmq's ZMQ_HEARTBEAT_TTL ceiling (deciseconds in a 16-bit field). */
+const MAX_HEARTBEAT_TTL_MS = 6_553_599;
 
 const serverSchema = z
   .object({
@@ -96,16 +52,20 @@ const serverSchema = z
     publishBind: zmqEndpoint,
     maxMessageBytes: positiveInt,
     maxAgents: positiveInt,
-    idempotencyWindowMs: positiveInt,
-    requestTimeoutMs: positiveInt,
-    shutdownGraceMs: positiveInt,
+    idempotencyWindowMs: positiveDurationMs,
+    requestTimeoutMs: positiveDurationMs,
+    shutdownGraceMs: positiveDurationMs,
+    agentDrainMs: durationMs,
     stopAgentsOnShutdown: z.boolean(),
-    heartbeatIntervalMs: nonNegativeInt,
-    heartbeatTimeoutMs: nonNegativeInt,
-    heartbeatTtlMs: nonNegativeInt,
+    heartbeatIntervalMs: durationMs,
+    heartbeatTimeoutMs: durationMs,
+    heartbeatTtlMs: nonNegativeInt.max(
+      MAX_HEARTBEAT_TTL_MS,
+      `must be at most ${MAX_HEARTBEAT_TTL_MS} ms (libzmq ZMQ_HEARTBEAT_TTL)`,
+    ),
     sendHighWaterMark: nonNegativeInt,
     receiveHighWaterMark: nonNegativeInt,
-    handshakeTimeoutMs: nonNegativeInt,
+    handshakeTimeoutMs: durationMs,
   })
   .strict();
 
@@ -122,13 +82,24 @@ const securitySchema = z
 const runnerSchema = z
   .object({
     outputCapBytes: positiveInt,
-    retentionMs: nonNegativeInt,
-    stopGraceMs: positiveInt,
+    retentionMs: durationMs,
+    /** Bytes of retained output and agent records; 0 derives it from the container memory limit. */
+    memoryBudgetBytes: nonNegativeInt,
+    stopGraceMs: positiveDurationMs,
     stateDir: z.string().min(1),
     mode: z.enum(RUNNER_MODES),
     socket: z.string().min(1),
     agentUid: nonNegativeInt,
     agentGid: nonNegativeInt,
+    // Per-agent limits (docs/runner.md): the default when a spawn sets none, and the most a spawn may ask; 0 is none.
+    defaultMemoryBytes: nonNegativeInt,
+    maxMemoryBytes: nonNegativeInt,
+    defaultCpuSeconds: nonNegativeInt,
+    maxCpuSeconds: nonNegativeInt,
+    defaultProcesses: nonNegativeInt,
+    maxProcesses: nonNegativeInt,
+    defaultOpenFiles: nonNegativeInt,
+    maxOpenFiles: nonNegativeInt,
   })
   .strict();
 
@@ -167,7 +138,7 @@ const natsSchema = z
     spoolDir: z.string().min(1).optional(),
     spoolMaxBytes: positiveInt,
     spoolFullPolicy: z.enum(["refuse-spawns", "drop-oldest"]),
-    reconnectWaitMs: positiveInt,
+    reconnectWaitMs: positiveDurationMs,
   })
   .strict();
 
@@ -200,12 +171,14 @@ export function defaultConfig(): ZeroplaneConfig {
     server: {
       id: hostname().replace(/[^A-Za-z0-9_-]/g, "-"),
       bind: `tcp://0.0.0.0:${DEFAULT_PORTS.router}`,
-      publishBind: `tcp://0.0.0.0:${DEFAULT_PORTS.events}`,
+      publishBind: `tcp://0.0.0.0:${DEFAULT_PORTS.stream}`,
       maxMessageBytes: 10 * MiB,
-      maxAgents: 100,
+      maxAgents: SHARED_DEFAULTS["server.maxAgents"],
       idempotencyWindowMs: 10 * 60_000,
       requestTimeoutMs: 30_000,
-      shutdownGraceMs: 25_000,
+      shutdownGraceMs: SHARED_DEFAULTS["server.shutdownGraceMs"],
+      // On SIGTERM, how long running agents may keep running before they are stopped (0: stop at once).
+      agentDrainMs: SHARED_DEFAULTS["server.agentDrainMs"],
       stopAgentsOnShutdown: true,
       heartbeatIntervalMs: 5_000,
       heartbeatTimeoutMs: 15_000,
@@ -221,12 +194,21 @@ export function defaultConfig(): ZeroplaneConfig {
     runner: {
       outputCapBytes: 10 * MiB,
       retentionMs: 5 * 60_000,
+      memoryBudgetBytes: 0,
       stopGraceMs: 10_000,
       stateDir: join(tmpdir(), "zeroplane"),
       mode: "process",
       socket: DEFAULT_PATHS.runnerSocket,
       agentUid: AGENT_DEFAULT_UID,
       agentGid: AGENT_DEFAULT_GID,
+      defaultMemoryBytes: 0,
+      maxMemoryBytes: 0,
+      defaultCpuSeconds: 0,
+      maxCpuSeconds: 0,
+      defaultProcesses: 0,
+      maxProcesses: 0,
+      defaultOpenFiles: 0,
+      maxOpenFiles: 0,
     },
     // Loopback unless asked: the image and the constructs set 0.0.0.0 for probes and Prometheus.
     http: { host: "127.0.0.1", port: DEFAULT_PORTS.http },
@@ -236,7 +218,7 @@ export function defaultConfig(): ZeroplaneConfig {
       urls: ["nats://127.0.0.1:4222"],
       stream: "AGENT_EVENTS",
       subjectPrefix: "agent.events",
-      replicas: 1,
+      replicas: SHARED_DEFAULTS["nats.replicas"],
       maxAgeMs: 7 * 24 * 3_600_000,
       storage: "file",
       commands: false,
@@ -246,98 +228,9 @@ export function defaultConfig(): ZeroplaneConfig {
       spoolFullPolicy: "refuse-spawns",
       reconnectWaitMs: 2_000,
     },
-    log: { level: "info" },
+    log: { level: SHARED_DEFAULTS["log.level"] },
   };
 }
-
-/**
- * Every environment variable the runtime reads, keyed by its config path.
- * Names are `ZEROPLANE_<SECTION>_<KEY>` in upper snake case. Import these; never retype them.
- */
-export const ENV_VARS = {
-  "server.id": "ZEROPLANE_SERVER_ID",
-  "server.bind": "ZEROPLANE_SERVER_BIND",
-  "server.publishBind": "ZEROPLANE_SERVER_PUBLISH_BIND",
-  "server.maxMessageBytes": "ZEROPLANE_SERVER_MAX_MESSAGE_BYTES",
-  "server.maxAgents": "ZEROPLANE_SERVER_MAX_AGENTS",
-  "server.idempotencyWindowMs": "ZEROPLANE_SERVER_IDEMPOTENCY_WINDOW_MS",
-  "server.requestTimeoutMs": "ZEROPLANE_SERVER_REQUEST_TIMEOUT_MS",
-  "server.shutdownGraceMs": "ZEROPLANE_SERVER_SHUTDOWN_GRACE_MS",
-  "server.stopAgentsOnShutdown": "ZEROPLANE_SERVER_STOP_AGENTS_ON_SHUTDOWN",
-  "server.heartbeatIntervalMs": "ZEROPLANE_SERVER_HEARTBEAT_INTERVAL_MS",
-  "server.heartbeatTimeoutMs": "ZEROPLANE_SERVER_HEARTBEAT_TIMEOUT_MS",
-  "server.heartbeatTtlMs": "ZEROPLANE_SERVER_HEARTBEAT_TTL_MS",
-  "server.sendHighWaterMark": "ZEROPLANE_SERVER_SEND_HIGH_WATER_MARK",
-  "server.receiveHighWaterMark": "ZEROPLANE_SERVER_RECEIVE_HIGH_WATER_MARK",
-  "server.handshakeTimeoutMs": "ZEROPLANE_SERVER_HANDSHAKE_TIMEOUT_MS",
-  "security.curve": "ZEROPLANE_SECURITY_CURVE",
-  "security.secretKeyFile": "ZEROPLANE_SECURITY_SECRET_KEY_FILE",
-  "security.secretKey": "ZEROPLANE_SECURITY_SECRET_KEY",
-  "security.allowlistFile": "ZEROPLANE_SECURITY_ALLOWLIST_FILE",
-  "security.allowInsecure": "ZEROPLANE_SECURITY_ALLOW_INSECURE",
-  "runner.outputCapBytes": "ZEROPLANE_RUNNER_OUTPUT_CAP_BYTES",
-  "runner.retentionMs": "ZEROPLANE_RUNNER_RETENTION_MS",
-  "runner.stopGraceMs": "ZEROPLANE_RUNNER_STOP_GRACE_MS",
-  "runner.stateDir": "ZEROPLANE_RUNNER_STATE_DIR",
-  "runner.mode": "ZEROPLANE_RUNNER_MODE",
-  "runner.socket": "ZEROPLANE_RUNNER_SOCKET",
-  "runner.agentUid": "ZEROPLANE_RUNNER_AGENT_UID",
-  "runner.agentGid": "ZEROPLANE_RUNNER_AGENT_GID",
-  "http.host": "ZEROPLANE_HTTP_HOST",
-  "http.port": "ZEROPLANE_HTTP_PORT",
-  "nats.enabled": "ZEROPLANE_NATS_ENABLED",
-  "nats.required": "ZEROPLANE_NATS_REQUIRED",
-  "nats.urls": "ZEROPLANE_NATS_URLS",
-  "nats.stream": "ZEROPLANE_NATS_STREAM",
-  "nats.subjectPrefix": "ZEROPLANE_NATS_SUBJECT_PREFIX",
-  "nats.replicas": "ZEROPLANE_NATS_REPLICAS",
-  "nats.maxAgeMs": "ZEROPLANE_NATS_MAX_AGE_MS",
-  "nats.storage": "ZEROPLANE_NATS_STORAGE",
-  "nats.commands": "ZEROPLANE_NATS_COMMANDS",
-  "nats.commandSubjectPrefix": "ZEROPLANE_NATS_COMMAND_SUBJECT_PREFIX",
-  "nats.queueGroup": "ZEROPLANE_NATS_QUEUE_GROUP",
-  "nats.tlsCaFile": "ZEROPLANE_NATS_TLS_CA_FILE",
-  "nats.tlsCertFile": "ZEROPLANE_NATS_TLS_CERT_FILE",
-  "nats.tlsKeyFile": "ZEROPLANE_NATS_TLS_KEY_FILE",
-  "nats.userFile": "ZEROPLANE_NATS_USER_FILE",
-  "nats.passwordFile": "ZEROPLANE_NATS_PASSWORD_FILE",
-  "nats.tokenFile": "ZEROPLANE_NATS_TOKEN_FILE",
-  "nats.nkeySeedFile": "ZEROPLANE_NATS_NKEY_SEED_FILE",
-  "nats.credsFile": "ZEROPLANE_NATS_CREDS_FILE",
-  "nats.spoolDir": "ZEROPLANE_NATS_SPOOL_DIR",
-  "nats.spoolMaxBytes": "ZEROPLANE_NATS_SPOOL_MAX_BYTES",
-  "nats.spoolFullPolicy": "ZEROPLANE_NATS_SPOOL_FULL_POLICY",
-  "nats.reconnectWaitMs": "ZEROPLANE_NATS_RECONNECT_WAIT_MS",
-  "log.level": "ZEROPLANE_LOG_LEVEL",
-} as const;
-
-/**
- * Environment variables read by the client SDK and the `zeroplane` CLI (not by the server).
- * `loadConfig()` ignores them, so a shell that talks to a server can also start one.
- */
-export const CLIENT_ENV_VARS = {
-  /** Comma-separated server endpoints: tcp://host:5555 or dns://name:5555 (every A/AAAA record). */
-  endpoints: "ZEROPLANE_ENDPOINTS",
-  /** Comma-separated PUB endpoints, in the same order as the endpoints. @default router port + 1 */
-  publishEndpoints: "ZEROPLANE_PUBLISH_ENDPOINTS",
-  /** The server's CURVE public key (Z85), or a file holding it. */
-  serverPublicKey: "ZEROPLANE_SERVER_PUBLIC_KEY",
-  serverPublicKeyFile: "ZEROPLANE_SERVER_PUBLIC_KEY_FILE",
-  /** The client's CURVE keypair (Z85), or files holding them. */
-  clientSecretKey: "ZEROPLANE_CLIENT_SECRET_KEY",
-  clientSecretKeyFile: "ZEROPLANE_CLIENT_SECRET_KEY_FILE",
-  clientPublicKey: "ZEROPLANE_CLIENT_PUBLIC_KEY",
-  clientPublicKeyFile: "ZEROPLANE_CLIENT_PUBLIC_KEY_FILE",
-  /** Per-call deadline in milliseconds, retries included. */
-  timeoutMs: "ZEROPLANE_CLIENT_TIMEOUT_MS",
-  /** A YAML client config file. */
-  config: "ZEROPLANE_CLIENT_CONFIG",
-} as const;
-
-/** A config path such as `server.maxAgents`. */
-export type ConfigKey = keyof typeof ENV_VARS;
-/** An environment variable name such as `ZEROPLANE_SERVER_MAX_AGENTS`. */
-export type EnvVarName = (typeof ENV_VARS)[ConfigKey];
 
 /** A config error that names the key, the bad value and the fix. */
 export class ConfigError extends Error {
@@ -574,16 +467,24 @@ function isLoopbackNatsUrl(url: string): boolean {
 }
 
 /**
- * Refuses a plaintext ZeroMQ listener beyond loopback, and NATS command intake from an
- * unauthenticated NATS beyond loopback, unless explicitly allowed.
+ * The one security check, run by loadConfig and again by startServer (whose config may not come from
+ * loadConfig). Refuses a plaintext ZeroMQ listener beyond loopback, and NATS command intake from an
+ * unauthenticated NATS beyond loopback, unless explicitly allowed. With scope "server" (serving, not
+ * only reading the config) CURVE also needs a client allowlist.
  */
-function checkSecurity(config: ZeroplaneConfig): void {
+export function checkSecurity(config: ZeroplaneConfig, scope: "config" | "server" = "config"): void {
   checkCommandIntake(config);
   if (config.security.curve) {
     if (config.security.secretKey && config.security.secretKeyFile) {
       throw new ConfigError(
         `both ${ENV_VARS["security.secretKey"]} and ${ENV_VARS["security.secretKeyFile"]} are set. Fix: set only one (prefer the file, mounted from a Secret).`,
         "security.secretKey",
+      );
+    }
+    if (scope === "server" && !config.security.allowlistFile) {
+      throw new ConfigError(
+        `CURVE is on but no client allowlist is configured. Fix: set ${ENV_VARS["security.allowlistFile"]} to a file with one client public key (Z85) per line.`,
+        "security.allowlistFile",
       );
     }
     return;
@@ -595,9 +496,4 @@ function checkSecurity(config: ZeroplaneConfig): void {
       "security.curve",
     );
   }
-}
-
-/** The environment variable for a config key. Typed, so a typo fails to compile. */
-export function envVar(key: ConfigKey): EnvVarName {
-  return ENV_VARS[key];
 }

@@ -6,8 +6,13 @@ import type { LifecycleEvent } from "../protocol/index.js";
 export interface EventSink {
   /** Queues an event for publishing. Never throws; failures go to the spool. */
   publish(event: LifecycleEvent): void;
-  /** False when the spool is full and the policy is "refuse-spawns": the server refuses spawns with UNAVAILABLE. */
+  /** False when spawnRefusal() gives a reason. */
   acceptingSpawns(): boolean;
+  /**
+   * Why spawns must be refused with UNAVAILABLE, naming the spool directory, or null: the spool's disk
+   * fails or is nearly full, or the spool is full under the "refuse-spawns" policy.
+   */
+  spawnRefusal(): string | null;
   /** False when NATS is required and not connected: /readyz reports it. */
   ready(): boolean;
   /** Flushes what it can within the deadline, then closes. */

@@ -12,15 +12,20 @@
  * base64 strings), for `nats req` from a shell.
  */
 import type { Logger } from "pino";
-import { decode, encode } from "@msgpack/msgpack";
 import type { Msg, NatsConnection, Subscription } from "nats";
+import {
+  decodeRequest,
+  describeWireValue,
+  encodeError,
+  encodeResult,
+  type WireEncoding,
+} from "../protocol/codec.js";
 import {
   ERROR_CODES,
   METHODS,
-  PROTOCOL_VERSION,
   ProtocolError,
+  toProtocolError,
   type Method,
-  type ProtocolErrorBody,
   type RequestHandler,
 } from "../protocol/index.js";
 import type { EventsMetrics } from "./metrics.js";
@@ -34,16 +39,8 @@ export interface CommandIntakeOptions {
   readonly handler: RequestHandler;
   readonly logger: Logger;
   readonly metrics: EventsMetrics;
-}
-
-type Encoding = "msgpack" | "json";
-
-interface Reply {
-  readonly v: number;
-  readonly id: string;
-  readonly ok: boolean;
-  readonly result?: unknown;
-  readonly error?: ProtocolErrorBody;
+  /** server.maxMessageBytes: the same bound as the ZeroMQ path. */
+  readonly maxMessageBytes: number;
 }
 
 const JSON_OPEN_BRACE = 0x7b;
@@ -87,98 +84,59 @@ export class CommandIntake {
   }
 
   private async handle(msg: Msg): Promise<void> {
-    const encoding: Encoding = msg.data[0] === JSON_OPEN_BRACE ? "json" : "msgpack";
+    const encoding: WireEncoding = msg.data[0] === JSON_OPEN_BRACE ? "json" : "msgpack";
     const method = msg.subject.slice(msg.subject.lastIndexOf(".") + 1);
     let id = "";
-    let reply: Reply;
+    let reply: Uint8Array;
     try {
-      const envelope = decodeEnvelope(msg.data, encoding);
-      id = envelope.id;
-      checkEnvelope(envelope, method);
-      const result = await this.options.handler(method as Method, envelope.params ?? {});
-      reply = { v: PROTOCOL_VERSION, id, ok: true, result };
+      const decoded = decodeRequest(msg.data, { maxMessageBytes: this.options.maxMessageBytes, encoding });
+      if (!decoded.ok) {
+        id = decoded.id;
+        throw decoded.error;
+      }
+      id = decoded.request.id;
+      checkMethod(decoded.request.method, method);
+      const result = await this.options.handler(method as Method, decoded.request.params ?? {});
+      reply = encodeResult(id, result, encoding);
       this.options.metrics.commands.inc({ method: metricMethod(method), outcome: "ok" });
     } catch (error) {
-      const body = errorBody(error);
-      if (body.code === ERROR_CODES.INTERNAL) {
-        this.options.logger.error({ err: error, method }, "NATS command failed with an internal error");
+      // Internal errors are logged here and answered without details, as on the ZeroMQ path.
+      const wire = toProtocolError(error);
+      if (wire.code === ERROR_CODES.INTERNAL) {
+        this.options.logger.error(
+          { err: wire.cause ?? error, method: metricMethod(method) },
+          "NATS command failed with an internal error",
+        );
       }
-      reply = { v: PROTOCOL_VERSION, id, ok: false, error: body };
-      this.options.metrics.commands.inc({ method: metricMethod(method), outcome: body.code });
+      reply = encodeError(id, wire.toBody(), encoding);
+      this.options.metrics.commands.inc({ method: metricMethod(method), outcome: wire.code });
     }
     if (!msg.reply) return; // A plain publish: nobody to answer.
     try {
-      msg.respond(encodeReply(reply, encoding));
+      msg.respond(reply);
     } catch (error) {
-      this.options.logger.warn({ err: error, method }, "cannot send the NATS command reply");
+      this.options.logger.warn(
+        { err: error, method: metricMethod(method) },
+        "cannot send the NATS command reply",
+      );
     }
   }
 }
 
-interface DecodedEnvelope {
-  readonly v?: unknown;
-  readonly id: string;
-  readonly method?: unknown;
-  readonly params?: unknown;
-}
-
-function decodeEnvelope(data: Uint8Array, encoding: Encoding): DecodedEnvelope {
-  let value: unknown;
-  try {
-    value = encoding === "json" ? JSON.parse(new TextDecoder().decode(data)) : decode(data);
-  } catch (error) {
-    throw new ProtocolError(
-      ERROR_CODES.BAD_REQUEST,
-      `request body is not valid ${encoding === "json" ? "JSON" : "MessagePack"}: ${(error as Error).message}. Fix: send a MessagePack map { v, id, params }.`,
-    );
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ProtocolError(
-      ERROR_CODES.BAD_REQUEST,
-      "request body must be a map { v, id, params }. Fix: send the ZeroMQ request envelope.",
-    );
-  }
-  const envelope = value as Record<string, unknown>;
-  return { ...envelope, id: typeof envelope.id === "string" ? envelope.id : "" };
-}
-
-function checkEnvelope(envelope: DecodedEnvelope, method: string): void {
-  if (envelope.v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(
-      ERROR_CODES.UNSUPPORTED_VERSION,
-      `protocol version ${JSON.stringify(envelope.v)} is not supported. Fix: send v: ${PROTOCOL_VERSION}.`,
-    );
-  }
+/** The subject names the method; an envelope `method`, if present, must agree. */
+function checkMethod(envelopeMethod: unknown, method: string): void {
   if (!(METHODS as readonly string[]).includes(method)) {
     throw new ProtocolError(
       ERROR_CODES.UNKNOWN_METHOD,
-      `unknown method "${method}" (the subject's last token). Fix: use one of ${METHODS.join(", ")}.`,
+      `unknown method ${describeWireValue(method)} (the subject's last token). Fix: use one of ${METHODS.join(", ")}.`,
     );
   }
-  if (envelope.method !== undefined && envelope.method !== method) {
+  if (envelopeMethod !== undefined && envelopeMethod !== method) {
     throw new ProtocolError(
       ERROR_CODES.BAD_REQUEST,
-      `envelope method ${JSON.stringify(envelope.method)} does not match the subject's method "${method}". Fix: send to the subject of that method, or drop method from the envelope.`,
+      `envelope method ${describeWireValue(envelopeMethod)} does not match the subject's method "${method}". Fix: send to the subject of that method, or drop method from the envelope.`,
     );
   }
-}
-
-function errorBody(error: unknown): ProtocolErrorBody {
-  if (error instanceof ProtocolError) return error.toBody();
-  return new ProtocolError(
-    ERROR_CODES.INTERNAL,
-    `internal error: ${(error as Error)?.message ?? String(error)}`,
-  ).toBody();
-}
-
-function encodeReply(reply: Reply, encoding: Encoding): Uint8Array {
-  if (encoding === "msgpack") return encode(reply, { ignoreUndefined: true });
-  // Read the raw value from the holder: Buffer's toJSON would run before a replacer sees `value`.
-  const text = JSON.stringify(reply, function (this: Record<string, unknown>, key: string, value: unknown) {
-    const raw = this[key];
-    return raw instanceof Uint8Array ? Buffer.from(raw).toString("base64") : value;
-  });
-  return new TextEncoder().encode(text);
 }
 
 /** Bounded label values: unknown methods share one label. */

@@ -34,9 +34,21 @@ export function spoolDirectory(config: ZeroplaneConfig): string {
   return config.nats.spoolDir ?? join(config.runner.stateDir, "spool");
 }
 
-function openSpool(dir: string, maxBytes: number, logger: Logger): Spool {
+/** What the spool reports about its disk, for the metrics and the log. */
+interface SpoolDiskHooks {
+  onWriteError(error: NodeJS.ErrnoException): void;
+  onWriteRecovered(): void;
+}
+
+function openSpool(dir: string, maxBytes: number, logger: Logger, hooks: SpoolDiskHooks): Spool {
   try {
-    return new Spool({ dir, maxBytes, onCorruption: (message) => logger.error({ spoolDir: dir }, message) });
+    return new Spool({
+      dir,
+      maxBytes,
+      onCorruption: (message) => logger.error({ spoolDir: dir }, message),
+      onWriteError: (error) => hooks.onWriteError(error),
+      onWriteRecovered: () => hooks.onWriteRecovered(),
+    });
   } catch (error) {
     throw new ConfigError(
       `cannot open the event spool at ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. Fix: make ${ENV_VARS["nats.spoolDir"]} (or ${ENV_VARS["runner.stateDir"]}, whose spool/ folder is the default) a writable directory, such as an emptyDir or PVC mount.`,
@@ -55,13 +67,31 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
   const logger = options.logger;
   const connectOptions = connectionOptions(nats, `zeroplane-agent-server/${config.server.id}`);
   const spoolDir = spoolDirectory(config);
-  const spool = openSpool(spoolDir, nats.spoolMaxBytes, logger);
+  // One log line per failure episode; every failed attempt is counted in the metric.
+  let writeFailing = false;
+  const spool = openSpool(spoolDir, nats.spoolMaxBytes, logger, {
+    onWriteError(error) {
+      metrics.spoolWriteFailures.inc();
+      if (writeFailing) return;
+      writeFailing = true;
+      logger.error(
+        { err: error, spoolDir, unwrittenBytes: spool.unwrittenBytes() },
+        "cannot write the lifecycle event spool: events wait in memory and spawns are refused until the disk takes them again",
+      );
+    },
+    onWriteRecovered() {
+      writeFailing = false;
+      logger.info({ spoolDir }, "the lifecycle event spool is writable again; spawns are accepted");
+    },
+  });
 
   let link: NatsLink | null = null;
   const metrics = createEventsMetrics(registry, {
     spoolEvents: () => spool.depthEvents(),
     spoolBytes: () => spool.depthBytes(),
     connected: () => link?.isUsable() ?? false,
+    spoolUnavailable: () => publisher.diskProblem() !== null,
+    spoolDiskFreeBytes: () => spool.freeDiskBytes(),
   });
   const publisher = new EventPublisher({
     spool,
@@ -83,6 +113,7 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
         handler,
         logger,
         metrics,
+        maxMessageBytes: config.server.maxMessageBytes,
       });
       logger.info({ subjects: intake.subjects(), queueGroup: nats.queueGroup }, "taking commands over NATS");
     },
@@ -106,6 +137,13 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
   );
   link.start();
 
+  const spawnRefusal = (): string | null => {
+    const refusal = publisher.spawnRefusal();
+    // The server asks once per spawn request, so each refusal is one refused spawn.
+    if (refusal !== null) metrics.spawnsRefused.inc();
+    return refusal;
+  };
+
   let closing: Promise<void> | null = null;
   const activeLink = link;
   return {
@@ -113,11 +151,9 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
       publisher.publish(event);
     },
     acceptingSpawns(): boolean {
-      const accepting = publisher.acceptingSpawns();
-      // The server asks once per spawn request, so each "no" is one refused spawn.
-      if (!accepting) metrics.spawnsRefused.inc();
-      return accepting;
+      return spawnRefusal() === null;
     },
+    spawnRefusal,
     ready(): boolean {
       return !nats.required || activeLink.isUsable();
     },

@@ -3,12 +3,14 @@
  * `remove()` unregisters them so a restarted service can register again on the same registry.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
+import { EVENTS_METRIC_NAMES, METRIC_LABELS } from "../config/names.js";
 
 export interface EventsMetrics {
   readonly published: Counter;
   readonly publishFailures: Counter;
   readonly duplicates: Counter;
   readonly spoolDropped: Counter;
+  readonly spoolWriteFailures: Counter;
   readonly spawnsRefused: Counter;
   readonly commands: Counter<"method" | "outcome">;
   remove(): void;
@@ -19,19 +21,14 @@ export interface EventsGaugeSource {
   spoolEvents(): number;
   spoolBytes(): number;
   connected(): boolean;
+  /** True while the spool's disk fails or is below its free-space reserve (spawns are refused). */
+  spoolUnavailable(): boolean;
+  /** Free bytes on the spool's filesystem, or null if unknown. */
+  spoolDiskFreeBytes(): number | null;
 }
 
-export const METRIC_NAMES = {
-  published: "zeroplane_events_published_total",
-  publishFailures: "zeroplane_events_publish_failures_total",
-  duplicates: "zeroplane_events_duplicates_total",
-  spoolDepthEvents: "zeroplane_events_spool_depth_events",
-  spoolDepthBytes: "zeroplane_events_spool_depth_bytes",
-  spoolDropped: "zeroplane_events_spool_dropped_total",
-  spawnsRefused: "zeroplane_events_spawns_refused_total",
-  natsConnected: "zeroplane_events_nats_connected",
-  commands: "zeroplane_nats_commands_total",
-} as const;
+/** The names live in runtime/config/names.ts, shared with the monitoring construct. */
+export const METRIC_NAMES = EVENTS_METRIC_NAMES;
 
 export function createEventsMetrics(registry: Registry, source: EventsGaugeSource): EventsMetrics {
   const registers = [registry];
@@ -71,6 +68,27 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
     help: "Lifecycle events dropped, oldest first, because the spool was full.",
     registers,
   });
+  const spoolWriteFailures = new Counter({
+    name: METRIC_NAMES.spoolWriteFailures,
+    help: "Failed writes to the spool's disk (ENOSPC, EIO…), first attempts and retries; the events wait in memory.",
+    registers,
+  });
+  new Gauge({
+    name: METRIC_NAMES.spoolUnavailable,
+    help: "1 while the spool's disk fails or has less free space than the reserve: spawns are refused with UNAVAILABLE.",
+    registers,
+    collect() {
+      this.set(source.spoolUnavailable() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: METRIC_NAMES.spoolDiskFreeBytes,
+    help: "Free bytes on the spool's filesystem (statfs), -1 when unknown.",
+    registers,
+    collect() {
+      this.set(source.spoolDiskFreeBytes() ?? -1);
+    },
+  });
   const spawnsRefused = new Counter({
     name: METRIC_NAMES.spawnsRefused,
     help: "Spawns refused because the spool was full under the refuse-spawns policy.",
@@ -87,7 +105,7 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
   const commands = new Counter({
     name: METRIC_NAMES.commands,
     help: "Commands received over NATS, by method and outcome (ok or an error code).",
-    labelNames: ["method", "outcome"] as const,
+    labelNames: [METRIC_LABELS.method, METRIC_LABELS.outcome],
     registers,
   });
   return {
@@ -95,6 +113,7 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
     publishFailures,
     duplicates,
     spoolDropped,
+    spoolWriteFailures,
     spawnsRefused,
     commands,
     remove() {

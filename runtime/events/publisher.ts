@@ -10,19 +10,31 @@
  *   them by Nats-Msg-Id, so nothing is stored twice and the per-agent order holds;
  * - when the spool is full, the oldest records are dropped and counted (both policies: under
  *   refuse-spawns, spawns stop at 90% so the rest is headroom for agents already running, and dropping is
- *   the last resort).
+ *   the last resort);
+ * - when the spool's disk fails (ENOSPC, EIO) or has less free space than the reserve, spawns are
+ *   refused under both policies with a message naming the spool directory; events of agents already
+ *   running wait in memory (bounded, see Spool) and are written and published in order once the disk
+ *   takes them again.
  */
 import type { Logger } from "pino";
 import { headers as natsHeaders, type JetStreamClient, type PubAck } from "nats";
+import { ENV_VARS, EVENTS_METRIC_NAMES } from "../config/names.js";
 import type { LifecycleEvent } from "../protocol/index.js";
 import type { EventsMetrics } from "./metrics.js";
-import { Spool, type SpooledRecord } from "./spool.js";
+import { Spool, SpoolUnavailableError, type SpooledRecord } from "./spool.js";
 import { eventMessageId, eventSubject } from "./subjects.js";
 
 export type SpoolFullPolicy = "refuse-spawns" | "drop-oldest";
 
 /** Share of the spool at which the refuse-spawns policy stops accepting spawns. */
 export const REFUSE_SPAWNS_AT = 0.9;
+/** Free bytes the spool's filesystem must keep for events of running agents, or spawns are refused. */
+export const DISK_RESERVE_MAX_BYTES = 1024 * 1024;
+
+/** The free-space reserve for a spool of `maxBytes`: the refuse-spawns headroom, at most 1 MiB. */
+export function diskReserveBytes(maxBytes: number): number {
+  return Math.min(DISK_RESERVE_MAX_BYTES, Math.ceil(maxBytes * (1 - REFUSE_SPAWNS_AT)));
+}
 
 export interface PublisherOptions {
   readonly spool: Spool;
@@ -82,6 +94,7 @@ export class EventPublisher {
   private closed = false;
   private idleWaiters: Array<() => void> = [];
   private lastDropWarning = 0;
+  private lastSpoolErrorLog = 0;
   private pumpScheduled = false;
 
   constructor(private readonly options: PublisherOptions) {
@@ -115,18 +128,60 @@ export class EventPublisher {
         });
       }
     } catch (error) {
-      this.options.logger.error(
-        { err: error, agentId: event.agentId, type: event.type, seq: event.seq },
-        "cannot spool lifecycle event; dropped",
-      );
       this.options.metrics.spoolDropped.inc();
+      // A failing disk refuses every event: one log line per 10 s, the metric counts them all.
+      const now = Date.now();
+      if (!(error instanceof SpoolUnavailableError) || now - this.lastSpoolErrorLog > 10_000) {
+        this.lastSpoolErrorLog = now;
+        this.options.logger.error(
+          { err: error, agentId: event.agentId, type: event.type, seq: event.seq, spoolDir: this.spool.dir },
+          "cannot spool lifecycle event; dropped (see zeroplane_events_spool_dropped_total)",
+        );
+      }
     }
   }
 
-  /** False under refuse-spawns once the spool is 90% full. */
+  /** False when spawns must be refused: see spawnRefusal. */
   acceptingSpawns(): boolean {
-    if (this.options.policy !== "refuse-spawns") return true;
-    return this.spool.depthBytes() < this.spool.maxBytes() * REFUSE_SPAWNS_AT;
+    return this.spawnRefusal() === null;
+  }
+
+  /**
+   * Why a spawn must be refused now, naming the spool directory, or null to accept it: the spool's disk
+   * fails or is nearly full (both policies), or, under refuse-spawns, the spool is 90% full.
+   */
+  spawnRefusal(): string | null {
+    const disk = this.diskProblem();
+    if (disk) return `${disk}; spawns resume once events can be stored`;
+    if (this.options.policy !== "refuse-spawns") return null;
+    const depth = this.spool.depthBytes();
+    const max = this.spool.maxBytes();
+    if (depth < max * REFUSE_SPAWNS_AT) return null;
+    return (
+      `the lifecycle event spool at ${this.spool.dir} is full (${depth} of ${max} bytes) and NATS is unreachable; ` +
+      `spawns resume when events can be published; restore NATS or raise ${ENV_VARS["nats.spoolMaxBytes"]}`
+    );
+  }
+
+  /** Why the spool's disk cannot take events, or null. */
+  diskProblem(): string | null {
+    const dir = this.spool.dir;
+    const failure = this.spool.writeFailure();
+    if (failure) {
+      return (
+        `the lifecycle event spool at ${dir} cannot be written (${failure.code}, since ${new Date(failure.since).toISOString()}); ` +
+        `free space on its filesystem or set ${ENV_VARS["nats.spoolDir"]} to a larger volume`
+      );
+    }
+    const free = this.spool.freeDiskBytes();
+    const reserve = diskReserveBytes(this.spool.maxBytes());
+    if (free !== null && free < reserve) {
+      return (
+        `the filesystem of the lifecycle event spool at ${dir} has ${free} bytes free, less than the ${reserve}-byte reserve for running agents' events; ` +
+        `free space on it or set ${ENV_VARS["nats.spoolDir"]} to a larger volume`
+      );
+    }
+    return null;
   }
 
   /** Starts publishing on this JetStream client (after connecting and checking the stream). */
@@ -185,7 +240,7 @@ export class EventPublisher {
       this.lastDropWarning = now;
       this.options.logger.warn(
         { dropped, policy: this.options.policy, spoolMaxBytes: this.spool.maxBytes() },
-        "event spool full: dropping the oldest lifecycle events (see zeroplane_events_spool_dropped_total)",
+        `event spool full: dropping the oldest lifecycle events (see ${EVENTS_METRIC_NAMES.spoolDropped})`,
       );
     }
   }

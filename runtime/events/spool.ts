@@ -18,9 +18,16 @@
  *   lost, the records after the older position are published again and JetStream drops them as duplicates
  *   (same Nats-Msg-Id within the stream's duplicate window);
  * - on open, a torn or corrupt tail (bad length or crc) is truncated away.
+ *
+ * A failing disk (ENOSPC, EIO, EDQUOT…) never throws out of a timer or the publish path: records that
+ * could not be written stay in memory in order (at most `pendingMaxBytes`; past that `append` throws
+ * SpoolUnavailableError and the caller counts the event as dropped), the write is retried every
+ * `retryIntervalMs`, and `writeFailure()` reports the problem until a write succeeds. A partly written
+ * batch is continued where it stopped, so the file stays one valid sequence of records.
  */
 import {
   closeSync,
+  statfsSync,
   existsSync,
   fdatasync,
   fdatasyncSync,
@@ -44,6 +51,8 @@ const SEGMENT_SUFFIX = ".seg";
 const COMMITTED_FILE = "committed";
 const READ_CHUNK_BYTES = 256 * 1024;
 const CACHE_MAX_BYTES = 4 * 1024 * 1024;
+/** How long a free-space reading is reused: one statfs per second at most, not one per spawn. */
+const STATFS_MAX_AGE_MS = 1000;
 
 export interface SpoolOptions {
   /** Directory for segments and the committed position; created if missing. */
@@ -58,6 +67,37 @@ export interface SpoolOptions {
   readonly commitIntervalMs?: number;
   /** Called when a corrupt tail is cut off while opening. */
   readonly onCorruption?: (message: string) => void;
+  /** Records kept in memory while the disk fails; past this, appends throw. @default CACHE_MAX_BYTES (4 MiB) */
+  readonly pendingMaxBytes?: number;
+  /** How often a failed write is retried. @default 1000 */
+  readonly retryIntervalMs?: number;
+  /** Called on every failed write attempt (the first and each retry). */
+  readonly onWriteError?: (error: NodeJS.ErrnoException) => void;
+  /** Called once writes succeed again after a failure. */
+  readonly onWriteRecovered?: () => void;
+}
+
+/** Why the spool cannot be written right now. */
+export interface SpoolWriteFailure {
+  /** The errno code, such as ENOSPC or EIO. */
+  readonly code: string;
+  readonly message: string;
+  /** When the first failed write of this episode happened (ms since the epoch). */
+  readonly since: number;
+}
+
+/** Thrown by `append` while the disk fails and the in-memory backlog is full. */
+export class SpoolUnavailableError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly failure: SpoolWriteFailure,
+  ) {
+    super(
+      `the event spool at ${dir} cannot be written (${failure.code}) and its in-memory backlog is full; ` +
+        "free space on its filesystem",
+    );
+    this.name = "SpoolUnavailableError";
+  }
 }
 
 /** One record read back from the spool. `start`/`end` are its global positions (framing included). */
@@ -79,7 +119,12 @@ export class Spool {
   private readonly segmentBytes: number;
   private readonly syncIntervalMs: number;
   private readonly commitIntervalMs: number;
+  private readonly pendingMaxBytes: number;
+  private readonly retryIntervalMs: number;
   private writeFd: number;
+  private failure: SpoolWriteFailure | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private statfsReading: { readonly at: number; readonly freeBytes: number | null } | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
@@ -106,6 +151,8 @@ export class Spool {
       Math.min(16 * 1024 * 1024, Math.max(64 * 1024, Math.floor(options.maxBytes / 8)));
     this.syncIntervalMs = options.syncIntervalMs ?? 1000;
     this.commitIntervalMs = options.commitIntervalMs ?? 200;
+    this.pendingMaxBytes = options.pendingMaxBytes ?? CACHE_MAX_BYTES;
+    this.retryIntervalMs = options.retryIntervalMs ?? 1000;
     mkdirSync(options.dir, { recursive: true });
     const committedPath = join(options.dir, COMMITTED_FILE);
     this.committedPos = existsSync(committedPath) ? parseCommitted(readFileSync(committedPath, "utf8")) : 0;
@@ -143,19 +190,61 @@ export class Spool {
     return this.options.maxBytes;
   }
 
+  /** The spool directory. */
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  /** Why writes are failing, or null while they succeed. */
+  writeFailure(): SpoolWriteFailure | null {
+    return this.failure;
+  }
+
+  /** Bytes of records accepted but not yet written to disk. */
+  unwrittenBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * Bytes an unprivileged writer can still use on the spool's filesystem (statfs, read at most once a
+   * second), or null if statfs fails.
+   */
+  freeDiskBytes(): number | null {
+    const now = Date.now();
+    if (this.statfsReading && now - this.statfsReading.at < STATFS_MAX_AGE_MS) {
+      return this.statfsReading.freeBytes;
+    }
+    let freeBytes: number | null;
+    try {
+      const stats = statfsSync(this.options.dir);
+      freeBytes = stats.bavail * stats.bsize;
+    } catch {
+      freeBytes = null;
+    }
+    this.statfsReading = { at: now, freeBytes };
+    return freeBytes;
+  }
+
   /** Bytes a record with this body takes in the spool. */
   static sizeOf(bodyBytes: number): number {
     return HEADER_BYTES + bodyBytes;
   }
 
-  /** Appends one record. The caller enforces the bound (see depthBytes and dropOldest). */
+  /**
+   * Appends one record. The caller enforces the bound (see depthBytes and dropOldest).
+   * Throws SpoolUnavailableError while the disk fails and `pendingMaxBytes` are already waiting.
+   */
   append(body: Uint8Array): void {
     if (this.closed) throw new Error("spool is closed");
+    if (this.failure && this.pendingBytes + HEADER_BYTES + body.byteLength > this.pendingMaxBytes) {
+      throw new SpoolUnavailableError(this.options.dir, this.failure);
+    }
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     header.writeUInt32LE(body.byteLength, 0);
     header.writeUInt32LE(crc32(body), 4);
     let active = this.segments.at(-1)!;
-    if (active.size >= this.segmentBytes) {
+    // While the disk fails, only the retry timer touches it.
+    if (active.size >= this.segmentBytes && !this.failure) {
       this.rotate();
       active = this.segments.at(-1)!;
     }
@@ -167,22 +256,44 @@ export class Spool {
     this.remember({ start, end: start + HEADER_BYTES + body.byteLength, body: bodyBuffer });
     this.events += 1;
     this.bytes += HEADER_BYTES + body.byteLength;
-    if (!this.flushScheduled) {
+    if (!this.flushScheduled && !this.failure) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
   }
 
-  /** Writes buffered appends to the active segment. */
-  flush(): void {
+  /**
+   * Writes buffered appends to the active segment. Returns false if the disk refused them: they stay
+   * buffered, in order, and are retried (see writeFailure). Never throws.
+   */
+  flush(): boolean {
     this.flushScheduled = false;
-    if (this.pendingBytes === 0 || this.closed) return;
-    const buffers = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    writeAll(this.writeFd, buffers);
-    this.unsynced = true;
+    if (this.pendingBytes === 0 || this.closed) return true;
+    while (this.pending.length > 0) {
+      let written: number;
+      try {
+        written = writevSync(this.writeFd, this.pending);
+      } catch (error) {
+        this.failWrite(error as NodeJS.ErrnoException);
+        return false;
+      }
+      this.pendingBytes -= written;
+      this.unsynced = true;
+      // Drop what was written; a partly written buffer continues where it stopped.
+      while (written > 0) {
+        const first = this.pending[0]!;
+        if (written >= first.length) {
+          this.pending.shift();
+          written -= first.length;
+        } else {
+          this.pending[0] = first.subarray(written);
+          written = 0;
+        }
+      }
+    }
+    if (this.failure) this.recoverWrite();
     this.scheduleSync();
+    return true;
   }
 
   /**
@@ -198,9 +309,11 @@ export class Spool {
       this.readPos = record.end;
     }
     if (records.length > 0) return records;
-    if (this.pendingBytes > 0) this.flush();
+    if (this.pendingBytes > 0 && !this.failure) this.flush();
     while (records.length < maxRecords) {
       if (this.cachedIndex(this.readPos) >= 0) break; // The rest is in memory: the next call serves it.
+      // Records the disk has not taken yet are read from the cache only.
+      if (this.readPos >= this.writtenEnd()) break;
       const segment = this.segmentAt(this.readPos);
       if (!segment) break;
       const offset = this.readPos - segment.start;
@@ -271,18 +384,48 @@ export class Spool {
     return dropped;
   }
 
-  /** Flushes, syncs, records the committed position and closes the files. */
+  /**
+   * Flushes, syncs, records the committed position and closes the files. Never throws: records the disk
+   * still refuses are lost with the process, the rest is recovered by the next open.
+   */
   close(): void {
     if (this.closed) return;
     this.flush();
     this.closed = true;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     if (this.commitTimer) clearTimeout(this.commitTimer);
-    fdatasyncSync(this.writeFd);
-    closeSync(this.writeFd);
-    if (this.readFd) closeSync(this.readFd.fd);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    ignoreErrors(() => fdatasyncSync(this.writeFd));
+    ignoreErrors(() => closeSync(this.writeFd));
+    if (this.readFd) ignoreErrors(() => closeSync(this.readFd!.fd));
     this.readFd = null;
     this.writeCommitted();
+  }
+
+  private failWrite(error: NodeJS.ErrnoException): void {
+    this.failure ??= { code: error.code ?? "EIO", message: error.message, since: Date.now() };
+    this.statfsReading = null;
+    this.options.onWriteError?.(error);
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.flush();
+    }, this.retryIntervalMs);
+    this.retryTimer.unref();
+  }
+
+  private recoverWrite(): void {
+    this.failure = null;
+    this.statfsReading = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.options.onWriteRecovered?.();
+  }
+
+  /** The global position just past the last byte on disk. */
+  private writtenEnd(): number {
+    const active = this.segments.at(-1)!;
+    return active.start + active.size - this.pendingBytes;
   }
 
   private remember(record: SpooledRecord): void {
@@ -372,13 +515,20 @@ export class Spool {
     return fd;
   }
 
+  /** Starts a new segment, unless the disk still holds back bytes of this one or refuses a new file. */
   private rotate(): void {
-    this.flush();
-    fdatasyncSync(this.writeFd);
-    closeSync(this.writeFd);
-    this.unsynced = false;
+    if (!this.flush()) return;
     const last = this.segments.at(-1)!;
-    this.writeFd = this.createSegment(last.start + last.size);
+    let fd: number;
+    try {
+      fd = this.createSegment(last.start + last.size);
+    } catch {
+      return; // Keep appending to the current segment; the next rotation tries again.
+    }
+    ignoreErrors(() => fdatasyncSync(this.writeFd));
+    ignoreErrors(() => closeSync(this.writeFd));
+    this.unsynced = false;
+    this.writeFd = fd;
   }
 
   private segmentAt(position: number): Segment | undefined {
@@ -430,12 +580,22 @@ export class Spool {
     this.commitTimer.unref();
   }
 
+  /**
+   * Records the committed position, then deletes the segments below it. Deleting does not wait for the
+   * position to be on disk: on a full disk it is what frees space, and an older position on disk is
+   * clamped to the first remaining segment when the spool is opened again.
+   */
   private writeCommitted(): void {
     if (this.committedWrittenPos === this.committedPos) return;
     const path = join(this.options.dir, COMMITTED_FILE);
-    writeFileSync(`${path}.tmp`, `${this.committedPos}\n`);
-    renameSync(`${path}.tmp`, path);
-    this.committedWrittenPos = this.committedPos;
+    try {
+      writeFileSync(`${path}.tmp`, `${this.committedPos}\n`);
+      renameSync(`${path}.tmp`, path);
+      this.committedWrittenPos = this.committedPos;
+    } catch {
+      // Retried with the next commit, or by the retry below if no commit comes.
+      if (!this.closed) this.scheduleCommitWrite();
+    }
     this.deleteCommittedSegments();
   }
 
@@ -443,12 +603,16 @@ export class Spool {
   private deleteCommittedSegments(): void {
     while (this.segments.length > 1) {
       const first = this.segments[0]!;
-      if (first.start + first.size > this.committedWrittenPos) break;
+      if (first.start + first.size > this.committedPos) break;
       if (this.readFd?.segment === first) {
-        closeSync(this.readFd.fd);
+        ignoreErrors(() => closeSync(this.readFd!.fd));
         this.readFd = null;
       }
-      unlinkSync(first.path);
+      try {
+        unlinkSync(first.path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") return; // Tried again after the next commit.
+      }
       this.segments.shift();
     }
   }
@@ -459,19 +623,10 @@ function parseCommitted(text: string): number {
   return Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }
 
-function writeAll(fd: number, buffers: Buffer[]): void {
-  let remaining = buffers;
-  while (remaining.length > 0) {
-    let written = writevSync(fd, remaining);
-    const rest: Buffer[] = [];
-    for (const buffer of remaining) {
-      if (written >= buffer.length) {
-        written -= buffer.length;
-      } else {
-        rest.push(written > 0 ? buffer.subarray(written) : buffer);
-        written = 0;
-      }
-    }
-    remaining = rest;
+function ignoreErrors(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // Best effort on a failing disk: the caller's state stays consistent either way.
   }
 }

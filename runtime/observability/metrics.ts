@@ -3,13 +3,24 @@
  * Label values come from fixed sets (method names, error codes), never from client input.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { METRIC_LABELS, SERVER_METRIC_NAMES } from "../config/names.js";
 import { AGENT_STATUSES, METHODS, type AgentStatus } from "../protocol/index.js";
+import { EVICTION_KINDS, type MemoryBudgetStats } from "../runner/memory-budget.js";
 
 /** What the metrics read from the process runner at scrape time. */
 export interface AgentGaugeSource {
   countsByStatus(): Record<AgentStatus, number>;
   droppedBytesTotal(): number;
+  memoryBudget(): MemoryBudgetStats;
 }
+
+/** The memory budget's metric names (docs/operations.md; the alerts in constructs/monitoring.ts). */
+export const MEMORY_BUDGET_METRICS = {
+  limit: "zeroplane_memory_budget_bytes",
+  used: "zeroplane_memory_budget_used_bytes",
+  evictedBytes: "zeroplane_memory_budget_evicted_bytes_total",
+  evictedRecords: "zeroplane_memory_budget_evicted_records_total",
+} as const;
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 
@@ -49,74 +60,74 @@ export class ServerMetrics {
     this.registry = registry;
     collectDefaultMetrics({ register: registry });
     this.requests = new Counter({
-      name: "zeroplane_requests_total",
+      name: SERVER_METRIC_NAMES.requests,
       help: "Requests handled, by method and result (ok or an error code).",
-      labelNames: ["method", "result"],
+      labelNames: [METRIC_LABELS.method, METRIC_LABELS.result],
       registers: [registry],
     });
     this.duration = new Histogram({
-      name: "zeroplane_request_duration_seconds",
+      name: SERVER_METRIC_NAMES.requestDuration,
       help: "Time from receiving a request to queueing its reply.",
-      labelNames: ["method"],
+      labelNames: [METRIC_LABELS.method],
       buckets: [
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
       ],
       registers: [registry],
     });
     this.spawns = new Counter({
-      name: "zeroplane_spawns_total",
+      name: SERVER_METRIC_NAMES.spawns,
       help: "Agents spawned (including those whose process failed to start).",
       registers: [registry],
     });
     this.spawnFailures = new Counter({
-      name: "zeroplane_spawn_failures_total",
+      name: SERVER_METRIC_NAMES.spawnFailures,
       help: "Spawns that failed: refused by the runner or the process could not start.",
       registers: [registry],
     });
     this.authRejectionsCounter = new Counter({
-      name: "zeroplane_auth_rejections_total",
+      name: SERVER_METRIC_NAMES.authRejections,
       help: "Clients refused by ZAP (CURVE key not in the allowlist).",
-      labelNames: ["reason"],
+      labelNames: [METRIC_LABELS.reason],
       registers: [registry],
     });
     this.handshakeFailures = new Counter({
-      name: "zeroplane_handshake_failures_total",
+      name: SERVER_METRIC_NAMES.handshakeFailures,
       help: "ZMTP security handshakes that failed, such as a client using the wrong server key.",
-      labelNames: ["reason"],
+      labelNames: [METRIC_LABELS.reason],
       registers: [registry],
     });
     this.malformed = new Counter({
-      name: "zeroplane_malformed_messages_total",
+      name: SERVER_METRIC_NAMES.malformedMessages,
       help: "Messages that were not a valid request envelope.",
-      labelNames: ["reason"],
+      labelNames: [METRIC_LABELS.reason],
       registers: [registry],
     });
     this.replays = new Counter({
-      name: "zeroplane_idempotent_replays_total",
+      name: SERVER_METRIC_NAMES.idempotentReplays,
       help: "Spawns answered from the idempotency cache instead of starting a new agent.",
       registers: [registry],
     });
     this.streamDrops = new Counter({
-      name: "zeroplane_stream_events_dropped_total",
+      name: SERVER_METRIC_NAMES.streamEventsDropped,
       help: "PUB stream events dropped because the publish queue was full.",
       registers: [registry],
     });
     this.revocations = new Counter({
-      name: "zeroplane_allowlist_revocations_total",
+      name: SERVER_METRIC_NAMES.allowlistRevocations,
       help: "Client keys removed from the allowlist by a reload (each removal closes every client connection).",
       registers: [registry],
     });
     this.recycles = new Counter({
-      name: "zeroplane_connection_recycles_total",
+      name: SERVER_METRIC_NAMES.connectionRecycles,
       help: "Times every client connection was closed (sockets unbound and re-bound) so clients re-authenticate.",
       registers: [registry],
     });
     // prom-client calls collect() with the metric as `this`, so read the source through a closure.
     const source = () => this.source;
     new Gauge({
-      name: "zeroplane_agents",
+      name: SERVER_METRIC_NAMES.agents,
       help: "Agents known to the server, by status.",
-      labelNames: ["status"],
+      labelNames: [METRIC_LABELS.status],
       registers: [registry],
       collect() {
         const counts = source()?.countsByStatus();
@@ -125,13 +136,59 @@ export class ServerMetrics {
     });
     let droppedSeen = 0;
     new Counter({
-      name: "zeroplane_output_bytes_dropped_total",
+      name: SERVER_METRIC_NAMES.outputBytesDropped,
       help: "Agent output bytes dropped by the per-stream output cap.",
       registers: [registry],
       collect() {
         const total = source()?.droppedBytesTotal() ?? droppedSeen;
         if (total > droppedSeen) this.inc(total - droppedSeen);
         droppedSeen = Math.max(droppedSeen, total);
+      },
+    });
+    new Gauge({
+      name: MEMORY_BUDGET_METRICS.limit,
+      help: "The memory budget for retained agent output and records (runner.memoryBudgetBytes, or derived from the container memory limit).",
+      registers: [registry],
+      collect() {
+        this.set(source()?.memoryBudget().limitBytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: MEMORY_BUDGET_METRICS.used,
+      help: "Bytes charged against the memory budget, by kind: output (running and finished agents) and records (agent records with their params).",
+      labelNames: ["kind"],
+      registers: [registry],
+      collect() {
+        const stats = source()?.memoryBudget();
+        this.set({ kind: "output" }, stats?.outputBytes ?? 0);
+        this.set({ kind: "records" }, stats?.recordBytes ?? 0);
+      },
+    });
+    const evictedSeen = new Map<string, number>();
+    new Counter({
+      name: MEMORY_BUDGET_METRICS.evictedBytes,
+      help: "Bytes evicted to keep the server under its memory budget, by kind: finished_output, finished_record, running_output.",
+      labelNames: ["kind"],
+      registers: [registry],
+      collect() {
+        const evicted = source()?.memoryBudget().evictedBytes;
+        for (const kind of EVICTION_KINDS) {
+          const total = evicted?.[kind] ?? 0;
+          const seen = evictedSeen.get(kind) ?? 0;
+          this.inc({ kind }, Math.max(0, total - seen));
+          evictedSeen.set(kind, Math.max(seen, total));
+        }
+      },
+    });
+    let recordsSeen = 0;
+    new Counter({
+      name: MEMORY_BUDGET_METRICS.evictedRecords,
+      help: "Finished agents' records evicted before their retention period ended, to stay under the memory budget.",
+      registers: [registry],
+      collect() {
+        const total = source()?.memoryBudget().evictedRecords ?? recordsSeen;
+        if (total > recordsSeen) this.inc(total - recordsSeen);
+        recordsSeen = Math.max(recordsSeen, total);
       },
     });
   }

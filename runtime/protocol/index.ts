@@ -8,6 +8,9 @@
  * See docs/protocol.md for the full description.
  */
 import { z } from "zod";
+import { REQUEST_LIMITS } from "./limits.js";
+
+export * from "./limits.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -97,6 +100,12 @@ export class ProtocolError extends Error {
   }
 }
 
+/** Converts anything thrown into a wire error; unexpected errors become INTERNAL without details. */
+export function toProtocolError(error: unknown): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  return new ProtocolError(ERROR_CODES.INTERNAL, "internal server error");
+}
+
 /** Everything known about one agent. */
 export interface AgentInfo {
   readonly id: string;
@@ -123,23 +132,166 @@ export interface AgentInfo {
   readonly droppedBytes: Readonly<Record<OutputStream, number>>;
 }
 
+/** A zod check that refuses a value whose measure exceeds a limit, naming the limit and the fix. */
+function atMost<T>(
+  measure: (value: T) => number,
+  limit: number,
+  unit: string,
+  constant: string,
+  fix: string,
+) {
+  return (value: T, context: z.RefinementCtx<T>): void => {
+    const got = measure(value);
+    if (got > limit) {
+      context.addIssue({
+        code: "custom",
+        message: `${got} ${unit} exceed the limit of ${limit} (REQUEST_LIMITS.${constant}). Fix: ${fix}`,
+      });
+    }
+  };
+}
+
+const utf8Bytes = (text: string): number => Buffer.byteLength(text, "utf8");
+const count = (items: readonly unknown[] | Readonly<Record<string, unknown>>): number =>
+  Array.isArray(items) ? items.length : Object.keys(items).length;
+const L = REQUEST_LIMITS;
+
+/** A string bounded in UTF-8 bytes. */
+const boundedString = (limit: number, constant: string, fix: string) =>
+  z.string().superRefine(atMost(utf8Bytes, limit, "bytes", constant, fix));
+
+/** Every client duration ends up in a timer: refuse what setTimeout cannot honour. */
+const durationMs = (fix: string) =>
+  z
+    .number()
+    .int()
+    .positive()
+    .max(
+      L.durationMs,
+      `at most ${L.durationMs} ms (about 24.8 days, REQUEST_LIMITS.durationMs: the longest timer Node honours). Fix: ${fix}`,
+    );
+
 const labelKey = z
   .string()
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$/, "label keys are 1-63 of [A-Za-z0-9._/-]");
-const labels = z.record(labelKey, z.string().max(253));
-const agentId = z.string().min(1).max(128);
-const signalName = z.string().regex(/^SIG[A-Z0-9]+$/, "signal must be a name such as SIGTERM");
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$/, `label keys are 1-${L.labelKeyLength} of [A-Za-z0-9._/-]`);
+const labels = z
+  .record(
+    labelKey,
+    z
+      .string()
+      .max(
+        L.labelValueLength,
+        `label values are at most ${L.labelValueLength} characters (REQUEST_LIMITS.labelValueLength). Fix: keep bulk data out of labels.`,
+      ),
+  )
+  .superRefine(
+    atMost(
+      count,
+      L.labelsCount,
+      "labels",
+      "labelsCount",
+      "keep labels for selection; put the rest elsewhere.",
+    ),
+  );
+const agentId = z
+  .string()
+  .min(1)
+  .max(L.agentIdLength, `agent ids are at most ${L.agentIdLength} characters (REQUEST_LIMITS.agentIdLength)`);
+const signalName = z
+  .string()
+  .max(L.signalLength, `signal names are at most ${L.signalLength} characters (REQUEST_LIMITS.signalLength)`)
+  .regex(/^SIG[A-Z0-9]+$/, "signal must be a name such as SIGTERM");
+const stdinData = z
+  .union([z.string(), z.instanceof(Uint8Array)])
+  .superRefine(
+    atMost(
+      (data: string | Uint8Array) => (typeof data === "string" ? utf8Bytes(data) : data.length),
+      L.writeBytes,
+      "bytes",
+      "writeBytes",
+      "write stdin in several requests.",
+    ),
+  );
+const graceMs = durationMs("use a shorter grace period.");
+const envName = z
+  .string()
+  .regex(/^[^=\0]+$/, "env names cannot contain '='")
+  .superRefine(atMost(utf8Bytes, L.envNameBytes, "bytes", "envNameBytes", "use a shorter variable name."));
+const envBytes = (env: Readonly<Record<string, string>>): number =>
+  Object.entries(env).reduce((total, [name, value]) => total + utf8Bytes(name) + 1 + utf8Bytes(value), 0);
 
 export const spawnParams = z
   .object({
-    command: z.string().min(1),
-    args: z.array(z.string()).default([]),
-    env: z.record(z.string().regex(/^[^=\0]+$/, "env names cannot contain '='"), z.string()).default({}),
-    cwd: z.string().min(1).optional(),
-    name: z.string().min(1).max(253).optional(),
+    command: z
+      .string()
+      .min(1)
+      .superRefine(
+        atMost(
+          utf8Bytes,
+          L.commandBytes,
+          "bytes",
+          "commandBytes",
+          "name a program, not a script; pass a script through a file or stdin.",
+        ),
+      ),
+    args: z
+      .array(boundedString(L.argBytes, "argBytes", "pass long data through a file or stdin (control write)."))
+      .superRefine(
+        atMost(count, L.argsCount, "args", "argsCount", "pass bulk arguments through a file or stdin."),
+      )
+      .superRefine(
+        atMost(
+          (args: readonly string[]) => args.reduce((total, arg) => total + utf8Bytes(arg), 0),
+          L.argsTotalBytes,
+          "bytes of args",
+          "argsTotalBytes",
+          "pass bulk arguments through a file or stdin.",
+        ),
+      )
+      .default([]),
+    env: z
+      .record(envName, z.string())
+      .superRefine(atMost(count, L.envCount, "variables", "envCount", "pass configuration through a file."))
+      .superRefine(
+        atMost(
+          envBytes,
+          L.envTotalBytes,
+          "bytes of env",
+          "envTotalBytes",
+          "pass configuration through a file.",
+        ),
+      )
+      .default({}),
+    cwd: z
+      .string()
+      .min(1)
+      .superRefine(atMost(utf8Bytes, L.cwdBytes, "bytes", "cwdBytes", "use a shorter path."))
+      .optional(),
+    name: z
+      .string()
+      .min(1)
+      .max(L.nameLength, `names are at most ${L.nameLength} characters (REQUEST_LIMITS.nameLength)`)
+      .optional(),
     labels: labels.default({}),
-    timeoutMs: z.number().int().positive().optional(),
-    idempotencyKey: z.string().min(1).max(256).optional(),
+    timeoutMs: durationMs("use a shorter timeout, or omit timeoutMs for none.").optional(),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(
+        L.idempotencyKeyLength,
+        `idempotency keys are at most ${L.idempotencyKeyLength} characters (REQUEST_LIMITS.idempotencyKeyLength)`,
+      )
+      .optional(),
+    // Per-agent resource limits (docs/runner.md, "Per-agent limits"); the server applies defaults and maxima.
+    limits: z
+      .object({
+        memoryBytes: z.number().int().positive().optional(),
+        cpuSeconds: z.number().int().positive().optional(),
+        maxProcesses: z.number().int().positive().optional(),
+        maxOpenFiles: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -150,33 +302,53 @@ export const controlParams = z
     /** For action "signal". */
     signal: signalName.optional(),
     /** For action "write": bytes or UTF-8 text for the agent's stdin. */
-    data: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+    data: stdinData.optional(),
     /** For action "write": close stdin after writing. */
     end: z.boolean().optional(),
     /** For action "stop": milliseconds between SIGTERM and SIGKILL. @default runner.stopGraceMs */
-    graceMs: z.number().int().positive().optional(),
+    graceMs: graceMs.optional(),
   })
   .strict();
 
 export const batchControlParams = z
   .object({
-    agentIds: z.array(agentId).min(1).max(10_000),
+    agentIds: z
+      .array(agentId)
+      .min(1)
+      .superRefine(atMost(count, L.batchAgents, "agents", "batchAgents", "split the batch.")),
     action: z.enum(CONTROL_ACTIONS),
     signal: signalName.optional(),
-    data: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+    data: stdinData.optional(),
     end: z.boolean().optional(),
-    graceMs: z.number().int().positive().optional(),
+    graceMs: graceMs.optional(),
     mode: z.enum(["fail-fast", "continue"]).default("continue"),
   })
   .strict();
 
 export const listParams = z
   .object({
-    status: z.array(z.enum(AGENT_STATUSES)).optional(),
+    status: z
+      .array(z.enum(AGENT_STATUSES))
+      .superRefine(atMost(count, L.listStatuses, "statuses", "listStatuses", "name each status once."))
+      .optional(),
     labels: labels.optional(),
-    limit: z.number().int().min(1).max(1000).default(100),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(
+        L.listPageSize,
+        `at most ${L.listPageSize} agents per page (REQUEST_LIMITS.listPageSize). Fix: follow nextCursor.`,
+      )
+      .default(100),
     /** Opaque cursor from a previous page's nextCursor. */
-    cursor: z.string().optional(),
+    cursor: z
+      .string()
+      .max(
+        L.cursorLength,
+        `cursors are at most ${L.cursorLength} characters (REQUEST_LIMITS.cursorLength). Fix: pass nextCursor as returned.`,
+      )
+      .optional(),
   })
   .strict();
 
@@ -195,7 +367,10 @@ export const outputParams = z
       .number()
       .int()
       .positive()
-      .max(10 * 1024 * 1024)
+      .max(
+        L.outputReadBytes,
+        `at most ${L.outputReadBytes} bytes per read (REQUEST_LIMITS.outputReadBytes). Fix: read in pages with nextOffset.`,
+      )
       .default(1024 * 1024),
   })
   .strict();

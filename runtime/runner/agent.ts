@@ -2,7 +2,6 @@
  * The runner's mutable record of one agent, and the AgentInfo snapshots taken from it.
  * The runner drives transitions; this module only holds state and describes it.
  */
-import type { ChildProcess } from "node:child_process";
 import {
   TERMINAL_STATUSES,
   type AgentInfo,
@@ -10,6 +9,9 @@ import {
   type OutputStream,
   type ParsedParams,
 } from "../protocol/index.js";
+import { estimateRecordBytes } from "./memory-budget.js";
+import type { LaunchedProcess } from "./launcher.js";
+import type { AgentLimits } from "./limits.js";
 import { OutputBuffer } from "./output-buffer.js";
 
 export class Agent {
@@ -22,7 +24,10 @@ export class Agent {
   endedAt: number | null = null;
   /** Last lifecycle sequence number handed out; the first event gets 1. */
   lifecycleSeq = 0;
-  child: ChildProcess | null = null;
+  /** The running process, from launch until the agent is terminal. */
+  process: LaunchedProcess | null = null;
+  /** The limits the agent runs with (its request, or the server's defaults). */
+  limits: AgentLimits = {};
   stdinEnded = false;
   /** Set when the agent's timeout fired: the agent ends as timed_out however the process dies. */
   timedOut = false;
@@ -46,6 +51,8 @@ export class Agent {
 
   /** The spawn request, minus env (it may hold the caller's secrets and is not needed after the spawn). */
   readonly params: Omit<ParsedParams<"spawn">, "env">;
+  /** What this record and its params cost against the memory budget. */
+  readonly recordBytes: number;
 
   constructor(
     readonly id: string,
@@ -62,6 +69,7 @@ export class Agent {
       args: Object.freeze([...params.args]) as string[],
       labels: Object.freeze({ ...params.labels }),
     });
+    this.recordBytes = estimateRecordBytes(this.params);
     this.output = { stdout: new OutputBuffer(outputCapBytes), stderr: new OutputBuffer(outputCapBytes) };
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
     this.settled = new Promise((resolve) => (this.markSettled = resolve));
@@ -69,6 +77,11 @@ export class Agent {
 
   get terminal(): boolean {
     return TERMINAL_STATUSES.has(this.status);
+  }
+
+  /** Bytes of memory the kept output of both streams pins. */
+  get outputHeldBytes(): number {
+    return this.output.stdout.heldBytes + this.output.stderr.heldBytes;
   }
 
   /** Bytes dropped by the cap, both streams together. */

@@ -11,6 +11,9 @@ import type {
   ParsedParams,
   StreamEvent,
 } from "../protocol/index.js";
+import type { MemoryBudgetStats } from "./memory-budget.js";
+import type { RunnerMode } from "../config/index.js";
+import type { LimitPolicy } from "./limits.js";
 
 export interface AgentRunnerOptions {
   /** Stamped on every AgentInfo and lifecycle event. */
@@ -21,10 +24,32 @@ export interface AgentRunnerOptions {
   readonly outputCapBytes: number;
   /** How long finished agents are kept before eviction. */
   readonly retentionMs: number;
+  /**
+   * Bytes of output and agent records (with params) kept in memory, running agents included; past it
+   * the oldest retained data is evicted (docs/operations.md). 0 or absent: derived from the container
+   * memory limit (memory-budget.ts).
+   */
+  readonly memoryBudgetBytes?: number;
   /** Default time between SIGTERM and SIGKILL for "stop". */
   readonly stopGraceMs: number;
   /** Writable directory for agent records, used to reap orphans after a crash. */
   readonly stateDir: string;
+  /** Default and maximum per-agent limits. @default no limits */
+  readonly limits?: LimitPolicy;
+  /** Where agents run (see docs/runner.md). @default { mode: "inline" } */
+  readonly isolation?: RunnerIsolation;
+}
+
+/** How the server reaches the process that starts agents. */
+export interface RunnerIsolation {
+  readonly mode: RunnerMode;
+  /** Mode "socket": the runner's listening socket. */
+  readonly socket?: string;
+  /** Mode "process", server running as root: the uid and gid the runner (and so every agent) runs as. */
+  readonly agentUid?: number;
+  readonly agentGid?: number;
+  /** How long to wait for the runner to listen (process) or for its socket to appear (socket). @default 30000 */
+  readonly connectTimeoutMs?: number;
 }
 
 /** Events the runner emits. */
@@ -50,6 +75,8 @@ export interface AgentRunner {
   countsByStatus(): Record<AgentStatus, number>;
   /** Total output bytes dropped by the cap, across all agents ever run. */
   droppedBytesTotal(): number;
+  /** The memory budget's limit, use and evictions. */
+  memoryBudget(): MemoryBudgetStats;
   /** Stops every active agent gracefully (SIGTERM, then SIGKILL after graceMs) and waits for them. */
   stopAll(graceMs: number): Promise<void>;
   /** Releases timers; does not stop agents. */

@@ -4,6 +4,8 @@
  * Absolute offsets count every byte the agent ever wrote, including the ones dropped by the cap,
  * so a reader can resume from `nextOffset` and see exactly which bytes it missed.
  * Memory grows with the output actually kept, never pre-allocated: 1,000 quiet agents cost nothing here.
+ * `heldBytes` is the memory the kept bytes pin (a trimmed chunk pins its whole allocation until it is
+ * copied), which is what the server's memory budget is charged (memory-budget.ts).
  */
 
 /** Past this many stored chunks, they are merged into one buffer so tiny writes do not pile up. */
@@ -21,7 +23,10 @@ export interface OutputSlice {
 
 export class OutputBuffer {
   private chunks: Buffer[] = [];
+  /** Bytes of memory each chunk pins: its length, or its original length once trimmed in place. */
+  private chunkHeld: number[] = [];
   private keptBytes = 0;
+  private held = 0;
   private droppedBytes = 0;
 
   constructor(private readonly capBytes: number) {
@@ -40,6 +45,16 @@ export class OutputBuffer {
     return this.droppedBytes;
   }
 
+  /** Bytes of output still readable. */
+  get kept(): number {
+    return this.keptBytes;
+  }
+
+  /** Bytes of memory the kept output pins (at least `kept`). */
+  get heldBytes(): number {
+    return this.held;
+  }
+
   /** Appends a chunk and drops the oldest bytes beyond the cap. Returns how many bytes this call dropped. */
   append(chunk: Buffer): number {
     if (chunk.length === 0) return 0;
@@ -49,10 +64,48 @@ export class OutputBuffer {
     const droppedHere = chunk.length - kept.length;
     this.droppedBytes += droppedHere;
     this.chunks.push(kept);
+    this.chunkHeld.push(kept.length);
     this.keptBytes += kept.length;
-    const trimmed = this.trimToCap();
-    if (this.chunks.length > MAX_CHUNKS) this.chunks = [Buffer.concat(this.chunks, this.keptBytes)];
+    this.held += kept.length;
+    const trimmed = this.trimTo(this.capBytes);
+    if (this.chunks.length > MAX_CHUNKS) {
+      this.chunks = [Buffer.concat(this.chunks, this.keptBytes)];
+      this.chunkHeld = [this.keptBytes];
+      this.held = this.keptBytes;
+    }
     return droppedHere + trimmed;
+  }
+
+  /**
+   * Drops the oldest bytes until at most `keepBytes` are kept (the memory budget's eviction).
+   * Returns how many bytes this dropped; they count in `dropped` like bytes dropped by the cap.
+   */
+  trimTo(keepBytes: number): number {
+    let trimmed = 0;
+    while (this.keptBytes > keepBytes) {
+      const first = this.chunks[0] as Buffer;
+      const excess = this.keptBytes - keepBytes;
+      if (first.length <= excess) {
+        this.chunks.shift();
+        this.held -= this.chunkHeld.shift() as number;
+        this.keptBytes -= first.length;
+        trimmed += first.length;
+      } else {
+        const rest = first.subarray(excess);
+        const pinned = this.chunkHeld[0] as number;
+        // Once less than half of an allocation is still wanted, copy it so the rest can be freed.
+        const copy = rest.length * 2 < pinned;
+        this.chunks[0] = copy ? Buffer.from(rest) : rest;
+        if (copy) {
+          this.held += rest.length - pinned;
+          this.chunkHeld[0] = rest.length;
+        }
+        this.keptBytes -= excess;
+        trimmed += excess;
+      }
+    }
+    this.droppedBytes += trimmed;
+    return trimmed;
   }
 
   /**
@@ -80,24 +133,5 @@ export class OutputBuffer {
   /** Reads the last `tail` bytes (or fewer, if fewer are kept), at most `limit` of them from the start. */
   readTail(tail: number, limit: number): OutputSlice {
     return this.read(Math.max(this.droppedBytes, this.total - tail), limit);
-  }
-
-  private trimToCap(): number {
-    let trimmed = 0;
-    while (this.keptBytes > this.capBytes) {
-      const first = this.chunks[0] as Buffer;
-      const excess = this.keptBytes - this.capBytes;
-      if (first.length <= excess) {
-        this.chunks.shift();
-        this.keptBytes -= first.length;
-        trimmed += first.length;
-      } else {
-        this.chunks[0] = first.subarray(excess);
-        this.keptBytes -= excess;
-        trimmed += excess;
-      }
-    }
-    this.droppedBytes += trimmed;
-    return trimmed;
   }
 }

@@ -6,12 +6,8 @@
  *   starting → running ⇄ paused;  starting|running|paused → stopping;
  *   any live status → exited (code) | killed (signal) | timed_out;  starting → failed (spawn error).
  */
-import { spawn as spawnChild, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { statSync } from "node:fs";
-import type { Socket } from "node:net";
-import { isAbsolute } from "node:path";
 import {
   AGENT_STATUSES,
   ProtocolError,
@@ -26,16 +22,24 @@ import {
   type StreamEvent,
 } from "../protocol/index.js";
 import { Agent } from "./agent.js";
-import { buildAgentEnv } from "./agent-env.js";
 import type { AgentRunner, AgentRunnerEvents, AgentRunnerOptions } from "./api.js";
-import { isSignalName, signalGroup } from "./process-groups.js";
-import { AgentRecords, type ReapReport } from "./records.js";
-import { Watchdog } from "./watchdog.js";
+import type { ProcessLauncher } from "./launcher.js";
+import { describeLimitEnd, effectiveLimits } from "./limits.js";
+import {
+  MemoryBudget,
+  resolveMemoryBudget,
+  type EvictionKind,
+  type MemoryBudgetStats,
+} from "./memory-budget.js";
+import { isSignalName } from "./process-groups.js";
+import type { ReapReport } from "./records.js";
 
 /** After the leader exits, how long to wait for its output pipes to close before closing them ourselves. */
 const DRAIN_TIMEOUT_MS = 2_000;
 /** Unwritten stdin beyond this makes "write" fail instead of growing the server's memory. */
 const MAX_STDIN_BACKLOG_BYTES = 16 * 1024 * 1024;
+/** A list page stops once its agents' records reach this many budget bytes, so a reply stays bounded. */
+export const LIST_PAGE_MAX_RECORD_BYTES = 8 * 1024 * 1024;
 
 type ControlParams = ParsedParams<"control">;
 
@@ -49,26 +53,38 @@ export class ProcessRunner implements AgentRunner {
   private active = 0;
   private droppedTotal = 0;
   private closed = false;
+  private readonly budget: MemoryBudget;
+  /** How the memory budget was derived (for the startup log). */
+  readonly memoryBudgetSource: string;
+  /** Finished agents whose output is still in memory, oldest finished first: evicted first. */
+  private readonly finishedWithOutput = new Map<string, Agent>();
+  /** Finished agents still retained, oldest finished first: their records go next. */
+  private readonly finishedRecords = new Map<string, Agent>();
 
-  /** Use createAgentRunner(): it opens the stateDir (and reaps leftovers) first. */
+  /** Use createAgentRunner(): it opens the launcher (inline, or a separate runner process) first. */
   constructor(
     private readonly options: AgentRunnerOptions,
-    private readonly records: AgentRecords,
-    private readonly watchdog: Watchdog,
-    /** What opening the stateDir found and killed from a previous run. */
-    readonly reapedAtStartup: ReapReport,
+    private readonly launcher: ProcessLauncher,
   ) {
     this.events.setMaxListeners(0);
+    const budget = resolveMemoryBudget(options.memoryBudgetBytes);
+    this.budget = new MemoryBudget(budget.bytes);
+    this.memoryBudgetSource = budget.source;
+  }
+
+  /** What opening the stateDir found and killed from a previous run. */
+  get reapedAtStartup(): ReapReport {
+    return this.launcher.reapedAtStartup;
   }
 
   /** This runner start's id, set as AGENT_RUNNER_INSTANCE in every agent's environment. */
   get instanceId(): string {
-    return this.records.instanceId;
+    return this.launcher.instanceId;
   }
 
-  /** The watchdog's pid, or null if it is not running (for diagnostics and tests). */
+  /** The watchdog's pid, or null if it is not running here (for diagnostics and tests). */
   get watchdogPid(): number | null {
-    return this.watchdog.pid;
+    return this.launcher.watchdogPid;
   }
 
   on<E extends keyof AgentRunnerEvents>(event: E, listener: AgentRunnerEvents[E]): this {
@@ -91,6 +107,7 @@ export class ProcessRunner implements AgentRunner {
           "retry later or on another server",
       );
     }
+    const limits = effectiveLimits(params.limits, this.options.limits);
     const agent = new Agent(
       randomUUID(),
       this.nextOrder++,
@@ -99,27 +116,9 @@ export class ProcessRunner implements AgentRunner {
       Date.now(),
       this.options.outputCapBytes,
     );
+    agent.limits = limits;
     this.admit(agent);
-
-    const cwdProblem = params.cwd === undefined ? null : checkCwd(params.cwd);
-    if (cwdProblem) {
-      this.fail(agent, cwdProblem);
-      return agent.snapshot();
-    }
-    let child: ChildProcess;
-    try {
-      child = spawnChild(params.command, params.args, {
-        cwd: params.cwd,
-        env: buildAgentEnv(params.env, process.env, this.records.instanceId),
-        // Own process group (setsid): signals to -pid reach everything the agent starts.
-        detached: true,
-        stdio: "pipe",
-      });
-    } catch (error) {
-      this.fail(agent, describeSpawnError(params.command, error));
-      return agent.snapshot();
-    }
-    this.attach(agent, child);
+    this.launch(agent, params);
     await agent.settled;
     return agent.snapshot();
   }
@@ -158,6 +157,7 @@ export class ProcessRunner implements AgentRunner {
     const statuses = params.status && params.status.length > 0 ? new Set(params.status) : null;
     const labels = params.labels ?? {};
     const page: AgentInfo[] = [];
+    let pageBytes = 0;
     let total = 0;
     let last = 0;
     let more = false;
@@ -166,8 +166,10 @@ export class ProcessRunner implements AgentRunner {
       if (!agent.hasLabels(labels)) continue;
       total++;
       if (agent.order <= after) continue;
-      if (page.length < params.limit) {
+      const fits = page.length === 0 || pageBytes + agent.recordBytes <= LIST_PAGE_MAX_RECORD_BYTES;
+      if (!more && page.length < params.limit && fits) {
         page.push(agent.snapshot());
+        pageBytes += agent.recordBytes;
         last = agent.order;
       } else {
         more = true;
@@ -205,6 +207,10 @@ export class ProcessRunner implements AgentRunner {
     return this.droppedTotal;
   }
 
+  memoryBudget(): MemoryBudgetStats {
+    return this.budget.stats();
+  }
+
   async stopAll(graceMs: number): Promise<void> {
     const live = [...this.agents.values()].filter((agent) => !agent.terminal);
     for (const agent of live) {
@@ -224,45 +230,41 @@ export class ProcessRunner implements AgentRunner {
     this.closed = true;
     for (const agent of this.agents.values()) {
       agent.clearTimers();
-      const child = agent.child;
-      if (!child) continue;
-      child.unref();
-      // Pipe streams are net.Sockets; unref'd, they no longer hold the event loop open.
-      for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as Socket | null)?.unref();
+      agent.process?.unref();
     }
-    await this.records.close();
-    await this.watchdog.close();
+    await this.launcher.close();
   }
 
   /** Writes the agent records to stateDir now instead of with the next batch. */
   flushRecords(): Promise<void> {
-    return this.records.flush();
+    return this.launcher.flush();
   }
 
   // ---- transitions ---------------------------------------------------------------------------
 
-  private attach(agent: Agent, child: ChildProcess): void {
-    agent.child = child;
-    if (child.pid !== undefined) {
-      agent.pid = child.pid;
-      this.watchdog.register(child.pid);
-      this.records.add(agent.id, child.pid);
-    }
-    child.once("spawn", () => this.onStarted(agent));
-    child.on("error", (error) => {
-      // After a successful start, errors come only from our own signalling, which we handle there.
-      if (agent.status === "starting" && agent.startedAt === null) {
-        this.fail(agent, describeSpawnError(agent.params.command, error));
-      }
-    });
-    child.once("exit", (code, signal) => this.onLeaderExit(agent, code, signal));
-    child.once("close", () => this.finish(agent));
-    child.stdout?.on("data", (chunk: Buffer) => this.onOutput(agent, "stdout", chunk));
-    child.stderr?.on("data", (chunk: Buffer) => this.onOutput(agent, "stderr", chunk));
-    child.stdin?.on("error", () => {
-      // EPIPE: the agent closed its stdin or died. Later writes report INVALID_STATE.
-      agent.stdinEnded = true;
-    });
+  private launch(agent: Agent, params: ParsedParams<"spawn">): void {
+    agent.process = this.launcher.launch(
+      {
+        agentId: agent.id,
+        command: params.command,
+        args: params.args,
+        cwd: params.cwd,
+        env: params.env,
+        limits: agent.limits,
+      },
+      {
+        onSpawn: (pid) => {
+          agent.pid = pid;
+          this.onStarted(agent);
+        },
+        onError: (message) => this.fail(agent, message),
+        onOutput: (stream, chunk) => this.onOutput(agent, stream, chunk),
+        onExit: (code, signal) => this.onLeaderExit(agent, code, signal),
+        onClose: () => this.finish(agent),
+        // EPIPE: the agent closed its stdin or died. Later writes report INVALID_STATE.
+        onStdinClosed: () => (agent.stdinEnded = true),
+      },
+    );
   }
 
   private onStarted(agent: Agent): void {
@@ -288,17 +290,11 @@ export class ProcessRunner implements AgentRunner {
     agent.signal = code === null ? signal : null;
     clearTimeout(agent.timers.kill);
     clearTimeout(agent.timers.timeout);
-    if (agent.pid !== null) {
-      this.watchdog.unregister(agent.pid);
-      this.records.remove(agent.id);
-      // An agent's lifetime is its leader's: whatever it left running in its group goes with it.
-      signalGroup(agent.pid, "SIGKILL");
-    }
-    // Output still in the pipes arrives before "close". A grandchild that escaped the group could
-    // hold them open forever, so stop waiting after a while.
+    // The launcher has killed what the leader left in its group. Output still in the pipes arrives
+    // before "close"; a grandchild that escaped the group could hold them open forever, so stop
+    // waiting after a while.
     agent.timers.drain = setTimeout(() => {
-      agent.child?.stdout?.destroy();
-      agent.child?.stderr?.destroy();
+      agent.process?.closeOutput();
       this.finish(agent);
     }, DRAIN_TIMEOUT_MS);
     agent.timers.drain.unref();
@@ -308,9 +304,12 @@ export class ProcessRunner implements AgentRunner {
   private finish(agent: Agent): void {
     if (agent.terminal || !agent.leaderExited) return;
     clearTimeout(agent.timers.drain);
-    agent.child?.stdin?.destroy();
     agent.stdinEnded = true;
     agent.endedAt = Date.now();
+    // An end we did not ask for (stop, kill, timeout), under limits: say which limit explains it.
+    if (agent.status !== "stopping" && !agent.timedOut) {
+      agent.error = describeLimitEnd(agent.limits, agent.exitCode, agent.signal);
+    }
     if (agent.timedOut) this.transition(agent, "timed_out", "timed_out");
     else if (agent.exitCode !== null) this.transition(agent, "exited", "exited");
     else this.transition(agent, "killed", "killed");
@@ -322,13 +321,6 @@ export class ProcessRunner implements AgentRunner {
     agent.error = message;
     agent.endedAt = Date.now();
     agent.stdinEnded = true;
-    agent.child?.stdout?.destroy();
-    agent.child?.stderr?.destroy();
-    agent.child?.stdin?.destroy();
-    if (agent.pid !== null) {
-      this.watchdog.unregister(agent.pid);
-      this.records.remove(agent.id);
-    }
     this.transition(agent, "failed", "failed");
     this.retire(agent);
   }
@@ -336,19 +328,85 @@ export class ProcessRunner implements AgentRunner {
   /** A terminal agent: release its process, settle its promises, and schedule its eviction. */
   private retire(agent: Agent): void {
     agent.clearTimers();
-    // Drop our listeners so the process object can be freed; keep "error" handled, as Node requires.
-    agent.child?.removeAllListeners().on("error", () => {});
-    agent.child = null;
+    agent.process?.release();
+    agent.process = null;
     agent.markSettled();
     agent.markEnded();
     if (this.closed) return;
-    agent.timers.evict = setTimeout(() => this.agents.delete(agent.id), this.options.retentionMs);
+    if (agent.outputHeldBytes > 0) this.finishedWithOutput.set(agent.id, agent);
+    this.finishedRecords.set(agent.id, agent);
+    agent.timers.evict = setTimeout(() => this.forget(agent), this.options.retentionMs);
     agent.timers.evict.unref();
+  }
+
+  // ---- memory budget (docs/operations.md) ------------------------------------------------------
+
+  /** Drops a finished agent's record and output from memory. Returns the budget bytes freed. */
+  private forget(agent: Agent): number {
+    clearTimeout(agent.timers.evict);
+    const freed = this.releaseOutput(agent) + agent.recordBytes;
+    this.budget.chargeRecord(-agent.recordBytes);
+    this.agents.delete(agent.id);
+    this.finishedRecords.delete(agent.id);
+    return freed;
+  }
+
+  /** Drops an agent's kept output (reads then report it as dropped). Returns the budget bytes freed. */
+  private releaseOutput(agent: Agent): number {
+    const held = agent.outputHeldBytes;
+    agent.output.stdout.trimTo(0);
+    agent.output.stderr.trimTo(0);
+    this.budget.chargeOutput(-held);
+    this.finishedWithOutput.delete(agent.id);
+    return held;
+  }
+
+  /**
+   * Past the budget, frees down to its eviction target, oldest first: finished agents' output, then
+   * finished agents' records, then the oldest bytes of running agents' output (each stream trimmed to
+   * an equal share of what is left).
+   */
+  private enforceBudget(): void {
+    if (!this.budget.over()) return;
+    let excess = this.budget.excess();
+    const evict = (kind: EvictionKind, bytes: number) => {
+      this.budget.countEviction(kind, bytes);
+      excess -= bytes;
+    };
+    for (const agent of this.finishedWithOutput.values()) {
+      if (excess <= 0) return;
+      evict("finished_output", this.releaseOutput(agent));
+    }
+    for (const agent of this.finishedRecords.values()) {
+      if (excess <= 0) return;
+      evict("finished_record", this.forget(agent));
+    }
+    if (excess > 0) evict("running_output", this.trimRunningOutput(excess));
+  }
+
+  /** Trims running agents' output streams to an equal share so that `bytes` are freed. Returns bytes freed. */
+  private trimRunningOutput(bytes: number): number {
+    const streams = [...this.agents.values()]
+      .filter((agent) => !agent.terminal)
+      .flatMap((agent) => [agent.output.stdout, agent.output.stderr])
+      .filter((buffer) => buffer.heldBytes > 0);
+    const held = streams.reduce((sum, buffer) => sum + buffer.heldBytes, 0);
+    const share = Math.max(0, Math.floor((held - bytes) / Math.max(1, streams.length)));
+    let freed = 0;
+    for (const buffer of streams) {
+      const before = buffer.heldBytes;
+      buffer.trimTo(share);
+      freed += before - buffer.heldBytes;
+    }
+    this.budget.chargeOutput(-freed);
+    return freed;
   }
 
   /** Counts a new agent in and announces it: status "starting" (previous null), lifecycle "spawned". */
   private admit(agent: Agent): void {
     this.agents.set(agent.id, agent);
+    this.budget.chargeRecord(agent.recordBytes);
+    this.enforceBudget();
     this.counts.starting++;
     this.active++;
     const info = agent.snapshot();
@@ -389,7 +447,10 @@ export class ProcessRunner implements AgentRunner {
   private onOutput(agent: Agent, stream: OutputStream, chunk: Buffer): void {
     const buffer = agent.output[stream];
     const offset = buffer.total;
+    const heldBefore = buffer.heldBytes;
     const dropped = buffer.append(chunk);
+    this.budget.chargeOutput(buffer.heldBytes - heldBefore);
+    this.enforceBudget();
     this.emit("stream", { kind: "output", agentId: agent.id, stream, offset, data: chunk });
     if (dropped === 0) return;
     this.droppedTotal += dropped;
@@ -407,13 +468,13 @@ export class ProcessRunner implements AgentRunner {
 
   private pause(agent: Agent): void {
     this.require(agent, "pause", ["running"]);
-    signalGroup(this.pidOf(agent), "SIGSTOP");
+    this.signalGroupOf(agent, "SIGSTOP");
     this.transition(agent, "paused", "paused");
   }
 
   private resume(agent: Agent): void {
     this.require(agent, "resume", ["paused"]);
-    signalGroup(this.pidOf(agent), "SIGCONT");
+    this.signalGroupOf(agent, "SIGCONT");
     this.transition(agent, "running", "resumed");
   }
 
@@ -425,10 +486,10 @@ export class ProcessRunner implements AgentRunner {
 
   private kill(agent: Agent): void {
     this.require(agent, "kill", ["starting", "running", "paused", "stopping"]);
-    const pid = this.pidOf(agent);
+    this.pidOf(agent);
     if (agent.status !== "stopping") this.transition(agent, "stopping", null);
     clearTimeout(agent.timers.kill);
-    signalGroup(pid, "SIGKILL");
+    this.signalGroupOf(agent, "SIGKILL");
   }
 
   private signal(agent: Agent, name: string | undefined): void {
@@ -446,7 +507,7 @@ export class ProcessRunner implements AgentRunner {
     if (name === "SIGCONT" && agent.status === "paused") return this.resume(agent);
     if (name === "SIGKILL") return this.kill(agent);
     this.require(agent, `send ${name} to`, ["starting", "running", "paused", "stopping"]);
-    signalGroup(this.pidOf(agent), name);
+    this.signalGroupOf(agent, name);
   }
 
   private write(agent: Agent, data: string | Uint8Array | undefined, end: boolean): void {
@@ -454,8 +515,8 @@ export class ProcessRunner implements AgentRunner {
       throw new ProtocolError("BAD_REQUEST", 'action "write" needs data, end: true, or both');
     }
     this.require(agent, "write to", ["starting", "running", "paused", "stopping"]);
-    const stdin = agent.child?.stdin;
-    if (!stdin || agent.stdinEnded || !stdin.writable) {
+    const stdin = agent.process;
+    if (!stdin || agent.stdinEnded) {
       throw new ProtocolError(
         "INVALID_STATE",
         `agent ${agent.id} is ${agent.describeStatus()} but its stdin is closed; cannot write to it`,
@@ -463,10 +524,10 @@ export class ProcessRunner implements AgentRunner {
     }
     if (data !== undefined) {
       const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data);
-      if (stdin.writableLength + bytes.length > MAX_STDIN_BACKLOG_BYTES) {
+      if (stdin.stdinBacklog + bytes.length > MAX_STDIN_BACKLOG_BYTES) {
         throw new ProtocolError(
           "UNAVAILABLE",
-          `agent ${agent.id} has ${stdin.writableLength} bytes of stdin not yet read; ` +
+          `agent ${agent.id} has ${stdin.stdinBacklog} bytes of stdin not yet read; ` +
             `more would exceed ${MAX_STDIN_BACKLOG_BYTES} bytes; retry when the agent has read its input`,
         );
       }
@@ -480,13 +541,13 @@ export class ProcessRunner implements AgentRunner {
 
   /** SIGTERM to the group (and SIGCONT, so a paused group can act on it), then SIGKILL after graceMs. */
   private beginStop(agent: Agent, graceMs: number): void {
-    const pid = this.pidOf(agent);
+    this.pidOf(agent);
     const wasPaused = agent.status === "paused";
     this.transition(agent, "stopping", null);
-    signalGroup(pid, "SIGTERM");
-    if (wasPaused) signalGroup(pid, "SIGCONT");
+    this.signalGroupOf(agent, "SIGTERM");
+    if (wasPaused) this.signalGroupOf(agent, "SIGCONT");
     clearTimeout(agent.timers.kill);
-    agent.timers.kill = setTimeout(() => signalGroup(pid, "SIGKILL"), graceMs);
+    agent.timers.kill = setTimeout(() => agent.process?.signal("SIGKILL"), graceMs);
     agent.timers.kill.unref();
   }
 
@@ -498,7 +559,8 @@ export class ProcessRunner implements AgentRunner {
       throw new ProtocolError(
         "NOT_FOUND",
         `no agent ${JSON.stringify(agentId)} on server ${this.options.serverId}; ` +
-          `it never existed here or ended more than ${this.options.retentionMs} ms ago`,
+          `it never existed here, ended more than ${this.options.retentionMs} ms ago, or was evicted ` +
+          "early to keep the server under its memory budget",
       );
     }
     return agent;
@@ -523,6 +585,12 @@ export class ProcessRunner implements AgentRunner {
     return agent.pid;
   }
 
+  /** Signals the agent's process group; INVALID_STATE when it has no running process. */
+  private signalGroupOf(agent: Agent, signal: NodeJS.Signals): void {
+    this.pidOf(agent);
+    agent.process?.signal(signal);
+  }
+
   /** Emits to every listener; a listener that throws must not break the runner's bookkeeping. */
   private emit(event: "stream", payload: StreamEvent): void;
   private emit(event: "lifecycle", payload: LifecycleEvent): void;
@@ -534,38 +602,6 @@ export class ProcessRunner implements AgentRunner {
         process.emitWarning(`a runner "${event}" listener threw: ${String(error)}`, "ZeroplaneRunnerWarning");
       }
     }
-  }
-}
-
-/** Why `cwd` cannot be used as a working directory, or null when it can. */
-function checkCwd(cwd: string): string | null {
-  if (!isAbsolute(cwd))
-    return `cwd ${JSON.stringify(cwd)} is not an absolute path; pass an absolute directory`;
-  try {
-    if (!statSync(cwd).isDirectory()) return `cwd ${JSON.stringify(cwd)} is not a directory`;
-    return null;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT")
-      return `cwd ${JSON.stringify(cwd)} does not exist; create it or pass an existing directory`;
-    return `cwd ${JSON.stringify(cwd)} cannot be used (${code ?? String(error)})`;
-  }
-}
-
-function describeSpawnError(command: string, error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  const name = JSON.stringify(command);
-  switch (code) {
-    case "ENOENT":
-      return `command ${name} not found (ENOENT); check the command name and the PATH in the agent's env`;
-    case "EACCES":
-      return `command ${name} is not executable (EACCES); check its file mode`;
-    case "EAGAIN":
-    case "EMFILE":
-    case "ENFILE":
-      return `cannot start ${name}: the server is out of processes or file descriptors (${code})`;
-    default:
-      return `cannot start ${name}: ${error instanceof Error ? error.message : String(error)}`;
   }
 }
 

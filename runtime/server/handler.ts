@@ -19,6 +19,7 @@ import {
   type ParsedParams,
   type RequestHandler,
   type StatsResult,
+  toProtocolError,
 } from "../protocol/index.js";
 import type { AgentRunner } from "../runner/api.js";
 import { VERSION } from "../version.js";
@@ -91,12 +92,6 @@ function requireActionArguments(params: { action: string; signal?: string; data?
   }
 }
 
-/** Converts anything thrown into a wire error; unexpected errors become INTERNAL without details. */
-export function toProtocolError(error: unknown): ProtocolError {
-  if (error instanceof ProtocolError) return error;
-  return new ProtocolError(ERROR_CODES.INTERNAL, "internal server error");
-}
-
 export interface ServerRequestHandler {
   /** The dispatcher: validates, runs, records metrics. */
   readonly handle: RequestHandler;
@@ -139,13 +134,8 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
     if (state.draining()) {
       throw new ProtocolError(ERROR_CODES.DRAINING, "the server is shutting down; spawn on another server");
     }
-    const sink = state.sink();
-    if (sink && !sink.acceptingSpawns()) {
-      throw new ProtocolError(
-        ERROR_CODES.UNAVAILABLE,
-        "the lifecycle event spool is full and NATS is unreachable; spawns resume when events can be stored",
-      );
-    }
+    const refusal = state.sink()?.spawnRefusal() ?? null;
+    if (refusal !== null) throw new ProtocolError(ERROR_CODES.UNAVAILABLE, refusal);
     const started = runner.spawn(params).then(
       (agent) => {
         metrics.recordSpawn(agent.status === "failed");

@@ -5,23 +5,24 @@
  */
 import { type Logger } from "pino";
 import { Context, Publisher, Router } from "zeromq";
-import { ConfigError, ENV_VARS, isLoopbackEndpoint, type ZeroplaneConfig } from "../config/index.js";
+import { checkSecurity, ConfigError, ENV_VARS, type ZeroplaneConfig } from "../config/index.js";
 import type { EventSink } from "../events/api.js";
 import { createLogger } from "../observability/logger.js";
 import { ServerMetrics } from "../observability/metrics.js";
 import { startObservabilityServer, type ObservabilityServer } from "../observability/http.js";
 import type { RequestHandler } from "../protocol/index.js";
 import type { AgentRunner } from "../runner/api.js";
-import { createAgentRunner } from "../runner/index.js";
+import { createAgentRunner, runnerIsolation } from "../runner/index.js";
 import { Allowlist } from "../security/allowlist.js";
 import { readSecretKey } from "../security/keys.js";
 import { ZapHandler } from "../security/zap.js";
 import { withTimeout } from "./deadline.js";
+import { shutdownBudgetMs, waitForAgents } from "./drain.js";
 import { createRequestHandler } from "./handler.js";
-import { StreamPublisher } from "./publisher.js";
+import { StreamPublisher } from "./stream-publisher.js";
 import { RequestSocket } from "./request-socket.js";
 import { ConnectionRecycler, socketTarget } from "./revocation.js";
-import { serverSocketOptions } from "./sockets.js";
+import { FailureLog, serverSocketOptions, watchHandshakes } from "./sockets.js";
 
 export interface AgentServer {
   /** The addresses actually bound (ephemeral ports resolved). */
@@ -45,26 +46,6 @@ export interface AgentServer {
 
 export interface StartServerOptions {
   readonly logger?: Logger;
-}
-
-/** Refuses configurations that would weaken security, with a message naming the fix. */
-function checkSecurity(config: ZeroplaneConfig): void {
-  if (config.security.curve) {
-    if (!config.security.allowlistFile) {
-      throw new ConfigError(
-        `CURVE is on but no client allowlist is configured. Fix: set ${ENV_VARS["security.allowlistFile"]} to a file with one client public key (Z85) per line.`,
-        "security.allowlistFile",
-      );
-    }
-    return;
-  }
-  const exposed = [config.server.bind, config.server.publishBind].filter((e) => !isLoopbackEndpoint(e));
-  if (exposed.length && !config.security.allowInsecure) {
-    throw new ConfigError(
-      `CURVE is off but ${exposed.join(" and ")} binds beyond loopback. Fix: turn CURVE on, bind to 127.0.0.1, or set ${ENV_VARS["security.allowInsecure"]}=true if you accept plaintext on the network.`,
-      "security.curve",
-    );
-  }
 }
 
 /** Runs cleanup steps in reverse order, ignoring failures (used when startup fails half way). */
@@ -91,7 +72,7 @@ export async function startServer(
   const serverId = config.server.id;
   const logger = options.logger ?? createLogger({ level: config.log.level, bindings: { serverId } });
   const secretKey = config.security.curve ? readSecretKey(config) : null;
-  checkSecurity(config);
+  checkSecurity(config, "server");
 
   const cleanup = new Cleanup();
   try {
@@ -107,22 +88,32 @@ export async function startServer(
       maxAgents: config.server.maxAgents,
       outputCapBytes: config.runner.outputCapBytes,
       retentionMs: config.runner.retentionMs,
+      memoryBudgetBytes: config.runner.memoryBudgetBytes,
       stopGraceMs: config.runner.stopGraceMs,
       stateDir: config.runner.stateDir,
+      ...runnerIsolation(config),
     });
     cleanup.add(() => runner.close());
     metrics.attachAgents(runner);
+    logger.info(
+      { memoryBudgetBytes: runner.memoryBudget().limitBytes },
+      "memory budget for retained agent output and records",
+    );
 
     // A context of our own: the ZAP handler then governs exactly these sockets.
     const context = new Context();
     let zap: ZapHandler | null = null;
+    // Metrics count every failure; the log gets at most one line per kind per interval.
+    const failures = new FailureLog(logger);
     if (allowlist) {
       const zapHandler = new ZapHandler(
         context,
         allowlist,
         (rejection) => {
           metrics.recordAuthRejection(rejection.reason);
-          logger.warn(
+          failures.record(
+            "warn",
+            `zap:${rejection.reason}`,
             { reason: rejection.reason, clientFingerprint: rejection.fingerprint, peer: rejection.address },
             "client refused by ZAP",
           );
@@ -134,18 +125,21 @@ export async function startServer(
       cleanup.add(() => zapHandler.close());
     }
 
-    const watchHandshakes = <S extends Router | Publisher>(socket: S): S => {
-      socket.events.on("handshake:error:protocol", (event) => {
-        metrics.recordHandshakeFailure(event.error.code);
-        logger.info({ reason: event.error.code, peer: event.address }, "client handshake failed");
-      });
-      return socket;
+    const onHandshakeFailure = (reason: string, peer: string) => {
+      metrics.recordHandshakeFailure(reason);
+      failures.record("info", `handshake:${reason}`, { reason, peer }, "client handshake failed");
     };
     // Factories, because a key revocation replaces the sockets with fresh ones (see revocation.ts).
     const newRouter = () =>
-      watchHandshakes(new Router(serverSocketOptions(config, context, secretKey, "router")));
+      watchHandshakes(
+        new Router(serverSocketOptions(config, context, secretKey, "router")),
+        onHandshakeFailure,
+      );
     const newPublisher = () =>
-      watchHandshakes(new Publisher(serverSocketOptions(config, context, secretKey, "publisher")));
+      watchHandshakes(
+        new Publisher(serverSocketOptions(config, context, secretKey, "publisher")),
+        onHandshakeFailure,
+      );
     const router = newRouter();
     const pub = newPublisher();
     cleanup.add(() => router.close());
@@ -264,13 +258,21 @@ export async function startServer(
     let shuttingDown: Promise<void> | null = null;
     const shutdown = () => {
       shuttingDown ??= (async () => {
-        const deadline = Date.now() + config.server.shutdownGraceMs;
+        const deadline = Date.now() + shutdownBudgetMs(config.server);
         // Keep a slice of the grace period for closing sockets and flushing events.
         const margin = Math.min(2_000, config.server.shutdownGraceMs * 0.1);
         const remaining = () => Math.max(0, deadline - margin - Date.now());
         draining = true;
         logger.info({ graceMs: config.server.shutdownGraceMs }, "draining: refusing new spawns");
         await withTimeout(handler.idle(), remaining() / 2);
+        if (config.server.agentDrainMs > 0 && runner.activeCount() > 0) {
+          logger.info(
+            { agents: runner.activeCount(), maxMs: config.server.agentDrainMs },
+            "draining: waiting for agents to finish",
+          );
+          const drained = await waitForAgents(runner, config.server.agentDrainMs);
+          logger.info(drained, drained.finished ? "agents finished" : "agent drain maximum reached");
+        }
         if (config.server.stopAgentsOnShutdown && runner.activeCount() > 0) {
           const graceMs = Math.max(1, Math.min(config.runner.stopGraceMs, remaining() - 500));
           logger.info({ agents: runner.activeCount(), graceMs }, "stopping agents");

@@ -1,6 +1,7 @@
 /**
  * The server process: `zeroplane server` and the container image run this. Loads the config,
- * starts the server and drains on SIGTERM or SIGINT, exiting within server.shutdownGraceMs.
+ * starts the server and drains on SIGTERM or SIGINT, exiting within server.agentDrainMs plus
+ * server.shutdownGraceMs.
  * Runs directly too: `node --import tsx runtime/server/main.ts`.
  */
 import { realpathSync } from "node:fs";
@@ -8,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { loadConfig, type ZeroplaneConfigInput } from "../config/index.js";
 import { holdEventLoop } from "../cli/keep-alive.js";
 import { createLogger } from "../observability/logger.js";
+import { shutdownBudgetMs } from "./drain.js";
 import { startServer } from "./index.js";
 
 /**
@@ -32,7 +34,7 @@ export async function runServerProcess(overrides?: ZeroplaneConfigInput): Promis
     const hardStop = setTimeout(() => {
       logger.error("shutdown grace period exceeded: exiting");
       process.exit(1);
-    }, config.server.shutdownGraceMs);
+    }, shutdownBudgetMs(config.server));
     hardStop.unref();
     server.shutdown().then(
       () => process.exit(0),
@@ -58,7 +60,11 @@ function isMainModule(): boolean {
   }
 }
 
-if (isMainModule()) {
+if (isMainModule() && process.argv[2] === "runner") {
+  // The server started from this entry runs its runner the same way (see runner/remote/connect.ts).
+  const { runRunnerFromArgs } = await import("../runner/main.js");
+  runRunnerFromArgs(process.argv.slice(2));
+} else if (isMainModule()) {
   runServerProcess().catch((error: Error) => {
     process.stderr.write(`zeroplane server: ${error.message}\n`);
     process.exit(1);

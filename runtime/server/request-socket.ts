@@ -6,10 +6,9 @@
 import type { Logger } from "pino";
 import type { Router } from "zeromq";
 import type { ServerMetrics } from "../observability/metrics.js";
-import { ERROR_CODES, ProtocolError, type RequestHandler } from "../protocol/index.js";
-import { toProtocolError } from "./handler.js";
+import { decodeRequest, encodeError, encodeResult } from "../protocol/codec.js";
+import { ERROR_CODES, ProtocolError, toProtocolError, type RequestHandler } from "../protocol/index.js";
 import { SendQueue } from "./send-queue.js";
-import { decodeRequest, encodeError, encodeResult } from "./wire.js";
 
 /** Requests in progress beyond which the loop stops reading (ZeroMQ then queues, then pushes back). */
 const MAX_IN_FLIGHT = 10_000;
@@ -121,22 +120,8 @@ export class RequestSocket {
       );
       return;
     }
-    const frame = frames[1]!;
-    const decoded = decodeRequest(frame);
-    if (frame.length > this.maxMessageBytes) {
-      // Already read (it is under libzmq's hard ceiling), so echo its id when it has one: the client
-      // can then fail that request at once instead of waiting for a timeout.
-      this.refuse(
-        identity,
-        decoded.ok ? decoded.request.id : decoded.id,
-        "too-large",
-        new ProtocolError(
-          ERROR_CODES.MESSAGE_TOO_LARGE,
-          `the request is ${frame.length} bytes; this server accepts at most ${this.maxMessageBytes} (server.maxMessageBytes)`,
-        ),
-      );
-      return;
-    }
+    // The codec checks the size before reading anything, then bounds the structure before decoding.
+    const decoded = decodeRequest(frames[1]!, { maxMessageBytes: this.maxMessageBytes });
     if (!decoded.ok) {
       this.refuse(identity, decoded.id, decoded.reason, decoded.error);
       return;

@@ -5,14 +5,21 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_PORTS } from "../../runtime/config/index.js";
+import { DEFAULT_PORTS } from "../../runtime/config/names.js";
 import type { Environment } from "../environment/load.js";
 import type { AwsEnabledConfig } from "../environment/schema.js";
 import { awsNames, kubernetesNames } from "../names.js";
 import { CurveServerKey } from "./curve-key.js";
 
 /** The ports an NLB forwards: the ZeroMQ ROUTER and PUB sockets. */
-export const NLB_PORTS = [DEFAULT_PORTS.router, DEFAULT_PORTS.events] as const;
+export const NLB_PORTS = [DEFAULT_PORTS.router, DEFAULT_PORTS.stream] as const;
+
+export interface ZeroplaneAwsArgs {
+  /** The environment: platform name, environment name, namespace and groups. */
+  readonly environment: Environment;
+  /** Its AWS section (enabled). */
+  readonly aws: AwsEnabledConfig;
+}
 
 export class ZeroplaneAws extends pulumi.ComponentResource {
   /** `<account>.dkr.ecr.<region>.amazonaws.com/<name>`. */
@@ -33,13 +40,9 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
   /** NLB security group ids by agent-server group. */
   readonly nlbSecurityGroupIds: Record<string, pulumi.Output<string>>;
 
-  constructor(
-    name: string,
-    env: Environment,
-    config: AwsEnabledConfig,
-    opts: pulumi.ComponentResourceOptions = {},
-  ) {
+  constructor(name: string, args: ZeroplaneAwsArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("zeroplane:aws:Environment", name, {}, opts);
+    const { environment: env, aws: config } = args;
     const names = awsNames(env, config);
     const provider = new aws.Provider(
       "aws",

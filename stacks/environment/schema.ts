@@ -7,6 +7,7 @@
  * are described here. Messages may carry a fix after {@link FIX}; the loader prints both.
  */
 import { z } from "zod";
+import { Z85_KEY_PATTERN } from "../../runtime/config/names.js";
 
 /** Separates a rule's problem from its fix inside a zod message. */
 export const FIX = " | fix: ";
@@ -45,7 +46,7 @@ const cidr = z.union([z.cidrv4(), z.cidrv6()], {
 const z85Key = z
   .string()
   .regex(
-    /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/,
+    Z85_KEY_PATTERN,
     rule("must be a 40-character Z85 CURVE key", "copy it from `pulumi stack output curvePublicKey`"),
   );
 
@@ -148,8 +149,10 @@ export const agentServerGroupSchema = z
     replicas: positiveInt.optional(),
     autoscaling: autoscalingSchema.optional(),
     resources: resourcesSchema.optional(),
+    runnerResources: resourcesSchema.optional(),
     maxAgents: positiveInt.optional(),
     shutdownGraceMs: positiveInt.optional(),
+    agentDrainMs: z.number().int().min(0).optional(),
     exposure: exposureSchema.optional(),
     workload: z.enum(["Deployment", "StatefulSet"]).optional(),
     minAvailable: z.number().int().min(0).optional(),

@@ -5,9 +5,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_PORTS } from "../../runtime/config/index.js";
+import type { ClientService } from "../../constructs/index.js";
 import type { Environment } from "../environment/load.js";
-import { isFoundation, type KubeObject } from "./manifests.js";
+import { isFoundation, type KubeObject, type SynthesizedEnvironment } from "./manifests.js";
 
 /** How clients reach one agent-server Service. */
 export interface Endpoint {
@@ -16,8 +16,17 @@ export interface Endpoint {
    * connects to every ready server the name resolves to).
    */
   readonly router: string;
-  /** ZeroMQ PUB (events), with the same scheme as `router`. */
+  /** The stream (ZeroMQ PUB), with the same scheme as `router`. The key keeps its published name. */
   readonly events: string;
+}
+
+export interface ZeroplaneKubernetesArgs {
+  /** The environment: the kubeconfig and context to deploy with. */
+  readonly environment: Environment;
+  /** The synthesized objects and client Services (synthesizeEnvironment). */
+  readonly synthesized: SynthesizedEnvironment;
+  /** Resources the platform objects wait for, such as the AWS side. @default none */
+  readonly after?: readonly pulumi.Resource[];
 }
 
 export class ZeroplaneKubernetes extends pulumi.ComponentResource {
@@ -29,14 +38,10 @@ export class ZeroplaneKubernetes extends pulumi.ComponentResource {
   /** Agent-server endpoints by Service name: in-cluster DNS, or the NLB's hostname once it exists. */
   readonly endpoints: pulumi.Output<Record<string, Endpoint>>;
 
-  constructor(
-    name: string,
-    env: Environment,
-    objects: readonly KubeObject[],
-    opts: pulumi.ComponentResourceOptions & { readonly after?: pulumi.Resource[] } = {},
-  ) {
-    const { after = [], ...componentOpts } = opts;
-    super("zeroplane:kubernetes:Environment", name, {}, componentOpts);
+  constructor(name: string, args: ZeroplaneKubernetesArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("zeroplane:kubernetes:Environment", name, {}, opts);
+    const { environment: env, synthesized, after = [] } = args;
+    const objects = synthesized.objects;
     this.provider = new k8s.Provider(
       "cluster",
       {
@@ -59,38 +64,23 @@ export class ZeroplaneKubernetes extends pulumi.ComponentResource {
       { objs: copy(objects.filter((object) => !isFoundation(object))) },
       { parent: this, provider: this.provider, dependsOn: [this.foundation, ...after] },
     );
-    this.endpoints = endpoints(this.platform, objects);
+    this.endpoints = endpoints(this.platform, synthesized.clientServices);
     this.registerOutputs({ endpoints: this.endpoints });
   }
 }
 
-interface ServiceObject extends KubeObject {
-  readonly spec?: {
-    readonly type?: string;
-    readonly clusterIP?: string;
-    readonly ports?: readonly { name?: string; port: number }[];
-  };
-}
-
-/** Services that carry the ROUTER port are agent-server endpoints (ClusterIP, headless and NLB). */
-function endpoints(group: k8s.yaml.ConfigGroup, objects: readonly KubeObject[]) {
-  const services = (objects as ServiceObject[])
-    .filter((o) => o.kind === "Service" && o.spec?.ports?.some((p) => p.port === DEFAULT_PORTS.router))
-    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+/** Each client Service as an endpoint; a load balancer's host is known once the cloud assigns it. */
+function endpoints(group: k8s.yaml.ConfigGroup, services: readonly ClientService[]) {
   const entries = services.map((service) => {
-    const { name, namespace = "default" } = service.metadata;
-    const port = (portName: "router" | "events") =>
-      service.spec?.ports?.find((p) => p.name === portName)?.port ?? DEFAULT_PORTS[portName];
-    const host: pulumi.Output<string> =
-      service.spec?.type === "LoadBalancer"
-        ? group
-            .getResource("v1/Service", namespace, name)
-            .status.apply((status) => status?.loadBalancer?.ingress?.[0]?.hostname ?? "pending")
-        : pulumi.output(`${name}.${namespace}.svc.cluster.local`);
-    const scheme = service.spec?.clusterIP === "None" ? "dns" : "tcp";
+    const { name, namespace, scheme, ports } = service;
+    const host: pulumi.Output<string> = service.loadBalancer
+      ? group
+          .getResource("v1/Service", namespace, name)
+          .status.apply((status) => status?.loadBalancer?.ingress?.[0]?.hostname ?? "pending")
+      : pulumi.output(`${name}.${namespace}.svc.cluster.local`);
     return host.apply((h): [string, Endpoint] => [
       name,
-      { router: `${scheme}://${h}:${port("router")}`, events: `${scheme}://${h}:${port("events")}` },
+      { router: `${scheme}://${h}:${ports.router}`, events: `${scheme}://${h}:${ports.stream}` },
     ]);
   });
   return pulumi.all(entries).apply((pairs) => Object.fromEntries(pairs));

@@ -4,8 +4,7 @@
  * for the Pulumi program (ConfigGroups) and for GitOps synthesis (YAML files) alike.
  */
 import { App, Chart } from "cdk8s";
-import { parseAllDocuments } from "yaml";
-import { ConstructPropsError, ZeroplanePlatform } from "../../constructs/index.js";
+import { ConstructPropsError, ZeroplanePlatform, type ClientService } from "../../constructs/index.js";
 import type { Environment } from "../environment/load.js";
 import { needsAwsSecretStore, platformProps } from "../platform-props.js";
 import { AwsSecretStore } from "./secret-store.js";
@@ -30,24 +29,30 @@ export class PlatformSpecError extends Error {
   }
 }
 
+/** One environment's objects, and the Services clients reach its agent servers through. */
+export interface SynthesizedEnvironment {
+  /** Every object, in emission order, validated (`node.addValidation` checks ran). */
+  readonly objects: KubeObject[];
+  /** The agent servers' client Services, sorted by name (the stack's endpoints). */
+  readonly clientServices: readonly ClientService[];
+}
+
 /** Synthesizes the environment. Throws PlatformSpecError when a construct rejects the spec. */
-export function synthesizeEnvironment(env: Environment): KubeObject[] {
+export function synthesizeEnvironment(env: Environment): SynthesizedEnvironment {
   const app = new App({ outdir: "dist/unused-synth-output" });
   const chart = new Chart(app, env.environment, { disableResourceNameHashes: true });
-  let yaml: string;
   try {
-    new ZeroplanePlatform(chart, "platform", platformProps(env));
+    const platform = new ZeroplanePlatform(chart, "platform", platformProps(env));
     if (needsAwsSecretStore(env) && env.aws?.enabled)
       new AwsSecretStore(chart, "aws-secret-store", env, env.aws);
-    yaml = app.synthYaml(); // runs every node.addValidation check
+    // toJson() runs every node.addValidation check, then renders the objects in emission order.
+    const objects = chart.toJson() as KubeObject[];
+    return { objects, clientServices: platform.clientServices };
   } catch (error) {
     if (!(error instanceof ConstructPropsError)) throw error;
     const key = propToConfigKey(env, error.prop);
     throw new PlatformSpecError(key, `${env.source}: ${key} (platform prop ${error.message})`);
   }
-  return parseAllDocuments(yaml)
-    .map((doc) => doc.toJS() as unknown)
-    .filter((doc): doc is KubeObject => doc !== null && typeof doc === "object");
 }
 
 /**

@@ -44,7 +44,7 @@ describe("AgentServer", () => {
     const known = new Set<string>(Object.values(ENV_VARS));
     for (const name of Object.keys(env)) expect(known.has(name), name).toBe(true);
     expect(env[ENV_VARS["server.bind"]]!.value).toBe(`tcp://0.0.0.0:${DEFAULT_PORTS.router}`);
-    expect(env[ENV_VARS["server.publishBind"]]!.value).toBe(`tcp://0.0.0.0:${DEFAULT_PORTS.events}`);
+    expect(env[ENV_VARS["server.publishBind"]]!.value).toBe(`tcp://0.0.0.0:${DEFAULT_PORTS.stream}`);
     expect(env[ENV_VARS["server.id"]]!.valueFrom).toEqual({ fieldRef: { fieldPath: "metadata.name" } });
     expect(env[ENV_VARS["security.curve"]]!.value).toBe("true");
     expect(env[ENV_VARS["security.secretKeyFile"]]!.value).toBe(DEFAULT_PATHS.curveSecretKeyFile);
@@ -168,7 +168,7 @@ describe("AgentServer", () => {
     expect(service.spec.type).toBe("ClusterIP");
     expect(service.spec.ports.map((port: { port: number }) => port.port)).toEqual([
       DEFAULT_PORTS.router,
-      DEFAULT_PORTS.events,
+      DEFAULT_PORTS.stream,
       DEFAULT_PORTS.http,
     ]);
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
@@ -203,7 +203,7 @@ describe("AgentServer", () => {
     // The metrics port never leaves the cluster.
     expect(lb.spec.ports.map((port: { port: number }) => port.port)).toEqual([
       DEFAULT_PORTS.router,
-      DEFAULT_PORTS.events,
+      DEFAULT_PORTS.stream,
     ]);
     expect(
       find(prod, "Service", "zeroplane-internal-public").metadata.annotations![
@@ -230,7 +230,7 @@ describe("AgentServer", () => {
       selector: deployment.spec.selector.matchLabels,
       ports: [
         { name: "router", port: DEFAULT_PORTS.router, targetPort: "router", protocol: "TCP" },
-        { name: "events", port: DEFAULT_PORTS.events, targetPort: "events", protocol: "TCP" },
+        { name: "events", port: DEFAULT_PORTS.stream, targetPort: "events", protocol: "TCP" },
       ],
     });
     expect(headless.metadata.labels).toEqual(deployment.metadata.labels);

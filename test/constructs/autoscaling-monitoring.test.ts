@@ -72,10 +72,11 @@ describe("autoscaling", () => {
     }
   });
 
-  it("keeps the PDB's minAvailable at or below the HPA's minimum", () => {
+  it("keeps the PDB's minAvailable at or below the HPA's minimum (or lets one drain at a time)", () => {
     for (const hpaObject of ofKind(prod, "HorizontalPodAutoscaler")) {
       const pdb = find(prod, "PodDisruptionBudget", hpaObject.metadata.name);
-      expect(pdb.spec.minAvailable).toBeLessThanOrEqual(hpaObject.spec.minReplicas);
+      if (pdb.spec.minAvailable === undefined) expect(pdb.spec.maxUnavailable).toBe(1);
+      else expect(pdb.spec.minAvailable).toBeLessThanOrEqual(hpaObject.spec.minReplicas);
     }
     expect(find(prod, "PodDisruptionBudget", "zeroplane-default").spec.minAvailable).toBe(2);
   });
@@ -110,7 +111,13 @@ describe("monitoring", () => {
   it("uses only metric names the runtime registers", async () => {
     const { registry } = new ServerMetrics();
     // The event publisher registers its metrics on the server's registry when NATS is on.
-    createEventsMetrics(registry, { spoolEvents: () => 0, spoolBytes: () => 0, connected: () => true });
+    createEventsMetrics(registry, {
+      spoolEvents: () => 0,
+      spoolBytes: () => 0,
+      connected: () => true,
+      spoolUnavailable: () => false,
+      spoolDiskFreeBytes: () => null,
+    });
     const registered = new Set((await registry.getMetricsAsJSON()).map((metric) => metric.name));
     for (const name of Object.values(METRICS)) expect(registered.has(name), name).toBe(true);
     const used = new Set(rules.flatMap((rule) => rule.expr.match(/zeroplane_[a-z_]+/g) ?? []));
@@ -149,6 +156,12 @@ describe("monitoring", () => {
     for (const rule of disconnected) {
       expect(rule.expr).toMatch(/^max by \(pod\) \(zeroplane_events_nats_connected\{.*\}\) == 0$/);
       expect(rule.for).toBe("5m");
+    }
+    const unwritable = byName("ZeroplaneEventSpoolUnwritable");
+    expect(unwritable).toHaveLength(2);
+    for (const rule of unwritable) {
+      expect(rule.expr).toMatch(/^max by \(pod\) \(zeroplane_events_spool_unavailable\{.*\}\) == 1$/);
+      expect(rule.for).toBe("1m");
     }
   });
 

@@ -15,6 +15,7 @@ import { startNatsWithConfig, type ConfiguredNats } from "../support/nats.js";
 import { freePorts } from "../support/ports.js";
 import { makeTlsSecretDir } from "../support/tls.js";
 import { ensureNatsServer } from "../support/system-tools.js";
+import { waitFor, type WaitOptions } from "../support/wait.js";
 import { exampleSpec, find, minimalSpec, synth } from "./fixtures.js";
 
 const POD_ENV = { NATS_USER: "zeroplane", NATS_PASSWORD: "Sx7d9Qw2Lp4Zr8Tv" };
@@ -145,20 +146,8 @@ describe("nats-server -t on the generated nats.conf", () => {
   });
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
+/** The monitor port answers once the server is up; until then a request fails and is retried. */
+const MONITOR_WAIT: WaitOptions = { intervalMs: 200, retryErrors: true };
 
 async function monitorJson(port: number, path: string): Promise<Record<string, unknown>> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) });
@@ -197,21 +186,31 @@ describe("a 3-node cluster from the generated staging configs", () => {
 
   it("forms routes between all three servers", async () => {
     for (const node of nodes) {
-      await waitFor(`routes on ${node.monitor}`, async () => {
-        const routez = await monitorJson(node.monitor, "/routez");
-        return (routez.num_routes as number) >= 2 ? true : undefined;
-      });
+      await waitFor(
+        `routes on ${node.monitor}`,
+        async () => {
+          const routez = await monitorJson(node.monitor, "/routez");
+          return (routez.num_routes as number) >= 2 ? true : undefined;
+        },
+        45_000,
+        MONITOR_WAIT,
+      );
     }
   });
 
   it("elects one JetStream meta leader that every server agrees on", async () => {
     const leaders = await Promise.all(
       nodes.map((node) =>
-        waitFor(`meta leader on ${node.monitor}`, async () => {
-          const jsz = await monitorJson(node.monitor, "/jsz");
-          const meta = jsz.meta_cluster as { leader?: string; cluster_size?: number } | undefined;
-          return meta?.leader && meta.cluster_size === 3 ? meta.leader : undefined;
-        }),
+        waitFor(
+          `meta leader on ${node.monitor}`,
+          async () => {
+            const jsz = await monitorJson(node.monitor, "/jsz");
+            const meta = jsz.meta_cluster as { leader?: string; cluster_size?: number } | undefined;
+            return meta?.leader && meta.cluster_size === 3 ? meta.leader : undefined;
+          },
+          45_000,
+          MONITOR_WAIT,
+        ),
       ),
     );
     expect(new Set(leaders).size).toBe(1);
@@ -221,10 +220,15 @@ describe("a 3-node cluster from the generated staging configs", () => {
   it("answers the probe paths the StatefulSet uses", async () => {
     for (const node of nodes) {
       for (const path of ["/healthz", "/healthz?js-server-only=true", "/healthz?js-enabled-only=true"]) {
-        const status = await waitFor(`${path} on ${node.monitor}`, async () => {
-          const response = await fetch(`http://127.0.0.1:${node.monitor}${path}`);
-          return response.ok ? response.status : undefined;
-        });
+        const status = await waitFor(
+          `${path} on ${node.monitor}`,
+          async () => {
+            const response = await fetch(`http://127.0.0.1:${node.monitor}${path}`);
+            return response.ok ? response.status : undefined;
+          },
+          45_000,
+          MONITOR_WAIT,
+        );
         expect(status).toBe(200);
       }
     }
@@ -242,19 +246,29 @@ describe("a 3-node cluster from the generated staging configs", () => {
     const third = await connect({ servers: `nats://127.0.0.1:${nodes[2]!.client}`, ...auth });
     connections.push(first, third);
     const jsm = await first.jetstreamManager();
-    await waitFor("stream creation", async () => {
-      await jsm.streams.add({ name: "PROOF", subjects: ["proof.>"], num_replicas: 3 });
-      return true;
-    });
+    await waitFor(
+      "stream creation",
+      async () => {
+        await jsm.streams.add({ name: "PROOF", subjects: ["proof.>"], num_replicas: 3 });
+        return true;
+      },
+      45_000,
+      MONITOR_WAIT,
+    );
     const sc = StringCodec();
     const js = first.jetstream();
     for (let i = 0; i < 10; i++) await js.publish(`proof.${i}`, sc.encode(`message ${i}`));
 
-    const info = await waitFor("all replicas current", async () => {
-      const current = await jsm.streams.info("PROOF");
-      const replicas = current.cluster?.replicas ?? [];
-      return replicas.length === 2 && replicas.every((replica) => replica.current) ? current : undefined;
-    });
+    const info = await waitFor(
+      "all replicas current",
+      async () => {
+        const current = await jsm.streams.info("PROOF");
+        const replicas = current.cluster?.replicas ?? [];
+        return replicas.length === 2 && replicas.every((replica) => replica.current) ? current : undefined;
+      },
+      45_000,
+      MONITOR_WAIT,
+    );
     expect(info.config.num_replicas).toBe(3);
     expect(info.state.messages).toBe(10);
     expect([info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)].sort()).toEqual([
@@ -279,6 +293,7 @@ describe("a 3-node cluster from the generated staging configs", () => {
       "lame duck log line",
       async () => (/lame duck/i.test(victim.process.log()) ? true : undefined),
       15_000,
+      MONITOR_WAIT,
     );
   });
 });
@@ -319,10 +334,15 @@ describe("a 3-node cluster from the generated prod configs (TLS on clients and r
 
   it("forms its routes over verified TLS", async () => {
     for (const node of nodes) {
-      await waitFor(`routes on ${node.monitor}`, async () => {
-        const routez = await monitorJson(node.monitor, "/routez");
-        return (routez.num_routes as number) >= 2 ? true : undefined;
-      });
+      await waitFor(
+        `routes on ${node.monitor}`,
+        async () => {
+          const routez = await monitorJson(node.monitor, "/routez");
+          return (routez.num_routes as number) >= 2 ? true : undefined;
+        },
+        45_000,
+        MONITOR_WAIT,
+      );
       const cluster = (await monitorJson(node.monitor, "/varz")).cluster as Record<string, unknown>;
       expect(cluster).toMatchObject({ tls_required: true, tls_verify: true });
     }

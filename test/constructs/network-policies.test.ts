@@ -52,7 +52,7 @@ describe("network policies", () => {
     const [clients] = policy.spec.ingress as Rule[];
     expect(clients!.ports).toEqual([
       { protocol: "TCP", port: DEFAULT_PORTS.router },
-      { protocol: "TCP", port: DEFAULT_PORTS.events },
+      { protocol: "TCP", port: DEFAULT_PORTS.stream },
     ]);
     expect(clients!.from).toEqual([
       {

@@ -6,7 +6,7 @@ import { ApiObject, App, Chart, JsonPatch } from "cdk8s";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
 import { describe, expect, it } from "vitest";
 import { ZeroplanePlatform, synthesizePlatform } from "../../constructs/index.js";
-import { exampleSpec, find, minimalSpec, ofKind, synth } from "./fixtures.js";
+import { exampleSpec, find, minimalSpec, ofKind, synth, type K8sObject } from "./fixtures.js";
 
 describe("ZeroplanePlatform", () => {
   it("synthesizes into an App, a Chart, YAML and plain objects that agree", () => {
@@ -21,6 +21,31 @@ describe("ZeroplanePlatform", () => {
     expect(result.platform.nats?.clientUrl).toBe(
       "nats://zeroplane-nats.zeroplane-staging.svc.cluster.local:4222",
     );
+  });
+
+  it("exposes the Services clients connect through, each matching a synthesized Service", () => {
+    const result = synthesizePlatform(exampleSpec("prod"));
+    const services = result.platform.clientServices;
+    expect(services.map((service) => service.name)).toEqual([...services.map((s) => s.name)].sort());
+    const headless = services.find((service) => service.name === "zeroplane-default-headless");
+    expect(headless).toMatchObject({ scheme: "dns", loadBalancer: false, namespace: "zeroplane-prod" });
+    expect(services.find((service) => service.name === "zeroplane-default-public")).toMatchObject({
+      scheme: "tcp",
+      loadBalancer: true,
+    });
+    for (const service of services) {
+      const object = find(result.objects as K8sObject[], "Service", service.name);
+      expect(object.metadata.namespace).toBe(service.namespace);
+      expect(object.spec.type === "LoadBalancer").toBe(service.loadBalancer);
+      expect(object.spec.clusterIP === "None").toBe(service.scheme === "dns");
+      const ports = object.spec.ports as { name: string; port: number }[];
+      expect(ports.find((port) => port.name === "router")?.port).toBe(service.ports.router);
+      expect(ports.find((port) => port.name === "events")?.port).toBe(service.ports.stream);
+    }
+    const routerServices = ofKind(result.objects as K8sObject[], "Service").filter((object) =>
+      (object.spec.ports as { name: string }[]).some((port) => port.name === "router"),
+    );
+    expect(routerServices.map((object) => object.metadata.name).sort()).toEqual(services.map((s) => s.name));
   });
 
   it("creates the namespace with Pod Security restricted enforced, unless told not to", () => {

@@ -89,7 +89,7 @@ export async function registeredResources(
 export function expectedKubernetesObjects(environment: string): string[] {
   const env = loadEnvironmentFile(join(repoRoot, `Pulumi.${environment}.yaml`));
   return synthesizeEnvironment(env)
-    .map((o) => `${o.kind} ${qualifiedName(o.metadata)}`)
+    .objects.map((o) => `${o.kind} ${qualifiedName(o.metadata)}`)
     .sort();
 }
 

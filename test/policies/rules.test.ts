@@ -161,6 +161,17 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    rule: "no-secret-in-runner",
+    fail: (o) => {
+      const runner = agentServer(o).pod.containers[1];
+      runner.volumeMounts.push({ name: "curve", mountPath: "/var/run/zeroplane/curve" });
+      runner.env = [
+        { name: "NATS_PASSWORD", valueFrom: { secretKeyRef: { name: "nats-auth", key: "password" } } },
+      ];
+      runner.envFrom = [{ secretRef: { name: "nats-auth" } }];
+    },
+  },
+  {
     rule: "replicas-min-2",
     options: prod,
     fail: (o) => {

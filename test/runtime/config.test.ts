@@ -170,3 +170,33 @@ describe("runtime config", () => {
     expect(() => loadConfig({ file: tempFile("b.yaml", "server: [\n"), env: {} })).toThrow(/not valid YAML/);
   });
 });
+
+describe("config durations", () => {
+  const TIMER_KEYS = [
+    ["server", "idempotencyWindowMs"],
+    ["server", "requestTimeoutMs"],
+    ["server", "shutdownGraceMs"],
+    ["server", "heartbeatIntervalMs"],
+    ["server", "heartbeatTimeoutMs"],
+    ["server", "handshakeTimeoutMs"],
+    ["runner", "retentionMs"],
+    ["runner", "stopGraceMs"],
+    ["nats", "reconnectWaitMs"],
+  ] as const;
+
+  it("refuse 2^31 ms and more, which setTimeout would fire at once, naming the key and the maximum", () => {
+    for (const [section, key] of TIMER_KEYS) {
+      const at = loadConfig({ env: {}, overrides: { [section]: { [key]: 2 ** 31 - 1 } } });
+      expect((at[section] as Record<string, unknown>)[key]).toBe(2 ** 31 - 1);
+      expect(() => loadConfig({ env: {}, overrides: { [section]: { [key]: 2 ** 31 } } })).toThrow(
+        new RegExp(`invalid config "${section}.${key}".*at most 2147483647 ms`),
+      );
+    }
+  });
+
+  it("bound the heartbeat TTL by libzmq's ceiling", () => {
+    expect(() => loadConfig({ env: {}, overrides: { server: { heartbeatTtlMs: 6_553_600 } } })).toThrow(
+      /server.heartbeatTtlMs.*at most 6553599 ms/,
+    );
+  });
+});

@@ -35,7 +35,7 @@ interface ServerFlags {
 /** The sandbox defaults, used for each key that neither the environment nor the config file sets. */
 export const LOCAL_SERVER_DEFAULTS = {
   bind: `tcp://127.0.0.1:${DEFAULT_PORTS.router}`,
-  publishBind: `tcp://127.0.0.1:${DEFAULT_PORTS.events}`,
+  publishBind: `tcp://127.0.0.1:${DEFAULT_PORTS.stream}`,
   httpHost: "127.0.0.1",
 } as const;
 

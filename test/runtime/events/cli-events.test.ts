@@ -15,6 +15,7 @@ import {
   silentLogger,
   tempDir,
   waitFor,
+  NATS_WAIT,
 } from "./helpers.js";
 
 describe("zeroplane events", () => {
@@ -91,10 +92,15 @@ describe("zeroplane events", () => {
     );
     // The ordered consumer delivers only what arrives after it starts: publish until it shows up.
     let seq = 0;
-    await waitFor("a followed event", () => {
-      service.publish(lifecycleEvent("srv-a", "agent-3", ++seq, "output_truncated"));
-      return lines.length > 0;
-    });
+    await waitFor(
+      "a followed event",
+      () => {
+        service.publish(lifecycleEvent("srv-a", "agent-3", ++seq, "output_truncated"));
+        return lines.length > 0;
+      },
+      30_000,
+      NATS_WAIT,
+    );
     abort.abort();
     await following;
     expect(lines[0]).toMatch(

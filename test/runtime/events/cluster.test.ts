@@ -14,6 +14,7 @@ import {
   silentLogger,
   tempDir,
   waitFor,
+  NATS_WAIT,
 } from "./helpers.js";
 
 const AGENTS = 1000;
@@ -43,7 +44,7 @@ describe("lifecycle events on a 3-node JetStream cluster with an R3 stream", () 
       registry: newRegistry(),
       handler: refusingHandler,
     });
-    await waitFor("the R3 stream to be ready", () => service!.ready(), 60_000);
+    await waitFor("the R3 stream to be ready", () => service!.ready(), 60_000, NATS_WAIT);
     client = await natsClient(cluster.urls);
     const jsm = await client.jetstreamManager();
     const info = await jsm.streams.info("AGENT_EVENTS");

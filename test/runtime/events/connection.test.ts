@@ -16,6 +16,7 @@ import {
   refusingHandler,
   tempDir,
   waitFor,
+  NATS_WAIT,
 } from "./helpers.js";
 
 /** A logger that keeps every line, at trace level, to check what is (not) logged. */
@@ -85,8 +86,11 @@ describe("connecting to NATS with mounted credentials", () => {
       ),
       logger,
     );
-    await waitFor("the authorization failure to be logged", () =>
-      /authorization|auth/i.test(bad.status().problem ?? ""),
+    await waitFor(
+      "the authorization failure to be logged",
+      () => /authorization|auth/i.test(bad.status().problem ?? ""),
+      30_000,
+      NATS_WAIT,
     );
     expect(bad.ready()).toBe(true); // not required: the server stays ready and spools
     expect(bad.status().connected).toBe(false);

@@ -13,6 +13,7 @@ import {
   type LifecycleEventType,
   type RequestHandler,
 } from "../../../runtime/protocol/index.js";
+import type { WaitOptions } from "../../support/wait.js";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -148,28 +149,10 @@ async function getWithRetry(jsm: JetStreamManager, stream: string, seq: number):
   }
 }
 
-/**
- * Polls until `check` returns true, or fails with `what` after the timeout. A check that throws
- * (NATS still reconnecting, say) counts as not yet; the last error is reported on timeout.
- */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const cause = lastError ? ` (last error: ${(lastError as Error).message})` : "";
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
-}
+export { waitFor } from "../../support/wait.js";
+
+/** NATS may still be reconnecting while a test waits: a check that throws counts as "not yet". */
+export const NATS_WAIT: WaitOptions = { intervalMs: 50, retryErrors: true };
 
 export async function natsClient(urls: string[]): Promise<NatsConnection> {
   return connect({ servers: urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });

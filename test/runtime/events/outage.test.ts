@@ -17,6 +17,7 @@ import {
   tempDir,
   waitFor,
   type StoredEvent,
+  NATS_WAIT,
 } from "./helpers.js";
 
 const AGENTS = 1000;
@@ -58,12 +59,12 @@ describe("lifecycle events when NATS is unreachable", () => {
       handler: refusingHandler,
     });
     services.push(service);
-    await waitFor("the first connection", () => service.ready());
+    await waitFor("the first connection", () => service.ready(), 30_000, NATS_WAIT);
     const node = nats.nodes[0]!;
     for (let i = 0; i < AGENTS; i++) {
       if (i === 300) {
         await node.stop();
-        await waitFor("the outage to be noticed", () => !service.ready());
+        await waitFor("the outage to be noticed", () => !service.ready(), 30_000, NATS_WAIT);
       }
       if (i === 700) {
         expect(service.status().spoolEvents).toBeGreaterThanOrEqual(400 * 3);
@@ -118,7 +119,12 @@ describe("lifecycle events when NATS is unreachable", () => {
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise((resolve) => child.once("exit", resolve));
-    await waitFor(`the writer to spool (output: ${output})`, () => output.includes("spooled 600"), 45_000);
+    await waitFor(
+      `the writer to spool (output: ${output})`,
+      () => output.includes("spooled 600"),
+      45_000,
+      NATS_WAIT,
+    );
     child.kill("SIGKILL");
     await exited;
 

@@ -11,7 +11,7 @@ import { loadConfig } from "../../../runtime/config/index.js";
 import type { AgentInfo, HealthResult, ReplyEnvelope } from "../../../runtime/protocol/index.js";
 import { startServer, type AgentServer } from "../../../runtime/server/index.js";
 import { startNats, type NatsCluster } from "../../support/nats.js";
-import { cleanup, natsClient, readStream, tempDir, waitFor } from "./helpers.js";
+import { cleanup, natsClient, readStream, tempDir, waitFor, NATS_WAIT } from "./helpers.js";
 
 type Reply = ReplyEnvelope & {
   result?: unknown;
@@ -57,7 +57,12 @@ describe("the agent server over NATS", () => {
     client = await natsClient(nats.urls);
     await startAgentServer("srv-a");
     await startAgentServer("srv-b");
-    await waitFor("both servers to be ready", () => servers.every((server) => server.ready()));
+    await waitFor(
+      "both servers to be ready",
+      () => servers.every((server) => server.ready()),
+      30_000,
+      NATS_WAIT,
+    );
   });
 
   afterAll(async () => {
@@ -117,10 +122,15 @@ describe("the agent server over NATS", () => {
     });
     expect(reply.ok).toBe(true);
     const agent = reply.result as AgentInfo;
-    await waitFor("the agent's exit to be published", async () => {
-      const stored = await readStream(client, "AGENT_EVENTS");
-      return stored.some((s) => s.event.agentId === agent.id && s.event.type === "exited");
-    });
+    await waitFor(
+      "the agent's exit to be published",
+      async () => {
+        const stored = await readStream(client, "AGENT_EVENTS");
+        return stored.some((s) => s.event.agentId === agent.id && s.event.type === "exited");
+      },
+      30_000,
+      NATS_WAIT,
+    );
     const mine = (await readStream(client, "AGENT_EVENTS")).filter((s) => s.event.agentId === agent.id);
     expect(mine[0]?.subject).toBe(`agent.events.${agent.serverId}.${agent.id}.spawned`);
     expect(mine.map((s) => s.event.seq)).toEqual(mine.map((_, i) => i + 1));
@@ -146,24 +156,34 @@ describe("the agent server over NATS", () => {
   it("keeps the lifecycle of agents spawned while NATS is down and publishes it when NATS is back", async () => {
     const server = servers[0]!;
     await nats.nodes[0]!.stop();
-    await waitFor("readiness to reflect the outage", () => !server.ready());
+    await waitFor("readiness to reflect the outage", () => !server.ready(), 30_000, NATS_WAIT);
     const agents: AgentInfo[] = [];
     for (let i = 0; i < 20; i++) {
       agents.push(await server.handler("spawn", { command: "/bin/sh", args: ["-c", "exit 0"] }));
     }
-    await waitFor("the agents to exit", async () => {
-      const now = await Promise.all(agents.map((agent) => server.handler("get", { agentId: agent.id })));
-      return now.every((agent) => agent.status === "exited");
-    });
+    await waitFor(
+      "the agents to exit",
+      async () => {
+        const now = await Promise.all(agents.map((agent) => server.handler("get", { agentId: agent.id })));
+        return now.every((agent) => agent.status === "exited");
+      },
+      30_000,
+      NATS_WAIT,
+    );
     expect(server.ready()).toBe(false);
     await nats.nodes[0]!.restart();
-    await waitFor("readiness to come back", () => server.ready());
-    await waitFor("every exit to be published", async () => {
-      const stored = await readStream(client, "AGENT_EVENTS");
-      return agents.every((agent) =>
-        stored.some((s) => s.event.agentId === agent.id && s.event.type === "exited"),
-      );
-    });
+    await waitFor("readiness to come back", () => server.ready(), 30_000, NATS_WAIT);
+    await waitFor(
+      "every exit to be published",
+      async () => {
+        const stored = await readStream(client, "AGENT_EVENTS");
+        return agents.every((agent) =>
+          stored.some((s) => s.event.agentId === agent.id && s.event.type === "exited"),
+        );
+      },
+      30_000,
+      NATS_WAIT,
+    );
     const stored = await readStream(client, "AGENT_EVENTS");
     for (const agent of agents) {
       const mine = stored.filter((s) => s.event.agentId === agent.id);

@@ -17,6 +17,7 @@ import {
   silentLogger,
   tempDir,
   waitFor,
+  NATS_WAIT,
 } from "./helpers.js";
 
 describe("lifecycle events on a single NATS node", () => {
@@ -139,8 +140,11 @@ describe("lifecycle events on a single NATS node", () => {
     });
     services.push(service);
     service.publish(lifecycleEvent("srv-a", "agent-1", 1, "spawned"));
-    await waitFor("the mismatch to be reported", () =>
-      /do not cover agent\.events\.>/.test(service.status().problem ?? ""),
+    await waitFor(
+      "the mismatch to be reported",
+      () => /do not cover agent\.events\.>/.test(service.status().problem ?? ""),
+      30_000,
+      NATS_WAIT,
     );
     expect(service.ready()).toBe(false);
     expect(service.status().spoolEvents).toBe(1);
@@ -179,7 +183,7 @@ describe("lifecycle events on a single NATS node", () => {
       handler: refusingHandler,
     });
     services.push(required);
-    await waitFor("readiness", () => required.ready());
+    await waitFor("readiness", () => required.ready(), 30_000, NATS_WAIT);
     expect(required.status().connected).toBe(true);
   });
 });

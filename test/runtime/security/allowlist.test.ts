@@ -10,6 +10,7 @@ import {
 } from "../../../runtime/security/allowlist.js";
 import { generateKeypair } from "../../../runtime/security/keys.js";
 import { z85Decode } from "../../../runtime/security/z85.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -26,14 +27,6 @@ function open(file: string): Allowlist {
   const allowlist = new Allowlist(file, { pollIntervalMs: 60_000 });
   cleanups.unshift(() => allowlist.close());
   return allowlist;
-}
-
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe("parseAllowlist", () => {
@@ -86,7 +79,7 @@ describe("Allowlist", () => {
     expect(allowlist.has(added)).toBe(false);
     writeFileSync(`${file}.tmp`, `${first}\n${added}\n`);
     renameSync(`${file}.tmp`, file);
-    await waitFor(() => allowlist.has(added));
+    await waitFor("the rewritten allowlist to be reloaded", () => allowlist.has(added), 10_000);
     expect(allowlist.size).toBe(2);
   });
 
@@ -105,7 +98,7 @@ describe("Allowlist", () => {
     writeFileSync(join(dir, "..v2", "allowlist.txt"), `${second}\n`);
     symlinkSync("..v2", join(dir, "..data_tmp"));
     renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
-    await waitFor(() => allowlist.has(second));
+    await waitFor("the swapped Secret to be reloaded", () => allowlist.has(second), 10_000);
     expect(allowlist.has(first)).toBe(false);
   });
 

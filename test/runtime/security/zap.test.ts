@@ -7,6 +7,7 @@ import { Context, Dealer, Router } from "zeromq";
 import { Allowlist } from "../../../runtime/security/allowlist.js";
 import { generateKeypair, keyFingerprint, type CurveKeypair } from "../../../runtime/security/keys.js";
 import { ZAP_DOMAIN, ZapHandler, type ZapRejection } from "../../../runtime/security/zap.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -69,15 +70,6 @@ function client(
   return dealer;
 }
 
-/** Polls until check() holds, or throws after timeoutMs. */
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 async function echo(dealer: Dealer): Promise<unknown> {
   await dealer.send(encode({ ping: 1 }));
   const [reply] = await dealer.receive();
@@ -99,7 +91,7 @@ describe("ZapHandler", () => {
     const refused = echo(client(endpoint, server, mallory, 1_000));
     refused.catch(() => undefined);
     // However slow the machine, the handshake reaches ZAP eventually: wait for it, not a fixed time.
-    await waitFor(() => rejections.length > 0, 20_000, "ZAP to refuse the client");
+    await waitFor("ZAP to refuse the client", () => rejections.length > 0, 20_000);
     await expect(refused).rejects.toThrow(/timed out|Socket/i);
     expect(rejections[0]!.reason).toBe("not-allowlisted");
     expect(rejections[0]!.fingerprint).toBe(keyFingerprint(mallory.publicKey));

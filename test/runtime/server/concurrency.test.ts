@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { AgentInfo } from "../../../runtime/protocol/index.js";
 import { SpawnGate, startGatedRig } from "./gated-rig.js";
 import { metricValue, startTestServer, type TestServer } from "./harness.js";
-import { waitFor } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -74,6 +74,7 @@ describe("the request deadline (server.requestTimeoutMs)", () => {
     // A retry with the same idempotency key gets the agent the timed-out request started (a retry
     // may itself time out on a slow machine; a client retries TIMEOUT, and so does this loop).
     const agent = await waitFor(
+      "the retried spawn to return the agent",
       async () => {
         const retry = await client.call("spawn", spawn);
         if (retry.ok) return retry.result as AgentInfo;
@@ -81,7 +82,6 @@ describe("the request deadline (server.requestTimeoutMs)", () => {
         return null;
       },
       30_000,
-      "the retried spawn to return the agent",
     );
     expect(agent.status).toBe("running");
     expect(runner.list({ limit: 100 }).agents.map((a) => a.id)).toEqual([agent.id]);

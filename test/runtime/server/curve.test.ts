@@ -6,7 +6,8 @@ import { ConfigError } from "../../../runtime/config/index.js";
 import { generateKeypair, writeKeypair, type CurveKeypair } from "../../../runtime/security/keys.js";
 import { startServer } from "../../../runtime/server/index.js";
 import { metricValue, startTestServer, testConfig, type TestServer } from "./harness.js";
-import { StreamCollector, waitFor, type CurveClientKeys } from "./wire-client.js";
+import { StreamCollector, type CurveClientKeys } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -62,9 +63,9 @@ describe("CURVE and the ZAP allowlist", () => {
     await expect(client.request("health", {}, 1_500)).rejects.toThrow(/no reply/);
     // The handshake fails cryptographically before ZAP is asked, so it is not an auth rejection.
     await waitFor(
+      "a handshake failure",
       async () => metricValue(await t.metricsText(), "zeroplane_handshake_failures_total") > 0,
       10_000,
-      "a handshake failure",
     );
     expect(
       metricValue(await t.metricsText(), "zeroplane_auth_rejections_total", { reason: "not-allowlisted" }),
@@ -79,9 +80,9 @@ describe("CURVE and the ZAP allowlist", () => {
     // The refusal may land after the request timed out on a slow machine: wait for it.
     const aliceClient = t.client(keysFor(server, alice));
     await waitFor(
+      "stats to count the refusal",
       async () => (await aliceClient.request("stats", {})).authRejections > 0,
       20_000,
-      "stats to count the refusal",
     );
     expect(
       metricValue(await t.metricsText(), "zeroplane_auth_rejections_total", { reason: "not-allowlisted" }),
@@ -110,13 +111,13 @@ describe("CURVE and the ZAP allowlist", () => {
     // libzmq does not retry a connection that failed authentication, so each attempt uses a new
     // socket; once the reload lands, one gets through.
     const health = await waitFor(
+      "bob to be admitted",
       () =>
         t
           .client(keysFor(server, bob))
           .request("health", {}, 1_000)
           .catch(() => null),
       20_000,
-      "bob to be admitted",
     );
     expect(health.healthy).toBe(true);
   });
@@ -137,19 +138,19 @@ describe("CURVE and the ZAP allowlist", () => {
     expect((await b.request("health", {})).healthy).toBe(true);
     // Both subscribers are connected and subscribed once a spawn's status events reach them.
     await waitFor(
+      "both subscribers to receive status events",
       async () => {
         await b.request("spawn", { command: "true" });
         return aStream.events.length > 0 && bStream.events.length > 0;
       },
       20_000,
-      "both subscribers to receive status events",
     );
 
     writeAllowlist(allowlistFile, [bob.publicKey]);
     await waitFor(
+      "the server to close client connections after the revocation",
       async () => metricValue(await t.metricsText(), "zeroplane_connection_recycles_total") >= 1,
       20_000,
-      "the server to close client connections after the revocation",
     );
     const metrics = await t.metricsText();
     expect(metricValue(metrics, "zeroplane_allowlist_revocations_total")).toBe(1);
@@ -157,28 +158,28 @@ describe("CURVE and the ZAP allowlist", () => {
     // Alice's open connection was closed and her DEALER's automatic reconnect is refused by ZAP.
     await expect(a.request("health", {}, 2_000)).rejects.toThrow(/no reply/);
     await waitFor(
+      "ZAP to refuse alice's reconnect",
       async () =>
         metricValue(await t.metricsText(), "zeroplane_auth_rejections_total", { reason: "not-allowlisted" }) >
         0,
       20_000,
-      "ZAP to refuse alice's reconnect",
     );
     // Bob's sockets reconnect by themselves and are served again.
     const health = await waitFor(
+      "bob's reconnected requests to be answered",
       () => b.request("health", {}, 2_000).catch(() => null),
       20_000,
-      "bob's reconnected requests to be answered",
     );
     expect(health.healthy).toBe(true);
     const aSeen = aStream.events.length;
     await waitFor(
+      "bob's subscriber to receive events again",
       async () => {
         const before = bStream.events.length;
         await b.request("spawn", { command: "true" });
-        return waitFor(() => bStream.events.length > before, 2_000, "bob's events").catch(() => false);
+        return waitFor("bob's events", () => bStream.events.length > before, 2_000).catch(() => false);
       },
       20_000,
-      "bob's subscriber to receive events again",
     );
     expect(aStream.events.length).toBe(aSeen);
     await expect(a.request("health", {}, 1_000)).rejects.toThrow(/no reply/);
@@ -202,13 +203,13 @@ describe("CURVE and the ZAP allowlist", () => {
     );
     const client = t.client(keysFor(server, alice));
     await waitFor(
+      "the allowlisted subscriber to receive events",
       async () => {
         await client.request("spawn", { command: "true" });
         await new Promise((resolve) => setTimeout(resolve, 100));
         return allowed.events.length > 0;
       },
       15_000,
-      "the allowlisted subscriber to receive events",
     );
     expect(refused.events).toEqual([]);
   });

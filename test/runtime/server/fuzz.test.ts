@@ -10,7 +10,8 @@ import {
   testServerConfig,
   type ServerProcess,
 } from "../../support/server-process.js";
-import { WireClient, waitFor } from "./wire-client.js";
+import { WireClient } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 const MAX_MESSAGE_BYTES = 4096;
 const FRAMES = 100_000;
@@ -116,16 +117,16 @@ describe("hostile input", () => {
         await client.sendRaw(malformed(i, random));
         if (i % 1_000 === 999) {
           // Keep at most ~5,000 replies outstanding so both sides' queues stay small.
-          await waitFor(() => client.unmatched.length >= i + 1 - 5_000, 30_000, "replies");
+          await waitFor("replies", () => client.unmatched.length >= i + 1 - 5_000, 30_000);
         }
       }
     };
     // Warm up, then take the baseline: growth after warm-up is what a leak would show.
     await send(0, 10_000);
-    await waitFor(() => client.unmatched.length >= 10_000, 30_000, "warm-up replies");
+    await waitFor("warm-up replies", () => client.unmatched.length >= 10_000, 30_000);
     const baseline = rssBytes(server.pid);
     await send(10_000, FRAMES);
-    await waitFor(() => client.unmatched.length >= FRAMES, 60_000, "every error reply");
+    await waitFor("every error reply", () => client.unmatched.length >= FRAMES, 60_000);
     expect(client.unmatched.length).toBe(FRAMES);
     expect(client.unmatched.every((reply) => reply.ok === false)).toBe(true);
     const codes = new Set(client.unmatched.map((reply) => reply.error!.code));

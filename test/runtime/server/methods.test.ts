@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PROTOCOL_VERSION, type AgentInfo } from "../../../runtime/protocol/index.js";
 import { VERSION } from "../../../runtime/version.js";
 import { metricValue, startTestServer, type TestServer } from "./harness.js";
-import { waitFor, WireError, type WireClient } from "./wire-client.js";
+import { WireError, type WireClient } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 let current: TestServer | null = null;
 afterEach(async () => {
@@ -30,12 +31,12 @@ async function errorOf(promise: Promise<unknown>): Promise<WireError> {
 
 async function waitForStatus(c: WireClient, agentId: string, statuses: string[]): Promise<AgentInfo> {
   return waitFor(
+    `agent ${agentId} to reach ${statuses.join("/")}`,
     async () => {
       const agent = await c.request("get", { agentId });
       return statuses.includes(agent.status) ? agent : null;
     },
     20_000,
-    `agent ${agentId} to reach ${statuses.join("/")}`,
   );
 }
 
@@ -188,7 +189,7 @@ describe("agent server methods", () => {
     await c.sendRaw([encode([1, 2, 3])]);
     await c.sendRaw([encode({ v: 1, method: "health" })]);
     await c.sendRaw([encode({ v: 1, id: "a", method: "health" }), Buffer.from("extra")]);
-    await waitFor(() => c.unmatched.length >= 4, 10_000, "four error replies");
+    await waitFor("four error replies", () => c.unmatched.length >= 4, 10_000);
     expect(c.unmatched.map((r) => r.error!.code)).toEqual([
       "BAD_REQUEST",
       "BAD_REQUEST",

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HTTP_PATHS } from "../../../runtime/config/index.js";
 import { startNats, type NatsCluster } from "../../support/nats.js";
 import { startTestServer, type TestServer } from "./harness.js";
-import { WireError, waitFor } from "./wire-client.js";
+import { WireError } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -32,22 +33,22 @@ describe("NATS wiring", () => {
     const nats = await startNats();
     cleanups.push(() => nats.stop());
     const t = await natsAndServer(nats);
-    await waitFor(async () => (await readyz(t)).status === 200, 20_000, "ready with NATS");
+    await waitFor("ready with NATS", async () => (await readyz(t)).status === 200, 20_000);
     const client = t.client();
     const agent = await client.request("spawn", { command: "true" });
     await waitFor(
+      "exit",
       async () => (await client.request("get", { agentId: agent.id })).status === "exited",
       10_000,
-      "exit",
     );
     const connection = await connect({ servers: nats.urls });
     cleanups.push(() => connection.close());
     const manager = await connection.jetstreamManager();
     // spawned, started and exited at least.
     await waitFor(
+      "three events",
       async () => (await manager.streams.info(t.config.nats.stream)).state.messages >= 3,
       15_000,
-      "three events",
     );
   });
 
@@ -61,7 +62,7 @@ describe("NATS wiring", () => {
     expect(down.body).toContain("NATS");
     expect((await t.client().request("health", {})).ready).toBe(false);
     await nats.nodes[0]!.restart();
-    await waitFor(async () => (await readyz(t)).status === 200, 30_000, "ready after NATS returns");
+    await waitFor("ready after NATS returns", async () => (await readyz(t)).status === 200, 30_000);
   });
 
   it("refuses spawns with a retryable UNAVAILABLE once the event spool is full", async () => {
@@ -75,6 +76,7 @@ describe("NATS wiring", () => {
     });
     const client = t.client();
     const refusal = await waitFor(
+      "a refused spawn",
       async () => {
         try {
           await client.request("spawn", { command: "true", labels: { fill: "x".repeat(200) } });
@@ -85,7 +87,6 @@ describe("NATS wiring", () => {
         }
       },
       30_000,
-      "a refused spawn",
     );
     expect(refusal.body).toMatchObject({ code: "UNAVAILABLE", retryable: true });
   });

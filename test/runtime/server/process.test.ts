@@ -4,7 +4,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../../support/server-process.js";
-import { WireClient, WireError, waitFor } from "./wire-client.js";
+import { WireClient, WireError } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -61,7 +62,7 @@ describe("the server process", () => {
 
     const signalledAt = Date.now();
     p.kill("SIGTERM");
-    await waitFor(async () => (await readyzStatus(p.endpoints.http)) === 503, 5_000, "/readyz to fail");
+    await waitFor("/readyz to fail", async () => (await readyzStatus(p.endpoints.http)) === 503, 5_000);
     const refused = await c
       .request("spawn", { command: "sleep", args: ["1"] })
       .catch((error: unknown) => error);
@@ -92,16 +93,16 @@ describe("the server process", () => {
       c.request("spawn", { command: "sh", args: ["-c", "trap '' TERM; sleep 60"] }),
     ]);
     await waitFor(
+      "the grandchildren to start",
       () => processGroupMembers(agents[1]!.pid!).length >= 3,
       10_000,
-      "the grandchildren to start",
     );
     p.kill("SIGKILL");
     await p.exited;
     await waitFor(
+      "every agent process group to be gone",
       () => agents.every((agent) => processGroupMembers(agent.pid!).length === 0),
       15_000,
-      "every agent process group to be gone",
     );
   });
 

@@ -10,7 +10,7 @@ import { generateKeypair } from "../../../runtime/security/keys.js";
 import { ConnectionRecycler, socketTarget } from "../../../runtime/server/revocation.js";
 import { SpawnGate, startGatedRig, type GatedRig } from "./gated-rig.js";
 import { metricValue } from "./harness.js";
-import { waitFor } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -39,9 +39,9 @@ async function recycles(rig: GatedRig): Promise<number> {
  */
 async function servedAgain(rig: GatedRig): Promise<void> {
   const health = await waitFor(
+    "the client to be served after reconnecting",
     () => rig.client.request("health", {}, 2_000).catch(() => null),
     20_000,
-    "the client to be served after reconnecting",
   );
   expect(health.healthy).toBe(true);
 }

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { STREAM_TOPICS } from "../../../runtime/protocol/index.js";
 import { startTestServer, type TestServer } from "./harness.js";
-import { StreamCollector, waitFor } from "./wire-client.js";
+import { StreamCollector } from "./wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 let current: TestServer | null = null;
 const collectors: StreamCollector[] = [];
@@ -22,17 +23,18 @@ describe("the PUB stream", () => {
     collectors.push(collector);
     // A PUB socket drops messages until the subscription arrives: probe until one is seen.
     await waitFor(
+      "the subscription to take effect",
       async () => {
         await c.request("spawn", { command: "true", labels: { probe: "yes" } });
         await new Promise((resolve) => setTimeout(resolve, 100));
         return collector.events.length > 0;
       },
       15_000,
-      "the subscription to take effect",
     );
 
     const agent = await c.request("spawn", { command: "sh", args: ["-c", "printf streamed"] });
     await waitFor(
+      "the exited status event",
       () =>
         collector.events.some(
           (e) =>
@@ -40,7 +42,6 @@ describe("the PUB stream", () => {
             (e.event.agent as { status: string }).status === "exited",
         ),
       15_000,
-      "the exited status event",
     );
     const statuses = collector.events
       .filter((e) => e.topic === STREAM_TOPICS.status(agent.id))
@@ -55,9 +56,9 @@ describe("the PUB stream", () => {
     expect(exited.event).toMatchObject({ kind: "status", previous: "running" });
 
     await waitFor(
+      "output",
       () => collector.events.some((e) => e.topic === STREAM_TOPICS.output(agent.id)),
       10_000,
-      "output",
     );
     const output = collector.events.filter((e) => e.topic === STREAM_TOPICS.output(agent.id));
     const text = output.map((e) => Buffer.from(e.event.data as Uint8Array).toString()).join("");

@@ -162,18 +162,3 @@ export class StreamCollector {
     await this.loop;
   }
 }
-
-/** Polls until check() returns a truthy value, or throws after timeoutMs. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  timeoutMs = 15_000,
-  what = "condition",
-): Promise<NonNullable<Exclude<T, false>>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<Exclude<T, false>>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

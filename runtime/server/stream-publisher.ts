@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { ServerMetrics } from "../observability/metrics.js";
 import { STREAM_TOPICS, type StreamEvent } from "../protocol/index.js";
 import { SendQueue } from "./send-queue.js";
-import { encodeStreamEvent } from "./wire.js";
+import { encodeStreamEvent } from "../protocol/codec.js";
 
 export class StreamPublisher {
   private queue: SendQueue;

@@ -5,7 +5,7 @@ import { createLogger } from "../../../runtime/observability/logger.js";
 import { methodLabel } from "../../../runtime/observability/metrics.js";
 import { generateKeypair } from "../../../runtime/security/keys.js";
 import { metricValue, startTestServer, type TestServer } from "../server/harness.js";
-import { waitFor } from "../server/wire-client.js";
+import { waitFor } from "../../support/wait.js";
 
 let current: TestServer | null = null;
 afterEach(async () => {
@@ -105,10 +105,9 @@ describe("the observability port", () => {
     });
     // Until sh has installed its trap, SIGTERM would end the agent, the drain and the HTTP port at once.
     await waitFor(
+      "the agent to ignore SIGTERM",
       async () =>
         Buffer.from((await client.request("output", { agentId: agent.id })).data).toString() === "trapped\n",
-      15_000,
-      "the agent to ignore SIGTERM",
     );
     const http = current.server.endpoints.http;
     const draining = current.server.shutdown();

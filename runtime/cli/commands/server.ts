@@ -16,7 +16,7 @@ import {
   type ConfigKey,
   type ZeroplaneConfigInput,
 } from "../../config/index.js";
-import { CliError, EXIT_CODES, action, parsePositiveInt } from "../shared.js";
+import { CliError, EXIT_CODES, action, exitCodeFor, parsePositiveInt } from "../shared.js";
 
 interface ServerFlags {
   readonly bind?: string;
@@ -102,17 +102,20 @@ const FLAG_KEYS: ReadonlyArray<[keyof ServerFlags, string, ConfigKey]> = [
  * environment variable: `--bind` is what they typed and what they must change.
  */
 export function blameFlags(error: unknown, flags: ServerFlags): unknown {
-  if (!(error instanceof ConfigError)) return error;
+  if (!(error instanceof Error) || error instanceof CliError) return error;
   let message = error.message;
   for (const [flag, name, key] of FLAG_KEYS) {
     if (flags[flag] === undefined) continue;
     const envName = ENV_VARS[key];
-    if (error.key === key || error.key === envName) {
+    if (error instanceof ConfigError && (error.key === key || error.key === envName)) {
       message = message.replace("correct it in the config file or environment", `correct ${name}`);
     }
     message = message.replaceAll(envName, name);
   }
-  return message === error.message ? error : new ConfigError(message, error.key);
+  if (message === error.message) return error;
+  return error instanceof ConfigError
+    ? new ConfigError(message, error.key)
+    : new CliError(message, exitCodeFor(error));
 }
 
 const LOG_LEVELS = configSchema.shape.log.shape.level.options;

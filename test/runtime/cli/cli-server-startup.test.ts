@@ -138,11 +138,14 @@ describe("zeroplane server startup failures", () => {
       expect(result.stderr).not.toMatch(/ZEROPLANE_(HTTP_PORT|LOG_LEVEL|SERVER_BIND)/);
   });
 
-  it("exits 1 when the state directory lies under a regular file", async () => {
-    const result = await server({ args: ["--state-dir", join(regularFile, "state")] });
+  it("exits 1 when the inline runner's state directory lies under a regular file", async () => {
+    const result = await server({
+      args: ["--state-dir", join(regularFile, "state")],
+      env: { ZEROPLANE_RUNNER_MODE: "inline" },
+    });
     expect(result.code).toBe(EXIT_CODES.serverError);
     expect(result.stderr).toMatch(
-      /stateDir .*regular-file\/state cannot be used for agent records \(ENOTDIR\)/,
+      /stateDir .*regular-file\/state cannot be used for agent records \(ENOTDIR\); set runner\.stateDir \(--state-dir\)/,
     );
   });
 

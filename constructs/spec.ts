@@ -158,6 +158,10 @@ export const exposureSchema = z.discriminatedUnion(
               "add the client networks, e.g. [10.0.0.0/8]",
             ),
           ),
+        healthCheckCidrs: z
+          .array(cidr)
+          .min(1, rule("must list at least one CIDR", "list the VPC CIDR of the NLB's subnets"))
+          .optional(),
         crossZone: z.boolean().optional(),
         annotations: z.record(z.string(), z.string()).optional(),
       })

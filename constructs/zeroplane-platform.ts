@@ -150,6 +150,7 @@ export class ZeroplanePlatform extends Construct {
         podLabels: server.selectorLabels,
         clients,
         sourceRanges: group.exposure?.type === "nlb" ? group.exposure.sourceRanges : [],
+        healthCheckCidrs: group.exposure?.type === "nlb" ? (group.exposure.healthCheckCidrs ?? []) : [],
         prometheus,
         nats: this.nats?.selectorLabels,
         agentEgressCidrs: props.networkPolicy?.agentEgressCidrs ?? [],

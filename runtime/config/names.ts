@@ -44,6 +44,11 @@ export const DEFAULT_PATHS = {
   runnerDir: "/var/run/zeroplane/runner",
   /** The runner's Unix socket, in runnerDir. The runner accepts one connection (the server's) per lifetime. */
   runnerSocket: "/var/run/zeroplane/runner/runner.sock",
+  /**
+   * Present while the runner is up (listening, then serving its one connection): what probes check,
+   * since the socket itself is unlinked once the server has connected. Always `<runnerSocket>.ready`.
+   */
+  runnerReadyFile: "/var/run/zeroplane/runner/runner.sock.ready",
 } as const;
 
 /**

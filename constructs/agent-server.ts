@@ -28,8 +28,6 @@ import {
   LABELS,
   check,
   checkDnsLabel,
-  checkLabels,
-  checkPositiveInt,
   containerResources,
   parseQuantity,
   pullPolicy,
@@ -505,44 +503,15 @@ function httpProbe(path: string, timing: { periodSeconds: number; failureThresho
   };
 }
 
-/** Checks a group's props early; every message names the prop, the bad value and the fix. */
+/**
+ * The group checks the environment spec (constructs/spec.ts) cannot make: object-name lengths,
+ * requests within limits, CURVE and exposure together. The platform validated the rest at the top.
+ */
 export function validateGroup(props: AgentServerProps): void {
   const at = `agentServers[${props.name}]`;
   checkDnsLabel(props.name, `${at}.name`, 40);
   // StatefulSet pods carry a controller-revision-hash label of name + 11 characters (max 63).
   checkDnsLabel(props.resourceName, `${at} (object name ${props.platformName}-${props.name})`, 52);
-  checkLabels(props.podLabels, `${at}.podLabels`);
-  check(
-    !(props.replicas !== undefined && props.autoscaling !== undefined),
-    `${at}.replicas`,
-    "is set together with autoscaling; an HPA-managed workload must not carry static replicas (every apply would fight the HPA)",
-    props.replicas,
-    "remove replicas and use autoscaling.minReplicas and autoscaling.maxReplicas",
-  );
-  if (props.replicas !== undefined) {
-    checkPositiveInt(props.replicas, `${at}.replicas`, "use 2 or more for availability (1 for development)");
-  }
-  if (props.maxAgents !== undefined) {
-    checkPositiveInt(props.maxAgents, `${at}.maxAgents`, "set the most agents one server may run, e.g. 100");
-  }
-  if (props.shutdownGraceMs !== undefined) {
-    checkPositiveInt(
-      props.shutdownGraceMs,
-      `${at}.shutdownGraceMs`,
-      "set the drain time in milliseconds, e.g. 25000",
-    );
-  }
-  if (props.agentDrainMs !== undefined) {
-    checkPositiveInt(
-      props.agentDrainMs,
-      `${at}.agentDrainMs`,
-      "set how long running agents may finish on shutdown in milliseconds, e.g. 300000 (0 stops them at once)",
-      0,
-    );
-  }
-  if (props.minAvailable !== undefined) {
-    checkPositiveInt(props.minAvailable, `${at}.minAvailable`, "use 0 or more", 0);
-  }
   checkResources(props.resources, `${at}.resources`);
   checkResources(props.runnerResources, `${at}.runnerResources`);
   if (props.stateSize !== undefined) parseQuantity(props.stateSize, `${at}.stateSize`);

@@ -86,6 +86,8 @@ export interface AgentServerPolicyProps {
   readonly clients: readonly PeerLabels[];
   /** Load balancer source ranges allowed to the ROUTER and PUB ports (the NLB keeps client addresses). */
   readonly sourceRanges: readonly string[];
+  /** The load balancer's health checkers (its VPC), allowed to the metrics port for GET /readyz. */
+  readonly healthCheckCidrs: readonly string[];
   /** Prometheus, allowed to the metrics port. @default no scrape */
   readonly prometheus?: PeerLabels;
   /** The NATS pods the servers publish to. @default no NATS egress */
@@ -111,6 +113,12 @@ export class AgentServerNetworkPolicy extends Construct {
     if (clientPeers.length) ingress.push({ from: clientPeers, ports: servicePorts });
     if (props.prometheus)
       ingress.push({ from: [peerFrom(props.prometheus)], ports: [tcp(DEFAULT_PORTS.http)] });
+    if (props.healthCheckCidrs.length) {
+      ingress.push({
+        from: [...props.healthCheckCidrs].sort().map((cidr) => ({ ipBlock: { cidr } })),
+        ports: [tcp(DEFAULT_PORTS.http)],
+      });
+    }
     const egress: k8s.NetworkPolicyEgressRule[] = [DNS_PEERS];
     if (props.nats)
       egress.push({ to: [{ podSelector: { matchLabels: props.nats } }], ports: [tcp(NATS_PORTS.client)] });

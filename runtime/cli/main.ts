@@ -24,6 +24,7 @@ import { register as registerSignal } from "./commands/signal.js";
 import { register as registerSpawn } from "./commands/spawn.js";
 import { register as registerStats } from "./commands/stats.js";
 import { register as registerStop } from "./commands/stop.js";
+import { holdEventLoop } from "./keep-alive.js";
 import { EXIT_CODES, exitCodeFor, reportError } from "./shared.js";
 
 /** The program with every command registered. */
@@ -60,7 +61,7 @@ export function buildProgram(): Command {
 /** Runs the CLI; resolves with the exit code (the server command keeps running after it resolves). */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
   try {
-    await buildProgram().parseAsync([...argv]);
+    await holdEventLoop(buildProgram().parseAsync([...argv]));
     return typeof process.exitCode === "number" ? process.exitCode : EXIT_CODES.ok;
   } catch (error) {
     if (error instanceof CommanderError) {

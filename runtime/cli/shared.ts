@@ -11,6 +11,7 @@ import { CLIENT_ENV_VARS, ConfigError, DEFAULT_PORTS } from "../config/index.js"
 import {
   PLACEMENT_STRATEGIES,
   RemoteError,
+  UnreachableError,
   ZeroplaneClient,
   ZeroplaneClientError,
   resolveCurveKeys,
@@ -228,17 +229,70 @@ export function resolveClientOptions(
   };
 }
 
-/** Connects with the command's flags, runs `work`, and always closes the client. */
+/** How long every server may refuse connections before a command gives up (exit 3). */
+export const REFUSED_GIVE_UP_MS = 3_000;
+/** How long a command waits for a first connection before it says so on stderr, and how often after. */
+export const WAITING_NOTICE_MS = 2_000;
+
+/**
+ * Connects with the command's flags, runs `work`, and always closes the client. Until a first
+ * server connects, says on stderr what it is waiting for, and gives up with exit 3 once every
+ * server has refused connections for REFUSED_GIVE_UP_MS (nothing listens there).
+ */
 export async function withClient<T>(
   flags: ClientFlags,
   work: (client: ZeroplaneClient) => Promise<T>,
 ): Promise<T> {
   const client = await ZeroplaneClient.connect(resolveClientOptions(flags));
+  const watch = watchFirstConnection(client, Boolean(flags.json));
   try {
-    return await work(client);
+    return await Promise.race([work(client), watch.gaveUp]);
   } finally {
+    watch.stop();
     client.close();
   }
+}
+
+function watchFirstConnection(
+  client: ZeroplaneClient,
+  quiet: boolean,
+): { gaveUp: Promise<never>; stop(): void } {
+  const startedAt = Date.now();
+  let nextNotice = startedAt + WAITING_NOTICE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_resolve, reject) => {
+    timer = setInterval(() => {
+      const servers = client.servers();
+      // Once a server has answered, the command's own timeouts and retries take over.
+      if (servers.some((server) => server.connected)) return clearInterval(timer);
+      if (servers.every((server) => server.downForMs >= REFUSED_GIVE_UP_MS)) {
+        clearInterval(timer);
+        const endpoints = servers.map((server) => server.endpoint).join(", ");
+        reject(
+          new UnreachableError(
+            `cannot reach ${endpoints}: connection refused for ${Math.round((Date.now() - startedAt) / 1000)} s, so no server is listening there. Fix: check that the server is running (zeroplane server) and the endpoint is right (--endpoint or ${CLIENT_ENV_VARS.endpoints}).`,
+            servers[0]?.endpoint,
+          ),
+        );
+        return;
+      }
+      if (!quiet && Date.now() >= nextNotice) {
+        nextNotice += WAITING_NOTICE_MS;
+        const states = servers
+          .map(
+            (server) =>
+              `${server.endpoint} (${server.downForMs > 0 ? "connection refused, retrying" : "connecting"})`,
+          )
+          .join(", ");
+        process.stderr.write(
+          `zeroplane: waiting ${Math.round((Date.now() - startedAt) / 1000)} s for ${states}\n`,
+        );
+      }
+    }, 100);
+  });
+  // The race settles the command; an unobserved rejection after that must not crash the process.
+  gaveUp.catch(() => undefined);
+  return { gaveUp, stop: () => clearInterval(timer) };
 }
 
 /** The exit code for an error. */

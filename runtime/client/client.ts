@@ -87,6 +87,8 @@ export interface ServerView {
   readonly publishEndpoint: string;
   readonly serverId: string | null;
   readonly connected: boolean;
+  /** How long the server has refused connections with no handshake since (ms); 0 when not down. */
+  readonly downForMs: number;
   readonly breaker: BreakerState;
   /** Active agents / max agents at the last health check, with spawns placed since; null before one. */
   readonly load: number | null;
@@ -419,6 +421,7 @@ export class ZeroplaneClient {
       publishEndpoint: c.publishEndpoint,
       serverId: c.serverId,
       connected: c.connected,
+      downForMs: c.downForMs,
       breaker: c.breaker.state,
       load: this.loadOf(c),
     }));

@@ -76,6 +76,8 @@ export class ServerConnection {
   private authFailure: string | null = null;
   private handshakeFailures = 0;
   private refusedSinceHandshake = false;
+  /** When the connection was first refused or lost with no handshake since; null while not down. */
+  private downSince: number | null = null;
 
   constructor(address: ServerAddress, options: ConnectionOptions) {
     this.endpoint = address.endpoint;
@@ -96,6 +98,14 @@ export class ServerConnection {
   get down(): boolean {
     // A failed handshake is not "down": the next attempt tells a key problem from a blip.
     return !this.connectedNow && this.refusedSinceHandshake && this.handshakeFailures === 0;
+  }
+
+  /**
+   * How long the server has been refusing connections (or gone) with no handshake since, in ms;
+   * 0 while it is not down. Lets a one-shot caller give up on a server that is not running.
+   */
+  get downForMs(): number {
+    return this.down && this.downSince !== null ? Date.now() - this.downSince : 0;
   }
 
   /** True while a connection with a completed handshake is up. */
@@ -290,14 +300,17 @@ export class ServerConnection {
             this.authFailure = null;
             this.handshakeFailures = 0;
             this.refusedSinceHandshake = false;
+            this.downSince = null;
             break;
           case "connect:retry":
             this.refusedSinceHandshake = true;
+            this.downSince ??= Date.now();
             break;
           case "disconnect":
           case "close":
             this.connectedNow = false;
             this.refusedSinceHandshake = true;
+            this.downSince ??= Date.now();
             this.failRequestsOfLostSession();
             break;
           case "handshake:error:auth":

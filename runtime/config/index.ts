@@ -67,7 +67,17 @@ const serverSchema = z
     receiveHighWaterMark: nonNegativeInt,
     handshakeTimeoutMs: durationMs,
   })
-  .strict();
+  .strict()
+  // The shutdown budget (agentDrainMs + shutdownGraceMs) ends up in one timer: bound the sum too.
+  .superRefine((server, context) => {
+    if (server.agentDrainMs + server.shutdownGraceMs > MAX_TIMER_MS) {
+      context.addIssue({
+        code: "custom",
+        path: ["agentDrainMs"],
+        message: `agentDrainMs + shutdownGraceMs (${server.agentDrainMs + server.shutdownGraceMs} ms) ${timerMessage}`,
+      });
+    }
+  });
 
 const securitySchema = z
   .object({

@@ -7,6 +7,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type ZeroplaneConfigInput } from "../config/index.js";
+import { holdEventLoop } from "../cli/keep-alive.js";
 import { createLogger } from "../observability/logger.js";
 import { shutdownBudgetMs } from "./drain.js";
 import { startServer } from "./index.js";
@@ -19,7 +20,7 @@ import { startServer } from "./index.js";
 export async function runServerProcess(overrides?: ZeroplaneConfigInput): Promise<void> {
   const config = loadConfig(overrides ? { overrides } : {});
   const logger = createLogger({ level: config.log.level, bindings: { serverId: config.server.id } });
-  const server = await startServer(config, { logger });
+  const server = await holdEventLoop(startServer(config, { logger }));
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -154,6 +154,41 @@ async function monitorJson(port: number, path: string): Promise<Record<string, u
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** Waits until a server has routes to both of its peers. */
+async function waitForRoutes(node: NodePorts): Promise<void> {
+  await waitFor(
+    `routes on ${node.monitor}`,
+    async () => ((await monitorJson(node.monitor, "/routez")).num_routes as number) >= 2,
+    45_000,
+    MONITOR_WAIT,
+  );
+}
+
+/**
+ * Three nats-servers running one environment's generated config, on free loopback ports. The pods
+ * get POD_ENV from the Secret; nats-server reads it from its environment.
+ */
+async function startThreeNodes(
+  environment: "staging" | "prod",
+  dirs: { certs?: string } = {},
+): Promise<{ nodes: NodePorts[]; servers: ConfiguredNats[] }> {
+  Object.assign(process.env, POD_ENV);
+  const free = await freePorts(9);
+  const nodes = [0, 1, 2].map((i) => ({
+    client: free[i * 3]!,
+    cluster: free[i * 3 + 1]!,
+    monitor: free[i * 3 + 2]!,
+  }));
+  const conf = natsConf(environment);
+  // All three start together: each waits for its peers before JetStream reports healthy.
+  const servers = await Promise.all(
+    nodes.map((node, index) =>
+      startNatsWithConfig(remap(conf, index, nodes, dirs), { port: node.client, monitorPort: node.monitor }),
+    ),
+  );
+  return { nodes, servers };
+}
+
 describe("a 3-node cluster from the generated staging configs", () => {
   let servers: ConfiguredNats[] = [];
   let nodes: NodePorts[] = [];
@@ -161,21 +196,7 @@ describe("a 3-node cluster from the generated staging configs", () => {
   const savedEnv = { ...process.env };
 
   beforeAll(async () => {
-    // The pods get these from the Secret; nats-server reads them from its environment.
-    Object.assign(process.env, POD_ENV);
-    const free = await freePorts(9);
-    nodes = [0, 1, 2].map((i) => ({
-      client: free[i * 3]!,
-      cluster: free[i * 3 + 1]!,
-      monitor: free[i * 3 + 2]!,
-    }));
-    const conf = natsConf("staging");
-    // All three start together: each waits for its peers before JetStream reports healthy.
-    servers = await Promise.all(
-      nodes.map((node, index) =>
-        startNatsWithConfig(remap(conf, index, nodes), { port: node.client, monitorPort: node.monitor }),
-      ),
-    );
+    ({ nodes, servers } = await startThreeNodes("staging"));
   }, 90_000);
 
   afterAll(async () => {
@@ -186,15 +207,7 @@ describe("a 3-node cluster from the generated staging configs", () => {
 
   it("forms routes between all three servers", async () => {
     for (const node of nodes) {
-      await waitFor(
-        `routes on ${node.monitor}`,
-        async () => {
-          const routez = await monitorJson(node.monitor, "/routez");
-          return (routez.num_routes as number) >= 2 ? true : undefined;
-        },
-        45_000,
-        MONITOR_WAIT,
-      );
+      await waitForRoutes(node);
     }
   });
 
@@ -307,22 +320,7 @@ describe("a 3-node cluster from the generated prod configs (TLS on clients and r
 
   beforeAll(async () => {
     makeCerts(certs);
-    Object.assign(process.env, POD_ENV);
-    const free = await freePorts(9);
-    nodes = [0, 1, 2].map((i) => ({
-      client: free[i * 3]!,
-      cluster: free[i * 3 + 1]!,
-      monitor: free[i * 3 + 2]!,
-    }));
-    const conf = natsConf("prod");
-    servers = await Promise.all(
-      nodes.map((node, index) =>
-        startNatsWithConfig(remap(conf, index, nodes, { certs }), {
-          port: node.client,
-          monitorPort: node.monitor,
-        }),
-      ),
-    );
+    ({ nodes, servers } = await startThreeNodes("prod", { certs }));
   }, 90_000);
 
   afterAll(async () => {
@@ -334,15 +332,7 @@ describe("a 3-node cluster from the generated prod configs (TLS on clients and r
 
   it("forms its routes over verified TLS", async () => {
     for (const node of nodes) {
-      await waitFor(
-        `routes on ${node.monitor}`,
-        async () => {
-          const routez = await monitorJson(node.monitor, "/routez");
-          return (routez.num_routes as number) >= 2 ? true : undefined;
-        },
-        45_000,
-        MONITOR_WAIT,
-      );
+      await waitForRoutes(node);
       const cluster = (await monitorJson(node.monitor, "/varz")).cluster as Record<string, unknown>;
       expect(cluster).toMatchObject({ tls_required: true, tls_verify: true });
     }

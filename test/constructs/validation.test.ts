@@ -640,6 +640,7 @@ describe("validation", () => {
             type: "nlb",
             scheme: "internet-facing",
             sourceRanges: ["203.0.113.7/32", "2001:db8::/32"],
+            healthCheckCidrs: ["10.0.0.0/16"],
           },
         },
       ],

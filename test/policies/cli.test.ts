@@ -1,6 +1,6 @@
 /** `npm run policy`: the real CLI, run with tsx in a child process. */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -78,7 +78,7 @@ describe("npm run policy", () => {
   it("exits 0 with a summary on the compliant platform in production", async () => {
     const run = await cli(compliantFixture, "--env", "prod");
     expect(run.stderr).toBe("");
-    expect(run.stdout).toMatch(/environment prod: 1 file\(s\), 18 object\(s\)/);
+    expect(run.stdout).toMatch(/environment prod: 1 file\(s\), 19 object\(s\)/);
     expect(run.stdout).toMatch(/0 error\(s\), 0 warning\(s\)/);
     expect(run.code).toBe(0);
   });
@@ -141,6 +141,24 @@ describe("npm run policy", () => {
     expect(result?.level).toBe("error");
     expect(runResult!.tool.driver.rules[result!.ruleIndex]!.id).toBe("pss-privileged");
     expect(result?.locations[0]?.physicalLocation.region.startLine).toBe(19);
+  });
+
+  it("writes the report to --output, leaving stdout empty, and exits 2 when the file cannot be written", async () => {
+    const output = join(scratch, "report.sarif");
+    const run = await cli(join(scratch, "bad.yaml"), "--format", "sarif", "--output", output);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(
+      /^wrote .*report\.sarif \(sarif\): \d+ error\(s\), \d+ warning\(s\) in 1 object\(s\)\n$/,
+    );
+    const written = JSON.parse(readFileSync(output, "utf8")) as { version: string };
+    expect(written.version).toBe("2.1.0");
+
+    const unwritable = await cli(join(scratch, "bad.yaml"), "--output", join(scratch, "bad.yaml", "report"));
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toMatch(
+      /cannot write the report to .*bad\.yaml\/report: ENOTDIR.*Fix: pass a writable --output path/,
+    );
   });
 
   it("exits 2 with the file and line when a file is not YAML, not text, or not an object", async () => {

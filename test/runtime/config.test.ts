@@ -200,3 +200,15 @@ describe("config durations", () => {
     );
   });
 });
+
+describe("the shutdown budget", () => {
+  it("keeps agentDrainMs + shutdownGraceMs within one timer", () => {
+    const overrides = { server: { agentDrainMs: 2 ** 31 - 1 - 25_000, shutdownGraceMs: 25_000 } };
+    expect(loadConfig({ env: {}, overrides }).server.agentDrainMs).toBe(2 ** 31 - 1 - 25_000);
+    expect(() =>
+      loadConfig({ env: {}, overrides: { server: { ...overrides.server, shutdownGraceMs: 25_001 } } }),
+    ).toThrow(
+      /invalid config "server.agentDrainMs".*agentDrainMs \+ shutdownGraceMs \(2147483648 ms\) must be at most 2147483647 ms/,
+    );
+  });
+});

@@ -5,16 +5,18 @@
  * ZEROPLANE_* variables or --config win over these sandbox defaults; flags win over everything.
  */
 import { readFileSync } from "node:fs";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import {
   CONFIG_FILE_ENV,
+  ConfigError,
   DEFAULT_PORTS,
   ENV_VARS,
+  configSchema,
   type ConfigKey,
   type ZeroplaneConfigInput,
 } from "../../config/index.js";
-import { action, parsePositiveInt } from "../shared.js";
+import { CliError, EXIT_CODES, action, exitCodeFor, parsePositiveInt } from "../shared.js";
 
 interface ServerFlags {
   readonly bind?: string;
@@ -81,6 +83,55 @@ export function serverOverrides(flags: ServerFlags, env: NodeJS.ProcessEnv): Zer
   };
 }
 
+/** The config key each flag sets, so an error about that key can name the flag the user typed. */
+const FLAG_KEYS: ReadonlyArray<[keyof ServerFlags, string, ConfigKey]> = [
+  ["bind", "--bind", "server.bind"],
+  ["publishBind", "--publish-bind", "server.publishBind"],
+  ["httpHost", "--http-host", "http.host"],
+  ["httpPort", "--http-port", "http.port"],
+  ["id", "--id", "server.id"],
+  ["secretKeyFile", "--secret-key-file", "security.secretKeyFile"],
+  ["allowlistFile", "--allowlist-file", "security.allowlistFile"],
+  ["maxAgents", "--max-agents", "server.maxAgents"],
+  ["stateDir", "--state-dir", "runner.stateDir"],
+  ["logLevel", "--log-level", "log.level"],
+];
+
+/**
+ * A startup error about a setting the user gave as a flag names the flag instead of the
+ * environment variable: `--bind` is what they typed and what they must change.
+ */
+export function blameFlags(error: unknown, flags: ServerFlags): unknown {
+  if (!(error instanceof Error) || error instanceof CliError) return error;
+  let message = error.message;
+  for (const [flag, name, key] of FLAG_KEYS) {
+    if (flags[flag] === undefined) continue;
+    const envName = ENV_VARS[key];
+    if (error instanceof ConfigError && (error.key === key || error.key === envName)) {
+      message = message.replace("correct it in the config file or environment", `correct ${name}`);
+    }
+    message = message.replaceAll(envName, name);
+  }
+  if (message === error.message) return error;
+  return error instanceof ConfigError
+    ? new ConfigError(message, error.key)
+    : new CliError(message, exitCodeFor(error));
+}
+
+const LOG_LEVELS = configSchema.shape.log.shape.level.options;
+
+/** Parses --http-port: a TCP port, 0 for any free one. */
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) {
+    throw new CliError(
+      `--http-port must be a port number from 0 to 65535 (0 picks a free port), got "${value}".`,
+      EXIT_CODES.usage,
+    );
+  }
+  return port;
+}
+
 export function register(program: Command): void {
   program
     .command("server")
@@ -93,18 +144,17 @@ export function register(program: Command): void {
     )
     .option(
       "--http-port <port>",
-      `port for /healthz, /readyz, /metrics (default ${DEFAULT_PORTS.http})`,
-      (v) => {
-        const port = Number(v);
-        return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : NaN;
-      },
+      `port for /healthz, /readyz, /metrics (default ${DEFAULT_PORTS.http}; 0 picks a free port)`,
+      parsePort,
     )
     .option("--id <id>", "server id (default: the host name)")
     .option("--secret-key-file <path>", "server CURVE secret key (from zeroplane keygen); turns CURVE on")
     .option("--allowlist-file <path>", "client public keys allowed in, one per line (needed with CURVE)")
     .option("--max-agents <n>", "most agents running at once", parsePositiveInt("--max-agents"))
     .option("--state-dir <dir>", "writable directory for agent records")
-    .option("--log-level <level>", "trace, debug, info, warn, error, fatal or silent")
+    .addOption(
+      new Option("--log-level <level>", "how much the server logs (default info)").choices(LOG_LEVELS),
+    )
     .option("-c, --config <file>", `server config file, YAML or JSON (env ${CONFIG_FILE_ENV})`)
     .action(
       action(async (flags: ServerFlags) => {
@@ -112,7 +162,11 @@ export function register(program: Command): void {
         const overrides = serverOverrides(flags, process.env);
         // Loaded here so the other commands start without loading the server.
         const { runServerProcess } = await import("../../server/main.js");
-        await runServerProcess(overrides);
+        try {
+          await runServerProcess(overrides);
+        } catch (error) {
+          throw blameFlags(error, flags);
+        }
         const curve = overrides.security?.curve === false ? "CURVE off, loopback only" : "CURVE on";
         process.stderr.write(
           `zeroplane server running (${curve}). Try: zeroplane spawn -- echo hello; zeroplane list. Stop with Ctrl-C.\n`,

@@ -22,8 +22,8 @@ async function start(
   config: Parameters<typeof testServerConfig>[0],
 ): Promise<{ p: ServerProcess; c: WireClient; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "zeroplane-drain-"));
-  // Run as root, the runner starts agents under the unprivileged agent uid: let them write here.
-  chmodSync(dir, 0o777);
+  // Started as root, the runner runs agents under their own unprivileged uid: let them write here.
+  chmodSync(dir, 0o1777);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const p = await startServerProcess({ config: testServerConfig(config) });
   cleanups.push(() => p.dispose());

@@ -3,7 +3,7 @@
  * aws-load-balancer-controller. Internal (ClusterIP) is the default and needs nothing from here.
  */
 import type * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
-import { DEFAULT_PORTS, HTTP_PATHS } from "../runtime/config/index.js";
+import { DEFAULT_PORTS, HTTP_PATHS } from "../runtime/config/names.js";
 import { check, sortedRecord } from "./common.js";
 import type { ExposureSpec } from "./platform.js";
 

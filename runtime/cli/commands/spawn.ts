@@ -1,5 +1,6 @@
 /** `zeroplane spawn [options] -- <command> [args...]`: starts an agent. */
 import type { Command } from "commander";
+import { SPAWN_EXIT_HELP, spawnExitCode } from "../agent-exit.js";
 import { formatAgent } from "../agents-format.js";
 import {
   action,
@@ -43,11 +44,12 @@ export function register(program: Command): void {
         "--idempotency-key <key>",
         "reuse this key to make retries of this spawn safe (default: a new one)",
       )
-      .option("-w, --wait", "wait until the agent has ended, then print it")
-      .option("-q, --quiet", "print only the agent id"),
+      .option("-w, --wait", "wait until the agent has ended, print it and exit with its code")
+      .option("-q, --quiet", "print only the agent id")
+      .addHelpText("after", SPAWN_EXIT_HELP),
   ).action(
     action(async (command: string, args: string[], flags: SpawnFlags) => {
-      await withClient(flags, async (client) => {
+      return withClient(flags, async (client) => {
         let agent = await client.spawn({
           command,
           args,
@@ -63,6 +65,10 @@ export function register(program: Command): void {
         if (flags.json) printJson(agent);
         else if (flags.quiet) process.stdout.write(`${agent.id}\n`);
         else process.stdout.write(formatAgent(agent));
+        if (agent.status === "failed" && !flags.json) {
+          process.stderr.write(`zeroplane: the agent could not start: ${agent.error ?? "no reason given"}\n`);
+        }
+        return spawnExitCode(agent, Boolean(flags.wait));
       });
     }),
   );

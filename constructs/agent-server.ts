@@ -349,17 +349,14 @@ export class AgentServer extends Construct {
     mounts.push({ name: "state", mountPath: DEFAULT_PATHS.stateDir });
     if (props.curveSecretName) {
       // The whole directory is mounted (no subPath), so a rotated Secret reaches the pod without a restart.
-      volumes.push({
-        name: "curve",
-        secret: {
-          secretName: props.curveSecretName,
-          defaultMode: 0o440,
-          items: [
-            { key: CURVE_SECRET_KEYS.secretKey, path: CURVE_SECRET_KEYS.secretKey },
-            { key: CURVE_SECRET_KEYS.publicKey, path: CURVE_SECRET_KEYS.publicKey },
-          ],
-        },
-      });
+      volumes.push(
+        secretVolume(
+          "curve",
+          props.curveSecretName,
+          [CURVE_SECRET_KEYS.secretKey, CURVE_SECRET_KEYS.publicKey],
+          0o440,
+        ),
+      );
       mounts.push({ name: "curve", mountPath: DEFAULT_PATHS.curveDir, readOnly: true });
     }
     if (props.allowlist) {
@@ -372,28 +369,18 @@ export class AgentServer extends Construct {
       mounts.push({ name: "allowlist", mountPath: DEFAULT_PATHS.allowlistDir, readOnly: true });
     }
     if (props.nats?.credentialsSecret) {
-      volumes.push({
-        name: "nats-credentials",
-        secret: {
-          secretName: props.nats.credentialsSecret,
-          defaultMode: 0o440,
-          items: [
-            { key: NATS_AUTH_SECRET_KEYS.user, path: NATS_AUTH_SECRET_KEYS.user },
-            { key: NATS_AUTH_SECRET_KEYS.password, path: NATS_AUTH_SECRET_KEYS.password },
-          ],
-        },
-      });
+      volumes.push(
+        secretVolume(
+          "nats-credentials",
+          props.nats.credentialsSecret,
+          [NATS_AUTH_SECRET_KEYS.user, NATS_AUTH_SECRET_KEYS.password],
+          0o440,
+        ),
+      );
       mounts.push({ name: "nats-credentials", mountPath: DEFAULT_PATHS.natsCredentialsDir, readOnly: true });
     }
     if (props.nats?.tlsCaSecret) {
-      volumes.push({
-        name: "nats-ca",
-        secret: {
-          secretName: props.nats.tlsCaSecret,
-          defaultMode: 0o444,
-          items: [{ key: NATS_TLS_SECRET_KEYS.ca, path: NATS_TLS_SECRET_KEYS.ca }],
-        },
-      });
+      volumes.push(secretVolume("nats-ca", props.nats.tlsCaSecret, [NATS_TLS_SECRET_KEYS.ca], 0o444));
       mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
     }
 
@@ -504,6 +491,16 @@ export const NATS_CA_DIR = "/var/run/zeroplane/nats-ca";
 
 function port(name: string, number: number): k8s.ServicePort {
   return { name, port: number, targetPort: k8s.IntOrString.fromString(name), protocol: "TCP" };
+}
+
+/** A Secret volume holding exactly `keys`, each as a file of its own name. */
+function secretVolume(
+  name: string,
+  secretName: string,
+  keys: readonly string[],
+  defaultMode: number,
+): k8s.Volume {
+  return { name, secret: { secretName, defaultMode, items: keys.map((key) => ({ key, path: key })) } };
 }
 
 function containerPort(name: string, number: number): k8s.ContainerPort {

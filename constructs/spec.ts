@@ -45,7 +45,7 @@ export const quantity = z
   );
 
 export const cidr = z.union([z.cidrv4(), z.cidrv6()], {
-  error: rule("must be a CIDR", "write it like 10.0.0.0/16 or 203.0.113.7/32"),
+  error: rule("is not a CIDR", "write it like 10.0.0.0/16 or 203.0.113.7/32"),
 });
 
 export const z85Key = z

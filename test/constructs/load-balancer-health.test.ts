@@ -71,6 +71,6 @@ describe("an NLB-exposed agent-server group", () => {
         },
       ],
     });
-    expect(() => synth(badCidr)).toThrow(/healthCheckCidrs\[0\]: must be a CIDR; got "10\.0\.0\.0"/);
+    expect(() => synth(badCidr)).toThrow(/healthCheckCidrs\[0\]: is not a CIDR; got "10\.0\.0\.0"/);
   });
 });

@@ -10,6 +10,7 @@ import {
   defaultConfig,
   loadConfig,
 } from "../../runtime/config/index.js";
+import { thrown } from "../support/thrown.js";
 
 const KEY = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
 
@@ -82,12 +83,7 @@ describe("runtime config", () => {
   });
 
   it("names the key, variable and bad value for a wrong type", () => {
-    let error: unknown;
-    try {
-      loadConfig({ env: { [ENV_VARS["server.maxAgents"]]: "lots" } });
-    } catch (caught) {
-      error = caught;
-    }
+    const error = thrown(() => loadConfig({ env: { [ENV_VARS["server.maxAgents"]]: "lots" } }));
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toMatch(/ZEROPLANE_SERVER_MAX_AGENTS="lots" is not a number/);
   });

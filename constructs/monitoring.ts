@@ -31,6 +31,8 @@ export const METRICS = {
   natsConnected: EVENTS_METRIC_NAMES.natsConnected,
   /** 1 while the spool's disk fails or is nearly full (runtime/events/metrics.ts). */
   spoolUnavailable: EVENTS_METRIC_NAMES.spoolUnavailable,
+  /** Spawns refused because the spool was nearly full (the refuse-spawns overflow policy). */
+  spawnsRefused: EVENTS_METRIC_NAMES.spawnsRefused,
 } as const;
 
 /** Agent statuses that hold a slot against maxAgents (the same regex the HPA's adapter rule uses). */
@@ -250,6 +252,18 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
           summary: `An agent server in ${group.name} cannot write its lifecycle event spool`,
           description:
             "{{ $labels.pod }}'s spool disk is full or failing (ENOSPC, EIO): spawns are refused with UNAVAILABLE. Free space on the spool volume or give nats.spoolDir a larger one; spooled events are published in order once it is writable.",
+        },
+      },
+      {
+        alert: "ZeroplaneSpawnsRefusedSpoolFull",
+        expr: `sum by (pod) (rate(${METRICS.spawnsRefused}${groupSelector(props, group)}[5m])) > 0`,
+        // Every refusal is a client turned away: fire at once.
+        for: "0m",
+        labels: { severity: "critical", group: group.name },
+        annotations: {
+          summary: `Spawns are refused because the lifecycle event spool is full in ${group.name}`,
+          description:
+            "{{ $labels.pod }} refuses spawns with UNAVAILABLE ({{ $value }}/s): its spool passed 90% of nats.spoolMaxBytes while NATS was unreachable or JetStream refused writes. Restore NATS or JetStream's storage, or raise nats.spoolMaxBytes.",
         },
       },
       {

@@ -165,6 +165,17 @@ describe("monitoring", () => {
     }
   });
 
+  it("alerts at once, for every group that publishes to NATS, when spawns are refused for a full spool", () => {
+    const refused = byName("ZeroplaneSpawnsRefusedSpoolFull");
+    expect(refused.map((rule) => rule.expr)).toEqual(
+      ["zeroplane-default", "zeroplane-internal"].map(
+        (group) =>
+          `sum by (pod) (rate(zeroplane_events_spawns_refused_total{namespace="zeroplane-prod", app_kubernetes_io_component="agent-server", app_kubernetes_io_part_of="zeroplane", app_kubernetes_io_instance="${group}"}[5m])) > 0`,
+      ),
+    );
+    for (const rule of refused) expect(rule).toMatchObject({ for: "0m", labels: { severity: "critical" } });
+  });
+
   it("has no lost-event alerts when the platform runs without NATS", () => {
     const objects = synth(minimalSpec({ monitoring: { enabled: true } })).objects;
     const alerts = find(objects, "PrometheusRule", "zeroplane-alerts").spec.groups[0].rules.map(
@@ -173,6 +184,7 @@ describe("monitoring", () => {
     expect(alerts).toContain("ZeroplaneActiveAgentsNearMax");
     expect(alerts).not.toContain("ZeroplaneLifecycleEventsDropped");
     expect(alerts).not.toContain("ZeroplaneNatsDisconnected");
+    expect(alerts).not.toContain("ZeroplaneSpawnsRefusedSpoolFull");
   });
 
   it("counts the same active statuses in the alert and in the documented HPA adapter rule", () => {

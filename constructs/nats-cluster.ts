@@ -253,15 +253,14 @@ export class NatsCluster extends Construct {
       { name: "GOMEMLIMIT", value: `${Math.floor((memoryLimitBytes * 0.8) / 1024 ** 2)}MiB` },
     ];
     if (props.auth) {
+      const secretName = props.auth.secretName;
+      const fromSecret = (key: string) => ({ secretKeyRef: { name: secretName, key } });
+      // The quoted variables must follow the raw ones: the kubelet expands only earlier variables.
       env.push(
-        {
-          name: NATS_ENV.user,
-          valueFrom: { secretKeyRef: { name: props.auth.secretName, key: NATS_AUTH_SECRET_KEYS.user } },
-        },
-        {
-          name: NATS_ENV.password,
-          valueFrom: { secretKeyRef: { name: props.auth.secretName, key: NATS_AUTH_SECRET_KEYS.password } },
-        },
+        { name: NATS_ENV.secretUser, valueFrom: fromSecret(NATS_AUTH_SECRET_KEYS.user) },
+        { name: NATS_ENV.secretPassword, valueFrom: fromSecret(NATS_AUTH_SECRET_KEYS.password) },
+        { name: NATS_ENV.user, value: `"$(${NATS_ENV.secretUser})"` },
+        { name: NATS_ENV.password, value: `"$(${NATS_ENV.secretPassword})"` },
       );
     }
     const volumes: k8s.Volume[] = [

@@ -6,11 +6,19 @@
  * nats-server resolves from the container's environment (filled from the pod name and from a Secret).
  */
 
-/** Environment variables the config refers to; the StatefulSet sets them. */
+/**
+ * Environment variables the config refers to; the StatefulSet sets them. nats-server parses a
+ * `$VARIABLE`'s value as config text, so `123456`, `8k`, `true` or `1e10` would become a number or a
+ * bool and fail as a password. `user` and `password` therefore hold the Secret's value in double
+ * quotes (`"$(NATS_SECRET_PASSWORD)"`, expanded by the kubelet), which nats-server reads as a string.
+ */
 export const NATS_ENV = {
   podName: "POD_NAME",
   user: "NATS_USER",
   password: "NATS_PASSWORD",
+  /** The Secret's raw values, which the quoted ones above are built from. Must hold no double quote or backslash. */
+  secretUser: "NATS_SECRET_USER",
+  secretPassword: "NATS_SECRET_PASSWORD",
 } as const;
 
 /**

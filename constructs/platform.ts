@@ -173,7 +173,7 @@ export interface NatsClusterSpec {
    * Credentials the agent servers use: an existing Secret with keys `user` and `password`
    * (`NATS_AUTH_SECRET_KEYS`).
    * The password goes into the NATS pods as an environment variable from the Secret, and into the
-   * agent servers as mounted files; never into a ConfigMap. Use letters and digits only.
+   * agent servers as mounted files; never into a ConfigMap. Any characters but `"`, `\\` and line breaks.
    * @default none (no authentication; only the NetworkPolicy guards the port)
    */
   readonly auth?: { readonly secretName: string };

@@ -30,9 +30,12 @@ const Z85_PUNCTUATION = /[.\-:+=^!/*?&<>()[\]{}@%$#]/;
 const EMBEDDED_ASSIGNMENT =
   /["']?\b(pass(word|wd)?|secret|token|api[-_]?key|private[-_]?key|access[-_]?key)\b["']?\s*[:=]\s*["']?([^\s"',}$][^\s"',}]*)/gi;
 
-/** Whether a value is only a reference: an env expansion, a file path, or empty. */
+/**
+ * Whether a value is only a reference: an env expansion, a file path, or empty. One pair of quotes
+ * around it is allowed (`"$(NATS_SECRET_PASSWORD)"`: quoted so nats-server reads the value as a string).
+ */
 function isReference(value: string): boolean {
-  const trimmed = value.trim();
+  const trimmed = value.trim().replace(/^(["'])(.*)\1$/s, "$2");
   return (
     trimmed === "" ||
     /^\$(\{|\(|[A-Za-z_])/.test(trimmed) ||

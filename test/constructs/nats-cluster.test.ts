@@ -108,10 +108,18 @@ describe("NatsCluster", () => {
     const conf = find(prod, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
     expect(conf).toMatch(/user: \$NATS_USER\n\s+password: \$NATS_PASSWORD/);
     const env = Object.fromEntries(nats.env.map((entry: { name: string }) => [entry.name, entry]));
-    expect(env.NATS_PASSWORD.valueFrom).toEqual({
+    expect(env.NATS_SECRET_PASSWORD.valueFrom).toEqual({
       secretKeyRef: { name: "zeroplane-nats-auth", key: "password" },
     });
-    expect(env.NATS_USER.valueFrom).toEqual({ secretKeyRef: { name: "zeroplane-nats-auth", key: "user" } });
+    expect(env.NATS_SECRET_USER.valueFrom).toEqual({
+      secretKeyRef: { name: "zeroplane-nats-auth", key: "user" },
+    });
+    // Quoted, so nats-server reads a password like 123456 as a string (proven in nats-server.test.ts).
+    expect(env.NATS_PASSWORD).toEqual({ name: "NATS_PASSWORD", value: '"$(NATS_SECRET_PASSWORD)"' });
+    expect(env.NATS_USER).toEqual({ name: "NATS_USER", value: '"$(NATS_SECRET_USER)"' });
+    const names = nats.env.map((entry: { name: string }) => entry.name);
+    // The kubelet expands $(NAME) only from variables listed earlier.
+    expect(names.indexOf("NATS_SECRET_PASSWORD")).toBeLessThan(names.indexOf("NATS_PASSWORD"));
   });
 
   it("mounts TLS for clients and routes from existing Secrets", () => {

@@ -12,7 +12,7 @@ import { connect, StringCodec, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { jetstreamLimits } from "../../constructs/nats-cluster.js";
-import { NATS_PATHS } from "../../constructs/nats-config.js";
+import { NATS_PATHS, renderNatsConfig } from "../../constructs/nats-config.js";
 import { ENV_VARS, loadConfig } from "../../runtime/config/index.js";
 import { ensureStream } from "../../runtime/events/stream.js";
 import { startNatsWithConfig, type ConfiguredNats } from "../support/nats.js";
@@ -20,9 +20,25 @@ import { freePorts } from "../support/ports.js";
 import { makeTlsSecretDir } from "../support/tls.js";
 import { ensureNatsServer } from "../support/system-tools.js";
 import { waitFor, type WaitOptions } from "../support/wait.js";
+import { containerEnv, type ContainerEnvVar } from "../support/pod-env.js";
 import { exampleSpec, find, minimalSpec, synth } from "./fixtures.js";
 
-const POD_ENV = { NATS_USER: "zeroplane", NATS_PASSWORD: "Sx7d9Qw2Lp4Zr8Tv" };
+/** The operator-created NATS auth Secret's data. */
+const NATS_SECRET = { user: "zeroplane", password: "Sx7d9Qw2Lp4Zr8Tv" };
+const AUTH = { user: NATS_SECRET.user, pass: NATS_SECRET.password };
+
+/** The NATS container's environment as the kubelet builds it from the StatefulSet, with `secret` as the auth Secret. */
+function natsPodEnv(
+  environment: "dev" | "staging" | "prod",
+  secret: { user: string; password: string } = NATS_SECRET,
+): Record<string, string> {
+  const container = find(synth(exampleSpec(environment)).objects, "StatefulSet", "zeroplane-nats").spec
+    .template.spec.containers[0];
+  return containerEnv(container.env as ContainerEnvVar[], {
+    podName: "zeroplane-nats-0",
+    secrets: { "zeroplane-nats-auth": secret },
+  });
+}
 
 function natsConf(env: "dev" | "staging" | "prod"): string {
   return find(synth(exampleSpec(env)).objects, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
@@ -99,7 +115,7 @@ describe("nats-server -t on the generated nats.conf", () => {
   const certs = mkdtempSync(join(tmpdir(), "zeroplane-natscerts-"));
   beforeAll(() => makeCerts(certs));
   afterAll(() => rmSync(certs, { recursive: true, force: true }));
-  const podEnv = { POD_NAME: "zeroplane-nats-0", ...POD_ENV };
+  const podEnv = natsPodEnv("staging");
 
   it.each(["dev", "staging", "prod"] as const)("accepts the %s config with the pod's environment", (env) => {
     const conf = natsConf(env);
@@ -108,7 +124,7 @@ describe("nats-server -t on the generated nats.conf", () => {
       .replaceAll(NATS_PATHS.pidFile, "{{TMP}}/nats.pid")
       .replaceAll(`store_dir: "${NATS_PATHS.dataDir}"`, 'store_dir: "{{TMP}}/data"')
       .replaceAll("/etc/nats-certs", certs);
-    const result = testConfig(text, podEnv);
+    const result = testConfig(text, natsPodEnv(env));
     expect(result.output).toMatch(/configuration file .* is valid/);
     expect(result.status).toBe(0);
   });
@@ -150,6 +166,53 @@ describe("nats-server -t on the generated nats.conf", () => {
   });
 });
 
+describe("NATS passwords that nats-server's config parser would not read as strings", () => {
+  // As bare config text these are an int, a size (8000), a bool and a float.
+  const passwords = ["123456", "8k", "true", "1e10"];
+  // Any characters but a double quote, a backslash and line breaks: spaces and config punctuation too.
+  const quotedWorks = [...passwords, "pa ss#w}rd$x;=:"];
+  const savedEnv = { ...process.env };
+  afterAll(() => {
+    process.env = savedEnv;
+  });
+  const conf = renderNatsConfig({ clusterName: "zeroplane-nats", routes: [], auth: true });
+
+  it.each(quotedWorks)("nats-server -t accepts the pod's environment with password %s", (password) => {
+    const env = natsPodEnv("staging", { user: "1234", password });
+    expect(env.NATS_PASSWORD).toBe(`"${password}"`);
+    const result = testConfig(conf.replace(NATS_PATHS.pidFile, "{{TMP}}/nats.pid"), env);
+    expect(result.output).toMatch(/is valid/);
+    expect(result.status).toBe(0);
+  });
+
+  it.each(passwords)("refuses %s passed unquoted (why the StatefulSet quotes it)", (password) => {
+    const env = { ...natsPodEnv("staging"), NATS_PASSWORD: password };
+    const result = testConfig(conf.replace(NATS_PATHS.pidFile, "{{TMP}}/nats.pid"), env);
+    expect(result.status).not.toBe(0);
+  });
+
+  it.each(quotedWorks)("authenticates a client with password %s on a running server", async (password) => {
+    Object.assign(process.env, natsPodEnv("staging", { user: "1234", password }));
+    const [client, monitor] = await freePorts(2);
+    const node = { client: client!, cluster: 0, monitor: monitor! };
+    const server = await startNatsWithConfig(remap(conf, 0, [node]), {
+      port: node.client,
+      monitorPort: node.monitor,
+    });
+    try {
+      const url = `nats://127.0.0.1:${node.client}`;
+      const connection = await connect({ servers: url, user: "1234", pass: password, reconnect: false });
+      await connection.flush();
+      await connection.close();
+      await expect(
+        connect({ servers: url, user: "1234", pass: `${password}0`, reconnect: false }),
+      ).rejects.toThrow(/authorization/i);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 /** The monitor port answers once the server is up; until then a request fails and is retried. */
 const MONITOR_WAIT: WaitOptions = { intervalMs: 200, retryErrors: true };
 
@@ -170,13 +233,13 @@ async function waitForRoutes(node: NodePorts): Promise<void> {
 
 /**
  * Three nats-servers running one environment's generated config, on free loopback ports. The pods
- * get POD_ENV from the Secret; nats-server reads it from its environment.
+ * get the StatefulSet's environment (NATS_SECRET as the Secret); nats-server reads it from there.
  */
 async function startThreeNodes(
   environment: "staging" | "prod",
   dirs: { certs?: string } = {},
 ): Promise<{ nodes: NodePorts[]; servers: ConfiguredNats[] }> {
-  Object.assign(process.env, POD_ENV);
+  Object.assign(process.env, natsPodEnv(environment));
   const free = await freePorts(9);
   const nodes = [0, 1, 2].map((i) => ({
     client: free[i * 3]!,
@@ -258,9 +321,8 @@ describe("a 3-node cluster from the generated staging configs", () => {
   });
 
   it("serves an R3 stream: publish on one server, read the replicated messages on another", async () => {
-    const auth = { user: POD_ENV.NATS_USER, pass: POD_ENV.NATS_PASSWORD };
-    const first = await connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, ...auth });
-    const third = await connect({ servers: `nats://127.0.0.1:${nodes[2]!.client}`, ...auth });
+    const first = await connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, ...AUTH });
+    const third = await connect({ servers: `nats://127.0.0.1:${nodes[2]!.client}`, ...AUTH });
     connections.push(first, third);
     const jsm = await first.jetstreamManager();
     await waitFor(
@@ -308,8 +370,7 @@ describe("a 3-node cluster from the generated staging configs", () => {
   });
 
   it("creates the lifecycle stream with the agent servers' byte limit, and refuses one above the store", async () => {
-    const auth = { user: POD_ENV.NATS_USER, pass: POD_ENV.NATS_PASSWORD };
-    const connection = await connect({ servers: `nats://127.0.0.1:${nodes[1]!.client}`, ...auth });
+    const connection = await connect({ servers: `nats://127.0.0.1:${nodes[1]!.client}`, ...AUTH });
     connections.push(connection);
     const jsm = await connection.jetstreamManager();
     // The agent server's own config, from the environment the construct gives it.
@@ -340,8 +401,7 @@ describe("a 3-node cluster from the generated staging configs", () => {
   });
 
   it("keeps a byte-limited stream within its limit by discarding the oldest events", async () => {
-    const auth = { user: POD_ENV.NATS_USER, pass: POD_ENV.NATS_PASSWORD };
-    const connection = await connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, ...auth });
+    const connection = await connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, ...AUTH });
     connections.push(connection);
     const limit = 64 * 1024;
     const nats = loadConfig({
@@ -403,12 +463,11 @@ describe("a 3-node cluster from the generated prod configs (TLS on clients and r
 
   it("serves clients only over TLS and only with the credentials", async () => {
     const ca = readFileSync(join(certs, "client", "ca.crt"), "utf8");
-    const auth = { user: POD_ENV.NATS_USER, pass: POD_ENV.NATS_PASSWORD };
     const secure = await connect({
       servers: `tls://localhost:${nodes[1]!.client}`,
       tls: { ca },
       reconnect: false,
-      ...auth,
+      ...AUTH,
     });
     connections.push(secure);
     expect(secure.info?.tls_required).toBe(true);

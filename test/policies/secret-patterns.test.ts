@@ -8,6 +8,7 @@ const Z85_KEY = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
 describe("secretLiteralReason", () => {
   it.each([
     ["DB_PASSWORD", "hunter2", /name "DB_PASSWORD" says it holds a secret/],
+    ["NATS_PASSWORD", '"123456"', /name "NATS_PASSWORD" says it holds a secret/],
     [ENV_VARS["security.secretKey"], Z85_KEY, /says it holds a secret/],
     ["API_KEY", "abc123", /says it holds a secret/],
     ["tls.key", "-----BEGIN EC PRIVATE KEY-----\nMHc...", /PEM private key/],
@@ -30,6 +31,7 @@ describe("secretLiteralReason", () => {
     ["serverPublicKey", Z85_KEY],
     [ALLOWLIST_KEY, `${Z85_KEY}\n${Z85_KEY}\n`],
     ["NATS_PASSWORD", "$(NATS_PASSWORD_FROM_SECRET)"],
+    ["NATS_PASSWORD", '"$(NATS_SECRET_PASSWORD)"'],
     ["nats.conf", "authorization {\n  token: $NATS_TOKEN\n}\njetstream { store_dir: /data }"],
     [ENV_VARS["server.bind"], "tcp://0.0.0.0:5555"],
     ["commit", "3f63d2f2fcff37679304fa0dcb7c2a93a20f4a7e"],

@@ -148,7 +148,11 @@ export const exposureSchema = z.discriminatedUnion(
     z
       .object({
         type: z.literal("nlb"),
-        scheme: z.enum(["internal", "internet-facing"]).optional(),
+        scheme: z
+          .enum(["internal", "internet-facing"], {
+            error: rule("is not a load balancer scheme", 'use "internal" or "internet-facing"'),
+          })
+          .optional(),
         sourceRanges: z
           .array(cidr)
           .min(

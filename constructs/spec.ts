@@ -335,7 +335,22 @@ export const curveSchema = z.discriminatedUnion(
 export const allowlistSchema = z.discriminatedUnion(
   "source",
   [
-    z.object({ source: z.literal("publicKeys"), publicKeys: z.array(z85Key) }).strict(),
+    z
+      .object({
+        source: z.literal("publicKeys"),
+        publicKeys: z.array(
+          z
+            .string()
+            .regex(
+              Z85_KEY_PATTERN,
+              rule(
+                "is not a 40-character Z85 public key",
+                "copy the client's public key file (never its secret key)",
+              ),
+            ),
+        ),
+      })
+      .strict(),
     z.object({ source: z.literal("configMap"), name: dnsLabel }).strict(),
     z.object({ source: z.literal("secret"), name: dnsLabel }).strict(),
   ],

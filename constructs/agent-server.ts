@@ -83,6 +83,8 @@ export interface AgentServerNatsProps {
   readonly url: string;
   /** Replicas of the lifecycle stream (nats.replicas): at most the NATS cluster size, at most 5. */
   readonly streamReplicas: number;
+  /** Byte limit of the lifecycle stream (nats.maxBytes). @default none (the runtime's default) */
+  readonly streamMaxBytes?: number;
   /** Secret with the keys in `NATS_AUTH_SECRET_KEYS` (`user`, `password`), mounted as files. @default none */
   readonly credentialsSecret?: string;
   /**
@@ -448,6 +450,9 @@ export class AgentServer extends Construct {
         { name: ENV_VARS["nats.enabled"], value: "true" },
         { name: ENV_VARS["nats.urls"], value: props.nats.url },
         { name: ENV_VARS["nats.replicas"], value: String(props.nats.streamReplicas) },
+        ...(props.nats.streamMaxBytes === undefined
+          ? []
+          : [{ name: ENV_VARS["nats.maxBytes"], value: String(props.nats.streamMaxBytes) }]),
         { name: ENV_VARS["nats.spoolDir"], value: `${DEFAULT_PATHS.stateDir}/spool` },
       );
       if (props.nats.credentialsSecret) {

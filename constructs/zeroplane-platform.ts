@@ -138,6 +138,7 @@ export class ZeroplanePlatform extends Construct {
         nats: this.nats && {
           url: this.nats.clientUrl,
           streamReplicas: this.nats.streamReplicas,
+          streamMaxBytes: this.nats.streamMaxBytes,
           credentialsSecret: props.nats?.auth?.secretName,
           tlsCaSecret: props.nats?.tls?.client?.secretName,
         },

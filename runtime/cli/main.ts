@@ -25,14 +25,24 @@ import { register as registerSpawn } from "./commands/spawn.js";
 import { register as registerStats } from "./commands/stats.js";
 import { register as registerStop } from "./commands/stop.js";
 import { holdEventLoop } from "./keep-alive.js";
-import { EXIT_CODES, exitCodeFor, reportError } from "./shared.js";
+import { CliError, EXIT_CODES, EXIT_CODES_HELP, agentFlagHint, exitCodeFor, reportError } from "./shared.js";
+
+/** True when the command line asks for JSON (an agent's own `--json`, after `--`, does not count). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+}
 
 /** The program with every command registered. */
-export function buildProgram(): Command {
+export function buildProgram(argv: readonly string[] = []): Command {
+  const json = wantsJson(argv);
   const program = new Command("zeroplane")
     .description("run and control agents on Zeroplane servers")
     .version(VERSION)
     .showHelpAfterError("(run with --help for usage)")
+    // With --json, main() reports usage errors as JSON; Commander's text would break the stream.
+    .configureOutput({ writeErr: (text) => (json ? undefined : process.stderr.write(text)) })
+    .addHelpText("after", EXIT_CODES_HELP)
     .exitOverride();
   for (const register of [
     registerServer,
@@ -54,21 +64,28 @@ export function buildProgram(): Command {
   ]) {
     register(program);
   }
-  for (const command of program.commands) command.exitOverride();
+  for (const command of program.commands) command.exitOverride().addHelpText("after", EXIT_CODES_HELP);
   return program;
 }
 
 /** Runs the CLI; resolves with the exit code (the server command keeps running after it resolves). */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  const json = wantsJson(argv);
   try {
-    await holdEventLoop(buildProgram().parseAsync([...argv]));
+    await holdEventLoop(buildProgram(argv).parseAsync([...argv]));
     return typeof process.exitCode === "number" ? process.exitCode : EXIT_CODES.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander has printed the message (or the help/version) already.
-      return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+      if (error.exitCode === 0) return EXIT_CODES.ok; // --help or --version
+      const hint = agentFlagHint(argv);
+      // In text mode Commander has printed its message already; only the hint is left to add.
+      if (json)
+        reportError(new CliError(`${error.message.replace(/^error: /, "")}.${hint}`, EXIT_CODES.usage), true);
+      else if (hint) process.stderr.write(`zeroplane:${hint}\n`);
+      return EXIT_CODES.usage;
     }
-    reportError(error, argv.includes("--json"));
+    const hint = exitCodeFor(error) === EXIT_CODES.usage ? agentFlagHint(argv) : "";
+    reportError(hint ? new CliError(`${(error as Error).message}${hint}`, EXIT_CODES.usage) : error, json);
     return exitCodeFor(error);
   }
 }

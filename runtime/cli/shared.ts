@@ -36,6 +36,16 @@ export const EXIT_CODES = {
   localFile: 5,
 } as const;
 
+/** The exit codes, for every command's --help. */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  the server answered with an error (batch or several ids: an agent failed; health: a server is unhealthy)
+  2  usage: bad flags, arguments, endpoint, key file or configuration
+  3  no server reachable (connection refused for 3 s), or no reply within --timeout
+  4  CURVE authentication failed
+  5  a local file could not be read or written, or keygen refused to replace a key`;
+
 /** The default endpoint: a server started with `zeroplane server` on this machine. */
 export const DEFAULT_ENDPOINT = `tcp://127.0.0.1:${DEFAULT_PORTS.router}`;
 
@@ -323,7 +333,13 @@ export function reportError(error: unknown, json: boolean): void {
   const message = error instanceof Error ? error.message : String(error);
   if (json) {
     const kind =
-      error instanceof ZeroplaneClientError ? error.kind : error instanceof CliError ? "cli" : "error";
+      error instanceof ZeroplaneClientError
+        ? error.kind
+        : exitCodeFor(error) === EXIT_CODES.usage
+          ? "usage"
+          : error instanceof CliError
+            ? "cli"
+            : "error";
     const code = error instanceof RemoteError ? error.code : undefined;
     process.stderr.write(
       `${JSON.stringify({ error: { kind, code, message, exitCode: exitCodeFor(error) } })}\n`,
@@ -332,6 +348,31 @@ export function reportError(error: unknown, json: boolean): void {
     const code = error instanceof RemoteError ? ` [${error.code}]` : "";
     process.stderr.write(`zeroplane: error${code}: ${message}\n`);
   }
+}
+
+/**
+ * `zeroplane spawn ls -la` reads -la as our -l (--label) with the value "a". When spawn fails on its
+ * usage and a flag follows the command with no `--`, that is the likely slip: returns that flag.
+ */
+function agentFlagSlip(argv: readonly string[]): string | null {
+  const args = argv.slice(2);
+  if (args[0] !== "spawn" || args.includes("--")) return null;
+  const afterWord = args
+    .slice(1)
+    .findIndex((arg, i, rest) => arg.startsWith("-") && rest.slice(0, i).some((a) => !a.startsWith("-")));
+  return afterWord === -1 ? null : args[afterWord + 1]!;
+}
+
+/** The hint for a spawn usage error caused by an agent's flag, or "". */
+export function agentFlagHint(argv: readonly string[]): string {
+  const flag = agentFlagSlip(argv);
+  return flag
+    ? ` Hint: if ${flag} is meant for the agent's command, put -- before the command: zeroplane spawn [options] -- <command> ${flag} ...`
+    : "";
+}
+/** The program's command line (Commander keeps it as `rawArgs`, which its types leave out). */
+function rawArgsOf(command: Command): readonly string[] {
+  return (command.parent as (Command & { rawArgs?: string[] }) | null)?.rawArgs ?? [];
 }
 
 /**
@@ -348,7 +389,8 @@ export function action<A extends unknown[]>(
       const code = await run(...args);
       if (typeof code === "number" && code !== 0) process.exitCode = code;
     } catch (error) {
-      reportError(error, json);
+      const hint = exitCodeFor(error) === EXIT_CODES.usage ? agentFlagHint(rawArgsOf(command)) : "";
+      reportError(hint ? new CliError(`${(error as Error).message}${hint}`, EXIT_CODES.usage) : error, json);
       process.exitCode = exitCodeFor(error);
     }
   };

@@ -134,6 +134,7 @@ export const ENV_VARS = {
   "nats.subjectPrefix": "ZEROPLANE_NATS_SUBJECT_PREFIX",
   "nats.replicas": "ZEROPLANE_NATS_REPLICAS",
   "nats.maxAgeMs": "ZEROPLANE_NATS_MAX_AGE_MS",
+  "nats.maxBytes": "ZEROPLANE_NATS_MAX_BYTES",
   "nats.storage": "ZEROPLANE_NATS_STORAGE",
   "nats.commands": "ZEROPLANE_NATS_COMMANDS",
   "nats.commandSubjectPrefix": "ZEROPLANE_NATS_COMMAND_SUBJECT_PREFIX",

@@ -118,8 +118,7 @@ export class ProcessRunner implements AgentRunner {
     agent.limits = limits;
     this.admit(agent);
     this.launch(agent, params);
-    await agent.settled;
-    return agent.snapshot();
+    return agent.settled;
   }
 
   async control(params: ControlParams): Promise<AgentInfo> {

@@ -318,6 +318,11 @@ const cases: readonly Case[] = [
     fail: (o) => void natsConf(o, (conf) => removeBlock(conf, "tls")),
   },
   {
+    // max_file_store equal to the 10Gi PVC, as every environment had it.
+    rule: "jetstream-limits-below-volume",
+    fail: (o) => void natsConf(o, (conf) => conf.replace("max_file_store: 8G", "max_file_store: 10Gi")),
+  },
+  {
     rule: "rbac-no-exec-attach",
     fail: (o) =>
       void find(o, "Role", "keygen").rules.push({

@@ -3,7 +3,12 @@
  * status and labels.
  */
 import { Option, type Command } from "commander";
-import { CONTROL_ACTIONS, type BatchControlResult, type ControlAction } from "../../protocol/index.js";
+import {
+  CONTROL_ACTIONS,
+  TERMINAL_STATUSES,
+  type BatchControlResult,
+  type ControlAction,
+} from "../../protocol/index.js";
 import {
   CliError,
   EXIT_CODES,
@@ -46,7 +51,7 @@ export function register(program: Command): void {
       .argument("[agent-ids...]", "agent ids (or select with --status / --label)")
       .option(
         "-s, --status <status>",
-        "select agents with these statuses, repeatable or comma-separated",
+        "select agents with these statuses, repeatable or comma-separated (default: those still running, paused, starting or stopping)",
         collectRepeatable,
       )
       .option("-l, --label <key=value>", "select agents with this label, repeatable", collectRepeatable)
@@ -86,7 +91,17 @@ export function register(program: Command): void {
               `zeroplane: warning: ${endpoint} did not answer, its agents are left out: ${error}\n`,
             );
           }
-          agentIds = selected.agents.map((a) => a.id);
+          // Without --status, agents that already ended are not selected: no action applies to them.
+          const live = flags.status?.length
+            ? selected.agents
+            : selected.agents.filter((agent) => !TERMINAL_STATUSES.has(agent.status));
+          const ended = selected.agents.length - live.length;
+          if (ended > 0 && !flags.json) {
+            process.stderr.write(
+              `zeroplane: left out ${ended} agent(s) that already ended (select them with --status to include them)\n`,
+            );
+          }
+          agentIds = live.map((a) => a.id);
           if (agentIds.length === 0) {
             if (flags.json) printJson({ results: [] });
             else process.stderr.write("no agents matched; nothing to do\n");

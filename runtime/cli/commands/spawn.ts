@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import type { SpawnParams } from "../../protocol/index.js";
 import { parseSize } from "../../runner/limits.js";
+import { SPAWN_EXIT_HELP, spawnExitCode } from "../agent-exit.js";
 import { formatAgent } from "../agents-format.js";
 import {
   action,
@@ -57,11 +58,12 @@ export function register(program: Command): void {
       .option("--cpu-seconds <n>", "CPU time limit in seconds", parsePositiveInt("--cpu-seconds"))
       .option("--max-processes <n>", "processes of the agent uid limit", parsePositiveInt("--max-processes"))
       .option("--max-open-files <n>", "open files limit", parsePositiveInt("--max-open-files"))
-      .option("-w, --wait", "wait until the agent has ended, then print it")
-      .option("-q, --quiet", "print only the agent id"),
+      .option("-w, --wait", "wait until the agent has ended, print it and exit with its code")
+      .option("-q, --quiet", "print only the agent id")
+      .addHelpText("after", SPAWN_EXIT_HELP),
   ).action(
     action(async (command: string, args: string[], flags: SpawnFlags) => {
-      await withClient(flags, async (client) => {
+      return withClient(flags, async (client) => {
         let agent = await client.spawn({
           command,
           args,
@@ -78,6 +80,10 @@ export function register(program: Command): void {
         if (flags.json) printJson(agent);
         else if (flags.quiet) process.stdout.write(`${agent.id}\n`);
         else process.stdout.write(formatAgent(agent));
+        if (agent.status === "failed" && !flags.json) {
+          process.stderr.write(`zeroplane: the agent could not start: ${agent.error ?? "no reason given"}\n`);
+        }
+        return spawnExitCode(agent, Boolean(flags.wait));
       });
     }),
   );

@@ -80,7 +80,19 @@ export async function startRunnerProcess(options: StartRunnerOptions): Promise<S
   } finally {
     child.unref();
     for (const stream of [child.stdin, child.stdout]) (stream as Socket | null)?.unref();
-    rmSync(socketDir, { recursive: true, force: true });
+    removeSocketDir(socketDir);
+  }
+}
+
+/** Best effort: the runner may be writing its ready file there at this very moment (ENOTEMPTY). */
+function removeSocketDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+  } catch (error) {
+    process.emitWarning(
+      `could not remove the runner's socket directory ${dir}: ${(error as Error).message}`,
+      "ZeroplaneRunnerWarning",
+    );
   }
 }
 

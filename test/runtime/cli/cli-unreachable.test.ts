@@ -8,8 +8,12 @@ import { EXIT_CODES, REFUSED_GIVE_UP_MS, WAITING_NOTICE_MS } from "../../../runt
 import { freePort } from "../../support/ports.js";
 import { runCli } from "./support/run-cli.js";
 
-/** Generous for a loaded machine, and far below the 30 s default timeout the commands used to wait out. */
-const GIVE_UP_WITHIN_MS = REFUSED_GIVE_UP_MS + 7_000;
+/**
+ * Wall clock includes starting node and tsx, which takes seconds on a loaded machine: the bound only
+ * proves the command did not wait out the 30 s default timeout. The CLI's own wait is checked exactly
+ * from its message.
+ */
+const WALL_CLOCK_BOUND_MS = 20_000;
 
 describe("a command with no server listening", () => {
   it.each([
@@ -25,12 +29,14 @@ describe("a command with no server listening", () => {
     expect(result.stderr).toContain(
       `zeroplane: waiting ${WAITING_NOTICE_MS / 1000} s for ${endpoint} (connection refused, retrying)`,
     );
-    expect(result.stderr).toMatch(
-      new RegExp(
-        `error: cannot reach ${endpoint}: connection refused for \\d+ s, so no server is listening there\\. Fix: check that the server is running`,
-      ),
-    );
-    expect(elapsedMs).toBeLessThan(GIVE_UP_WITHIN_MS);
+    const waited = new RegExp(
+      `error: cannot reach ${endpoint}: connection refused for (\\d+) s, so no server is listening there\\. Fix: check that the server is running`,
+    ).exec(result.stderr);
+    expect(waited, result.stderr).not.toBeNull();
+    // Given up once refused for REFUSED_GIVE_UP_MS (a second or two more when the machine is loaded).
+    expect(Number(waited![1]) * 1000).toBeGreaterThanOrEqual(REFUSED_GIVE_UP_MS);
+    expect(Number(waited![1]) * 1000).toBeLessThanOrEqual(REFUSED_GIVE_UP_MS + 2_000);
+    expect(elapsedMs).toBeLessThan(WALL_CLOCK_BOUND_MS);
   });
 
   it("keeps stderr to one JSON error in --json mode", async () => {

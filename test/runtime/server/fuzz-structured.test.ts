@@ -32,12 +32,19 @@ afterAll(async () => {
   await server?.dispose();
 });
 
+/**
+ * The fastest of up to five health round trips is under 100 ms: a wedged or thrashing server fails
+ * every one, while one slow trip on a loaded test machine does not fail the test.
+ */
 async function expectHealthyWithin100ms(): Promise<void> {
-  const started = performance.now();
-  const health = await client.request("health", {}, 5_000);
-  const elapsed = performance.now() - started;
-  expect(health.healthy).toBe(true);
-  expect(elapsed).toBeLessThan(100);
+  let fastest = Infinity;
+  for (let attempt = 0; attempt < 5 && fastest >= 100; attempt++) {
+    const started = performance.now();
+    const health = await client.request("health", {}, 5_000);
+    fastest = Math.min(fastest, performance.now() - started);
+    expect(health.healthy).toBe(true);
+  }
+  expect(fastest).toBeLessThan(100);
 }
 
 function expectAlive(): void {

@@ -13,13 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_PATHS, ENV_VARS, loadConfig } from "../../runtime/config/index.js";
 import { connectionOptions } from "../../runtime/events/connection.js";
 import { NATS_CA_DIR } from "../../constructs/agent-server.js";
-import {
-  NATS_AUTH_SECRET_KEYS,
-  NATS_ENV,
-  NATS_PATHS,
-  NATS_TLS_SECRET_KEYS,
-} from "../../constructs/nats-config.js";
+import { NATS_AUTH_SECRET_KEYS, NATS_PATHS, NATS_TLS_SECRET_KEYS } from "../../constructs/nats-config.js";
 import { startNatsWithConfig, type ConfiguredNats } from "../support/nats.js";
+import { containerEnv, type ContainerEnvVar } from "../support/pod-env.js";
 import { freePorts } from "../support/ports.js";
 import { makeTlsSecretDir } from "../support/tls.js";
 import { find, minimalSpec, synth, type K8sObject } from "./fixtures.js";
@@ -96,14 +92,14 @@ describe("an agent server reaching NATS with authentication and client TLS", () 
       copyFileSync(join(mounts.tls, item.key), join(mounts.ca, item.path));
     }
 
-    // The NATS pod's environment: user and password from the auth Secret's keys.
-    for (const entry of natsPod.containers[0].env as EnvEntry[]) {
-      const ref = entry.valueFrom?.secretKeyRef;
-      if (!ref) continue;
-      expect(ref.name).toBe(AUTH_SECRET);
-      process.env[entry.name] = SECRET_VALUES[ref.key as keyof typeof SECRET_VALUES];
-    }
-    process.env[NATS_ENV.podName] = "zeroplane-nats-0";
+    // The NATS pod's environment as the kubelet builds it: user and password from the auth Secret's keys.
+    Object.assign(
+      process.env,
+      containerEnv(natsPod.containers[0].env as ContainerEnvVar[], {
+        podName: "zeroplane-nats-0",
+        secrets: { [AUTH_SECRET]: SECRET_VALUES },
+      }),
+    );
     const [client, monitor] = await freePorts(2);
     port = client!;
     let text = replaceExact(natsConf, 'listen: "0.0.0.0:4222"', `listen: "127.0.0.1:${port}"`);

@@ -20,7 +20,11 @@ export const EXAMPLE_ENVIRONMENTS = {
     nats: { replicas: 1, jetstream: { storageSize: "2Gi" }, resources: { cpu: "250m", memory: "512Mi" } },
     curve: { mode: "generated" },
     allowlist: { source: "publicKeys", publicKeys: CLIENT_KEYS },
-    networkPolicy: { clients: [{ podLabels: { "zeroplane.io/client": "true" } }] },
+    networkPolicy: {
+      clients: [{ podLabels: { "zeroplane.io/client": "true" } }],
+      // A development cluster whose API endpoint is not known in advance: the keygen Job may reach any address on 443/6443.
+      apiServerCidrs: ["0.0.0.0/0"],
+    },
     monitoring: { enabled: false },
   },
   staging: {

@@ -273,8 +273,9 @@ export interface NetworkPolicySpec {
   /** Ports for `agentEgressCidrs`. @default [443] */
   readonly agentEgressPorts?: readonly number[];
   /**
-   * CIDRs of the Kubernetes API server, for the keygen Job only (generated CURVE mode).
-   * @default ["0.0.0.0/0"] on ports 443 and 6443: narrow it to the API endpoint when you know it
+   * CIDRs of the Kubernetes API server, the keygen Job's only egress besides DNS (ports 443 and
+   * 6443). Required with curve mode "generated" (the only mode with a keygen Job); `["0.0.0.0/0"]`
+   * only on a development cluster whose endpoint you do not know.
    */
   readonly apiServerCidrs?: readonly string[];
 }

@@ -366,7 +366,17 @@ export const networkPolicySchema = z
     clients: z.array(peerSchema).optional(),
     agentEgressCidrs: z.array(cidr).optional(),
     agentEgressPorts: z.array(tcpPort).optional(),
-    apiServerCidrs: z.array(cidr).optional(),
+    /** The keygen Job's API server egress; required with curve mode "generated" (checked by the constructs). */
+    apiServerCidrs: z
+      .array(cidr)
+      .min(
+        1,
+        rule(
+          "must list at least one CIDR (an egress rule without peers admits every address)",
+          "list the CIDR of the cluster's API endpoint (kubectl get endpoints kubernetes -n default)",
+        ),
+      )
+      .optional(),
   })
   .strict();
 

@@ -101,7 +101,8 @@ export class ZeroplanePlatform extends Construct {
         name: `${name}-keygen`,
         labels: platformLabels,
         podLabels: this.curveKeys.keygenPodLabels,
-        apiServerCidrs: props.networkPolicy?.apiServerCidrs ?? ["0.0.0.0/0"],
+        // validate() requires it whenever the keygen Job exists.
+        apiServerCidrs: props.networkPolicy!.apiServerCidrs!,
       });
     }
 
@@ -275,6 +276,14 @@ function validatePlatform(props: ZeroplanePlatformProps): void {
   );
   checkPeers(props.networkPolicy?.clients, "networkPolicy.clients");
   checkCidrs(props.networkPolicy?.apiServerCidrs, "networkPolicy.apiServerCidrs");
+  check(
+    // An empty list would be worse than none: an egress rule without peers admits every address.
+    props.curve.mode !== "generated" || (props.networkPolicy?.apiServerCidrs ?? []).length > 0,
+    "networkPolicy.apiServerCidrs",
+    "is required with curve mode 'generated': it is the keygen Job's only egress besides DNS, so without it the Job could reach any address on 443 and 6443",
+    props.networkPolicy?.apiServerCidrs,
+    'set it to the CIDR of the cluster\'s API endpoint (kubectl get endpoints kubernetes -n default), or to ["0.0.0.0/0"] on a development cluster whose endpoint you do not know',
+  );
   if (props.monitoring?.enabled) {
     checkLabels(props.monitoring.prometheusNamespaceLabels, "monitoring.prometheusNamespaceLabels");
     checkLabels(props.monitoring.prometheusPodLabels, "monitoring.prometheusPodLabels");

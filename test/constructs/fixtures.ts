@@ -47,6 +47,8 @@ export function minimalSpec(overrides: Partial<ZeroplanePlatformProps> = {}): Ze
     agentServers: [{ name: "default" }],
     curve: { mode: "generated" },
     allowlist: { source: "configMap", name: "clients" },
+    // The keygen Job's API server egress (required with generated keys).
+    networkPolicy: { apiServerCidrs: ["10.96.0.1/32"] },
     ...overrides,
   };
 }

@@ -104,12 +104,15 @@ describe("network policies", () => {
     });
   });
 
-  it("let the keygen Job reach only DNS and the API server", () => {
-    const dev = synth(exampleSpec("dev")).objects;
-    const policy = find(dev, "NetworkPolicy", "zeroplane-keygen");
+  it("let the keygen Job reach only DNS and the API server's CIDRs from the spec", () => {
+    const objects = synth(
+      minimalSpec({ networkPolicy: { apiServerCidrs: ["172.20.0.0/16", "10.0.0.0/28"] } }),
+    ).objects;
+    const policy = find(objects, "NetworkPolicy", "zeroplane-keygen");
     expect(policy.spec.ingress).toBeUndefined();
+    expect(policy.spec.egress).toHaveLength(2);
     expect(policy.spec.egress[1]).toEqual({
-      to: [{ ipBlock: { cidr: "0.0.0.0/0" } }],
+      to: [{ ipBlock: { cidr: "10.0.0.0/28" } }, { ipBlock: { cidr: "172.20.0.0/16" } }],
       ports: [
         { protocol: "TCP", port: 443 },
         { protocol: "TCP", port: 6443 },

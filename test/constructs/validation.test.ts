@@ -107,6 +107,20 @@ const cases: Case[] = [
     problem: /CIDR/,
   },
   {
+    name: "generated keys without the API server's CIDR (the keygen Job's egress)",
+    spec: minimalSpec({ networkPolicy: {} }),
+    prop: "networkPolicy.apiServerCidrs",
+    value: undefined,
+    problem: /required with curve mode 'generated'.*any address/,
+  },
+  {
+    name: "generated keys with an empty API server CIDR list (a peerless rule admits everything)",
+    spec: minimalSpec({ networkPolicy: { apiServerCidrs: [] } }),
+    prop: "networkPolicy.apiServerCidrs",
+    value: [],
+    problem: /at least one CIDR \(an egress rule without peers admits every address\)/,
+  },
+  {
     name: "a bad agent egress CIDR",
     spec: minimalSpec({ networkPolicy: { agentEgressCidrs: ["300.0.0.0/8"] } }),
     prop: "networkPolicy.agentEgressCidrs[0]",

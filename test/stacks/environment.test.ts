@@ -275,4 +275,12 @@ describe("a spec the platform constructs reject", () => {
       /^Pulumi\.staging\.yaml: zeroplane:agentServers\.default\.minAvailable .*Fix: /,
     );
   });
+  it("fails synthesis when a keygen Job would have no API server CIDR to limit its egress", () => {
+    const spec = values("staging");
+    spec.curve = { mode: "generated" };
+    const env = parseEnvironment("staging", spec, "Pulumi.staging.yaml");
+    const error = thrown(() => synthesizeEnvironment(env));
+    expect((error as PlatformSpecError).key).toBe("zeroplane:networkPolicy.apiServerCidrs");
+    expect((error as Error).message).toMatch(/required with curve mode 'generated'.*Fix: /);
+  });
 });

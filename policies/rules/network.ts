@@ -183,6 +183,31 @@ const setRules: readonly SetRule[] = [
 
 const objectRules: readonly ObjectRule[] = [
   {
+    id: "netpol-prod-egress-bounded",
+    severity: "error",
+    scope: "object",
+    productionOnly: true,
+    kinds: ["NetworkPolicy"],
+    description:
+      "In production, no NetworkPolicy egress rule admits the whole internet (an ipBlock of 0.0.0.0/0 or ::/0): a pod that may reach any address can exfiltrate whatever it holds (the keygen Job holds the CURVE secret key).",
+    fix: "Name the destination's CIDRs (for the keygen Job: zeroplane:networkPolicy.apiServerCidrs, the API endpoint's CIDR; for agents: agentEgressCidrs).",
+    checks: [],
+    check: (policy) =>
+      list(at(policy, "spec", "egress")).flatMap((rule, ruleIndex) =>
+        list(at(rule, "to")).flatMap((peer, peerIndex) => {
+          const cidr = str(at(peer, "ipBlock", "cidr"));
+          return cidr !== undefined && OPEN_RANGES.has(cidr)
+            ? [
+                {
+                  message: `egress rule ${ruleIndex} admits ${cidr}`,
+                  path: ["spec", "egress", ruleIndex, "to", peerIndex, "ipBlock", "cidr"],
+                },
+              ]
+            : [];
+        }),
+      ),
+  },
+  {
     id: "svc-lb-source-ranges",
     severity: "error",
     scope: "object",

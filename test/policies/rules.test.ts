@@ -257,6 +257,16 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    // The keygen Job's egress as it was before apiServerCidrs was required.
+    rule: "netpol-prod-egress-bounded",
+    options: prod,
+    fail: (o) =>
+      void find(o, "NetworkPolicy", "allow-dns").spec.egress.push({
+        to: [{ ipBlock: { cidr: "0.0.0.0/0" } }],
+        ports: [{ port: 443, protocol: "TCP" }],
+      }),
+  },
+  {
     rule: "netpol-dns-egress",
     fail: (o) => o.filter((x) => !(x.kind === "NetworkPolicy" && x.metadata.name === "allow-dns")),
   },

@@ -29,6 +29,7 @@ import {
   check,
   checkDnsLabel,
   containerResources,
+  operatorCreatedMetadata,
   parseQuantity,
   pullPolicy,
   restrictedContainerSecurityContext,
@@ -121,6 +122,8 @@ export interface AgentServerProps extends AgentServerGroupSpec {
   readonly nats?: AgentServerNatsProps;
   /** Labels on every object. @default none */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Secrets and ConfigMaps (`Secret/<name>`) the pods mount that the operator creates. @default none */
+  readonly operatorCreated?: readonly string[];
 }
 
 const DEFAULT_RESOURCES: ResourceSpec = {
@@ -194,8 +197,16 @@ export class AgentServer extends Construct {
     });
 
     const podSpec = this.podSpec(props, name, drain);
+    const operatorCreated = operatorCreatedMetadata([
+      ...(props.operatorCreated ?? []),
+      props.nats?.credentialsSecret && `Secret/${props.nats.credentialsSecret}`,
+      props.nats?.tlsCaSecret && `Secret/${props.nats.tlsCaSecret}`,
+    ]);
     const template = {
-      metadata: { labels: sortedRecord({ ...props.podLabels, ...labels }) },
+      metadata: {
+        labels: sortedRecord({ ...props.podLabels, ...labels }),
+        ...operatorCreated,
+      },
       spec: podSpec,
     };
     if (this.workloadKind === "Deployment") {

@@ -3,6 +3,7 @@
  * image references and the Pod Security "restricted" security contexts.
  */
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { OPERATOR_CREATED_ANNOTATION } from "../runtime/config/names.js";
 import type { ImageSpec, ResourceSpec } from "./platform.js";
 
 /** A bad prop. The message names the problem, the bad value and the fix. */
@@ -216,4 +217,15 @@ export function containerResources(spec: ResourceSpec): k8s.ResourceRequirements
       "ephemeral-storage": ephemeral,
     },
   };
+}
+
+/**
+ * Pod-template metadata naming what the operator must create (`Secret/a, ConfigMap/b`) in the
+ * OPERATOR_CREATED_ANNOTATION; empty when there is nothing.
+ */
+export function operatorCreatedMetadata(refs: readonly (string | false | undefined)[]): {
+  annotations?: Record<string, string>;
+} {
+  const listed = [...new Set(refs.filter((ref): ref is string => typeof ref === "string"))].sort();
+  return listed.length ? { annotations: { [OPERATOR_CREATED_ANNOTATION]: listed.join(", ") } } : {};
 }

@@ -166,7 +166,7 @@ export class CurveKeys extends Construct {
    *
    * RBAC note: Kubernetes cannot restrict `create` by resourceNames (the name is not known when the
    * request is authorized), so the Role grants `create` on Secrets and ConfigMaps in this namespace
-   * without a name, and `get`/`update`/`patch` only on the two names. The script creates exactly those
+   * without a name, `get` on the Secret's name and `get`/`update` on the public-key ConfigMap's name. The script creates exactly those
    * two names; the ServiceAccount is used by nothing else, its token is projected only into the Job's
    * pod with a 10-minute lifetime, and the Job has a 5-minute deadline.
    */
@@ -208,7 +208,8 @@ export class CurveKeys extends Construct {
           apiGroups: [""],
           resources: ["configmaps"],
           resourceNames: [publicName],
-          verbs: ["get", "update", "patch"],
+          // The script reads it and replaces it with PUT (update); it never patches.
+          verbs: ["get", "update"],
         },
         { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
       ],

@@ -285,10 +285,11 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
 export function dashboardJson(props: MonitoringProps): string {
   const sel = platformSelector(props);
   const inst = promLabel(LABELS.instance);
+  // One query per series: PromQL `or` drops the right side wherever the labels match the left.
   const panel = (
     id: number,
     title: string,
-    expr: string,
+    expr: string | readonly (readonly [expr: string, legend: string])[],
     legend: string,
     unit: string,
     x: number,
@@ -300,7 +301,11 @@ export function dashboardJson(props: MonitoringProps): string {
     datasource: { type: "prometheus", uid: "${datasource}" },
     gridPos: { h: 8, w: 12, x, y },
     fieldConfig: { defaults: { unit }, overrides: [] },
-    targets: [{ refId: "A", expr, legendFormat: legend }],
+    targets: (typeof expr === "string" ? [[expr, legend] as const] : expr).map(([query, format], index) => ({
+      refId: String.fromCharCode(65 + index),
+      expr: query,
+      legendFormat: format,
+    })),
   });
   const dashboard = {
     title: `Zeroplane (${props.platformName} in ${props.namespace})`,
@@ -345,7 +350,10 @@ export function dashboardJson(props: MonitoringProps): string {
       panel(
         4,
         "Spawns and spawn failures",
-        `sum by (${inst}) (rate(${METRICS.spawns}${sel}[5m])) or sum by (${inst}) (rate(${METRICS.spawnFailures}${sel}[5m]))`,
+        [
+          [`sum by (${inst}) (rate(${METRICS.spawns}${sel}[5m]))`, `{{${inst}}} spawns`],
+          [`sum by (${inst}) (rate(${METRICS.spawnFailures}${sel}[5m]))`, `{{${inst}}} failures`],
+        ],
         `{{${inst}}}`,
         "ops",
         12,

@@ -9,6 +9,7 @@ import {
   check,
   checkDnsLabel,
   imageRef,
+  operatorCreatedMetadata,
   parseQuantity,
   pullPolicy,
   restrictedContainerSecurityContext,
@@ -197,7 +198,17 @@ export class NatsCluster extends Construct {
             ]
           : undefined,
         template: {
-          metadata: { labels },
+          metadata: {
+            labels,
+            ...operatorCreatedMetadata([
+              props.auth && `Secret/${props.auth.secretName}`,
+              props.tls?.client && `Secret/${props.tls.client.secretName}`,
+              props.tls?.cluster && `Secret/${props.tls.cluster.secretName}`,
+              ...(props.leafnodeRemotes ?? []).map(
+                (remote) => remote.credentialsSecret && `Secret/${remote.credentialsSecret}`,
+              ),
+            ]),
+          },
           spec: this.podSpec(props, name, resources, memoryLimitBytes, exporter),
         },
       },

@@ -135,6 +135,13 @@ export class ZeroplanePlatform extends Construct {
         curveSecretName: this.curveKeys.secretName,
         allowPlaintext: props.curve.mode === "off",
         allowlist,
+        // What the operator creates (docs/stacks.md, "Secrets you create"); the rest this chart makes.
+        operatorCreated: [
+          ...(props.curve.mode === "existing" ? [`Secret/${props.curve.secretName}`] : []),
+          ...(props.allowlist && props.allowlist.source !== "publicKeys"
+            ? [`${props.allowlist.source === "secret" ? "Secret" : "ConfigMap"}/${props.allowlist.name}`]
+            : []),
+        ],
         nats: this.nats && {
           url: this.nats.clientUrl,
           streamReplicas: this.nats.streamReplicas,

@@ -10,6 +10,7 @@ import { metadataRules } from "./metadata.js";
 import { natsRules } from "./nats.js";
 import { networkRules } from "./network.js";
 import { podSecurityRules } from "./pod-security.js";
+import { referenceRules } from "./references.js";
 import { runnerRules } from "./runner.js";
 import { secretRules } from "./secrets.js";
 
@@ -18,6 +19,7 @@ export const RULES: readonly Rule[] = [
   ...containerRules,
   ...secretRules,
   ...gitopsRules,
+  ...referenceRules,
   ...runnerRules,
   ...availabilityRules,
   ...networkRules,

@@ -76,6 +76,13 @@ export const CURVE_SECRET_KEYS = {
 /** Key in the allowlist Secret or ConfigMap. */
 export const ALLOWLIST_KEY = "allowlist.txt";
 
+/**
+ * Pod-template annotation listing the Secrets and ConfigMaps a workload uses that the operator creates
+ * (`Secret/<name>, ConfigMap/<name>`): the constructs write it, the policy rule
+ * `referenced-objects-exist` accepts what it lists, docs/stacks.md tells the operator.
+ */
+export const OPERATOR_CREATED_ANNOTATION = "zeroplane.dev/operator-created";
+
 /** The environment variable that names a config file. */
 export const CONFIG_FILE_ENV = "ZEROPLANE_CONFIG";
 

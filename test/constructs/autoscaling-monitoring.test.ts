@@ -221,6 +221,19 @@ describe("monitoring", () => {
     ).toBe(true);
   });
 
+  it("draws spawns and spawn failures as two queries: `or` would hide failures behind same-labelled spawns", () => {
+    const parsed = JSON.parse(find(prod, "ConfigMap", "zeroplane-dashboard").data!["zeroplane.json"]!) as {
+      panels: { title: string; targets: { refId: string; expr: string }[] }[];
+    };
+    const spawns = parsed.panels.find((panel) => panel.title === "Spawns and spawn failures")!;
+    expect(spawns.targets.map((target) => target.refId)).toEqual(["A", "B"]);
+    expect(spawns.targets[0]!.expr).toContain("zeroplane_spawns_total");
+    expect(spawns.targets[1]!.expr).toContain("zeroplane_spawn_failures_total");
+    for (const panel of parsed.panels) {
+      for (const target of panel.targets) expect(target.expr, panel.title).not.toMatch(/\bor\b/);
+    }
+  });
+
   it("is absent when monitoring is off", () => {
     const dev = synth(exampleSpec("dev")).objects;
     for (const kind of ["ServiceMonitor", "PodMonitor", "PrometheusRule"])

@@ -30,7 +30,7 @@ describe("CURVE keys", () => {
         apiGroups: [""],
         resources: ["configmaps"],
         resourceNames: ["zeroplane-curve-public"],
-        verbs: ["get", "update", "patch"],
+        verbs: ["get", "update"],
       },
       { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
     ]);

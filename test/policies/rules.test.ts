@@ -179,6 +179,12 @@ const cases: readonly Case[] = [
       void (agentServer(o).container.image = `example.com/zeroplane/runtime@sha256:${"0".repeat(64)}`),
   },
   {
+    // A ConfigMap nothing creates, as staging's allowlist was.
+    rule: "referenced-objects-exist",
+    fail: (o) =>
+      void agentServer(o).pod.volumes.push({ name: "allowlist", configMap: { name: "zeroplane-allowlist" } }),
+  },
+  {
     rule: "replicas-min-2",
     options: prod,
     fail: (o) => {

@@ -105,7 +105,9 @@ describe("zeroplane usage errors", () => {
     ]);
     for (const page of [program, list, spawn]) {
       expect(page.code).toBe(0);
-      expect(page.stdout).toMatch(/Exit codes:\n {2}0 {2}success\n {2}1 {2}the server answered with an error/);
+      expect(page.stdout).toMatch(
+        /Exit codes:\n {2}0 {2}success\n {2}1 {2}the server answered with an error/,
+      );
       expect(page.stdout).toContain("3  no server reachable");
     }
     expect(spawn.stdout).toMatch(/Exit codes of spawn \(like docker run\):/);

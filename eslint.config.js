@@ -39,9 +39,9 @@ export default tseslint.config(
           })),
           patterns: [
             {
-              regex: "(^|/)runtime/(?!(config/names|protocol/index)\\.js$)",
+              regex: "(^|/)runtime/(?!config/names\\.js$|protocol/)",
               message:
-                "The kit imports only runtime/config/names.js and runtime/protocol/index.js (no I/O, no runtime packages).",
+                "The kit imports only runtime/config/names.js and runtime/protocol/ (no I/O, no runtime packages).",
             },
           ],
         },

@@ -33,7 +33,7 @@ const RATE_SECONDS = 1.5;
 const CLIENTS = 4;
 const WINDOW = 64;
 
-interface Keys {
+export interface Keys {
   readonly server: { publicKey: string; secretKey: string };
   readonly client: { publicKey: string; secretKey: string };
 }
@@ -93,7 +93,7 @@ async function requestRate(endpoint: string, keys: Keys, seconds: number): Promi
 }
 
 /** Sequential round trips: p50 in milliseconds. */
-async function latencyP50(endpoint: string, keys: Keys, count: number): Promise<number> {
+export async function latencyP50(endpoint: string, keys: Keys, count: number): Promise<number> {
   const socket = clientSocket(endpoint, keys);
   const samples: number[] = [];
   for (let i = 0; i < count + 200; i++) {
@@ -171,7 +171,7 @@ async function runEchoServer(): Promise<void> {
  * process is smaller, and that matters because fork() for each spawn costs more in a bigger process.
  * The bundle lives under the repository's .tmp/ so node_modules resolves.
  */
-async function bundleServer(): Promise<{ entry: string; remove(): void }> {
+export async function bundleServer(): Promise<{ entry: string; remove(): void }> {
   const { build } = await import("esbuild");
   mkdirSync(join(repoRoot, ".tmp"), { recursive: true });
   const dir = mkdtempSync(join(repoRoot, ".tmp", "bench-server-"));
@@ -212,7 +212,7 @@ async function startAgentServer(
 }
 
 /** Spawns `count` agents with `inFlight` requests outstanding; returns spawns per second. */
-async function spawnMany(
+export async function spawnMany(
   endpoint: string,
   keys: Keys,
   count: number,

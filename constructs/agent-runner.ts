@@ -74,12 +74,13 @@ export function serverRunnerEnv(): k8s.EnvVar[] {
 }
 
 /**
- * The socket exists once the runner listens. It is checked, not connected to: the runner accepts one
- * connection per lifetime, the server's, and exits when it drops.
+ * The ready file exists while the runner is up, listening or serving. The socket itself cannot be
+ * probed: the runner accepts one connection per lifetime, the server's, then unlinks the socket, and
+ * exits when that connection drops.
  */
 function socketProbe(timing: { periodSeconds: number; failureThreshold: number }): k8s.Probe {
   return {
-    exec: { command: ["test", "-S", DEFAULT_PATHS.runnerSocket] },
+    exec: { command: ["test", "-e", DEFAULT_PATHS.runnerReadyFile] },
     timeoutSeconds: 3,
     successThreshold: 1,
     ...timing,

@@ -28,8 +28,6 @@ import {
   LABELS,
   check,
   checkDnsLabel,
-  checkLabels,
-  checkPositiveInt,
   containerResources,
   parseQuantity,
   pullPolicy,
@@ -85,6 +83,8 @@ export interface AgentServerNatsProps {
   readonly url: string;
   /** Replicas of the lifecycle stream (nats.replicas): at most the NATS cluster size, at most 5. */
   readonly streamReplicas: number;
+  /** Byte limit of the lifecycle stream (nats.maxBytes). @default none (the runtime's default) */
+  readonly streamMaxBytes?: number;
   /** Secret with the keys in `NATS_AUTH_SECRET_KEYS` (`user`, `password`), mounted as files. @default none */
   readonly credentialsSecret?: string;
   /**
@@ -338,17 +338,14 @@ export class AgentServer extends Construct {
     mounts.push({ name: "state", mountPath: DEFAULT_PATHS.stateDir });
     if (props.curveSecretName) {
       // The whole directory is mounted (no subPath), so a rotated Secret reaches the pod without a restart.
-      volumes.push({
-        name: "curve",
-        secret: {
-          secretName: props.curveSecretName,
-          defaultMode: 0o440,
-          items: [
-            { key: CURVE_SECRET_KEYS.secretKey, path: CURVE_SECRET_KEYS.secretKey },
-            { key: CURVE_SECRET_KEYS.publicKey, path: CURVE_SECRET_KEYS.publicKey },
-          ],
-        },
-      });
+      volumes.push(
+        secretVolume(
+          "curve",
+          props.curveSecretName,
+          [CURVE_SECRET_KEYS.secretKey, CURVE_SECRET_KEYS.publicKey],
+          0o440,
+        ),
+      );
       mounts.push({ name: "curve", mountPath: DEFAULT_PATHS.curveDir, readOnly: true });
     }
     if (props.allowlist) {
@@ -361,28 +358,18 @@ export class AgentServer extends Construct {
       mounts.push({ name: "allowlist", mountPath: DEFAULT_PATHS.allowlistDir, readOnly: true });
     }
     if (props.nats?.credentialsSecret) {
-      volumes.push({
-        name: "nats-credentials",
-        secret: {
-          secretName: props.nats.credentialsSecret,
-          defaultMode: 0o440,
-          items: [
-            { key: NATS_AUTH_SECRET_KEYS.user, path: NATS_AUTH_SECRET_KEYS.user },
-            { key: NATS_AUTH_SECRET_KEYS.password, path: NATS_AUTH_SECRET_KEYS.password },
-          ],
-        },
-      });
+      volumes.push(
+        secretVolume(
+          "nats-credentials",
+          props.nats.credentialsSecret,
+          [NATS_AUTH_SECRET_KEYS.user, NATS_AUTH_SECRET_KEYS.password],
+          0o440,
+        ),
+      );
       mounts.push({ name: "nats-credentials", mountPath: DEFAULT_PATHS.natsCredentialsDir, readOnly: true });
     }
     if (props.nats?.tlsCaSecret) {
-      volumes.push({
-        name: "nats-ca",
-        secret: {
-          secretName: props.nats.tlsCaSecret,
-          defaultMode: 0o444,
-          items: [{ key: NATS_TLS_SECRET_KEYS.ca, path: NATS_TLS_SECRET_KEYS.ca }],
-        },
-      });
+      volumes.push(secretVolume("nats-ca", props.nats.tlsCaSecret, [NATS_TLS_SECRET_KEYS.ca], 0o444));
       mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
     }
 
@@ -463,6 +450,9 @@ export class AgentServer extends Construct {
         { name: ENV_VARS["nats.enabled"], value: "true" },
         { name: ENV_VARS["nats.urls"], value: props.nats.url },
         { name: ENV_VARS["nats.replicas"], value: String(props.nats.streamReplicas) },
+        ...(props.nats.streamMaxBytes === undefined
+          ? []
+          : [{ name: ENV_VARS["nats.maxBytes"], value: String(props.nats.streamMaxBytes) }]),
         { name: ENV_VARS["nats.spoolDir"], value: `${DEFAULT_PATHS.stateDir}/spool` },
       );
       if (props.nats.credentialsSecret) {
@@ -492,6 +482,16 @@ function port(name: string, number: number): k8s.ServicePort {
   return { name, port: number, targetPort: k8s.IntOrString.fromString(name), protocol: "TCP" };
 }
 
+/** A Secret volume holding exactly `keys`, each as a file of its own name. */
+function secretVolume(
+  name: string,
+  secretName: string,
+  keys: readonly string[],
+  defaultMode: number,
+): k8s.Volume {
+  return { name, secret: { secretName, defaultMode, items: keys.map((key) => ({ key, path: key })) } };
+}
+
 function containerPort(name: string, number: number): k8s.ContainerPort {
   return { name, containerPort: number, protocol: "TCP" };
 }
@@ -505,44 +505,15 @@ function httpProbe(path: string, timing: { periodSeconds: number; failureThresho
   };
 }
 
-/** Checks a group's props early; every message names the prop, the bad value and the fix. */
+/**
+ * The group checks the environment spec (constructs/spec.ts) cannot make: object-name lengths,
+ * requests within limits, CURVE and exposure together. The platform validated the rest at the top.
+ */
 export function validateGroup(props: AgentServerProps): void {
   const at = `agentServers[${props.name}]`;
   checkDnsLabel(props.name, `${at}.name`, 40);
   // StatefulSet pods carry a controller-revision-hash label of name + 11 characters (max 63).
   checkDnsLabel(props.resourceName, `${at} (object name ${props.platformName}-${props.name})`, 52);
-  checkLabels(props.podLabels, `${at}.podLabels`);
-  check(
-    !(props.replicas !== undefined && props.autoscaling !== undefined),
-    `${at}.replicas`,
-    "is set together with autoscaling; an HPA-managed workload must not carry static replicas (every apply would fight the HPA)",
-    props.replicas,
-    "remove replicas and use autoscaling.minReplicas and autoscaling.maxReplicas",
-  );
-  if (props.replicas !== undefined) {
-    checkPositiveInt(props.replicas, `${at}.replicas`, "use 2 or more for availability (1 for development)");
-  }
-  if (props.maxAgents !== undefined) {
-    checkPositiveInt(props.maxAgents, `${at}.maxAgents`, "set the most agents one server may run, e.g. 100");
-  }
-  if (props.shutdownGraceMs !== undefined) {
-    checkPositiveInt(
-      props.shutdownGraceMs,
-      `${at}.shutdownGraceMs`,
-      "set the drain time in milliseconds, e.g. 25000",
-    );
-  }
-  if (props.agentDrainMs !== undefined) {
-    checkPositiveInt(
-      props.agentDrainMs,
-      `${at}.agentDrainMs`,
-      "set how long running agents may finish on shutdown in milliseconds, e.g. 300000 (0 stops them at once)",
-      0,
-    );
-  }
-  if (props.minAvailable !== undefined) {
-    checkPositiveInt(props.minAvailable, `${at}.minAvailable`, "use 0 or more", 0);
-  }
   checkResources(props.resources, `${at}.resources`);
   checkResources(props.runnerResources, `${at}.runnerResources`);
   if (props.stateSize !== undefined) parseQuantity(props.stateSize, `${at}.stateSize`);

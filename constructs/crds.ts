@@ -12,6 +12,24 @@ interface Named {
   readonly metadata: k8s.ObjectMeta;
 }
 
+/** An ApiObject class for one custom resource kind, typed by its props. */
+function customResource<Props extends Named>(
+  apiVersion: string,
+  kind: string,
+): new (scope: Construct, id: string, props: Props) => ApiObject {
+  return class extends ApiObject {
+    constructor(scope: Construct, id: string, props: Props) {
+      super(scope, id, { apiVersion, kind, ...props });
+    }
+  };
+}
+
+/** What a ServiceMonitor and a PodMonitor both select and copy. */
+interface MonitorSpec {
+  readonly selector: { readonly matchLabels: Record<string, string> };
+  readonly podTargetLabels?: readonly string[];
+}
+
 /** One scrape endpoint of a ServiceMonitor or PodMonitor. */
 export interface MonitorEndpoint {
   readonly port: string;
@@ -22,33 +40,20 @@ export interface MonitorEndpoint {
 
 /** monitoring.coreos.com/v1 ServiceMonitor: scrape the endpoints of matching Services. */
 export interface ServiceMonitorProps extends Named {
-  readonly spec: {
-    readonly selector: { readonly matchLabels: Record<string, string> };
-    readonly endpoints: readonly MonitorEndpoint[];
-    readonly podTargetLabels?: readonly string[];
-  };
+  readonly spec: MonitorSpec & { readonly endpoints: readonly MonitorEndpoint[] };
 }
 
-export class ServiceMonitor extends ApiObject {
-  constructor(scope: Construct, id: string, props: ServiceMonitorProps) {
-    super(scope, id, { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", ...props });
-  }
-}
+export const ServiceMonitor = customResource<ServiceMonitorProps>(
+  "monitoring.coreos.com/v1",
+  "ServiceMonitor",
+);
 
 /** monitoring.coreos.com/v1 PodMonitor: scrape matching pods directly. */
 export interface PodMonitorProps extends Named {
-  readonly spec: {
-    readonly selector: { readonly matchLabels: Record<string, string> };
-    readonly podMetricsEndpoints: readonly MonitorEndpoint[];
-    readonly podTargetLabels?: readonly string[];
-  };
+  readonly spec: MonitorSpec & { readonly podMetricsEndpoints: readonly MonitorEndpoint[] };
 }
 
-export class PodMonitor extends ApiObject {
-  constructor(scope: Construct, id: string, props: PodMonitorProps) {
-    super(scope, id, { apiVersion: "monitoring.coreos.com/v1", kind: "PodMonitor", ...props });
-  }
-}
+export const PodMonitor = customResource<PodMonitorProps>("monitoring.coreos.com/v1", "PodMonitor");
 
 /** One Prometheus alerting rule. */
 export interface AlertRule {
@@ -66,11 +71,10 @@ export interface PrometheusRuleProps extends Named {
   };
 }
 
-export class PrometheusRule extends ApiObject {
-  constructor(scope: Construct, id: string, props: PrometheusRuleProps) {
-    super(scope, id, { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", ...props });
-  }
-}
+export const PrometheusRule = customResource<PrometheusRuleProps>(
+  "monitoring.coreos.com/v1",
+  "PrometheusRule",
+);
 
 /** external-secrets.io/v1 ExternalSecret: fill a Secret from an external store. */
 export interface ExternalSecretProps extends Named {
@@ -94,8 +98,4 @@ export interface ExternalSecretProps extends Named {
 }
 
 /** external-secrets.io/v1 ExternalSecret. */
-export class ExternalSecret extends ApiObject {
-  constructor(scope: Construct, id: string, props: ExternalSecretProps) {
-    super(scope, id, { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", ...props });
-  }
-}
+export const ExternalSecret = customResource<ExternalSecretProps>("external-secrets.io/v1", "ExternalSecret");

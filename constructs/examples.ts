@@ -57,6 +57,7 @@ export const EXAMPLE_ENVIRONMENTS = {
           type: "nlb",
           scheme: "internet-facing",
           sourceRanges: ["203.0.113.0/24", "198.51.100.0/24"],
+          healthCheckCidrs: ["10.30.0.0/16"],
         },
       },
       {
@@ -64,7 +65,7 @@ export const EXAMPLE_ENVIRONMENTS = {
         autoscaling: { minReplicas: 2, maxReplicas: 6 },
         // Long-running agents: a rollout or scale-down lets them finish for up to 4 minutes.
         agentDrainMs: 240_000,
-        exposure: { type: "nlb", sourceRanges: ["10.0.0.0/8"] },
+        exposure: { type: "nlb", sourceRanges: ["10.0.0.0/8"], healthCheckCidrs: ["10.30.0.0/16"] },
       },
     ],
     nats: {

@@ -3,6 +3,7 @@
  * aws-load-balancer-controller. Internal (ClusterIP) is the default and needs nothing from here.
  */
 import type * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { DEFAULT_PORTS, HTTP_PATHS } from "../runtime/config/names.js";
 import { check, sortedRecord } from "./common.js";
 import type { ExposureSpec } from "./platform.js";
 
@@ -72,6 +73,14 @@ export function checkExposure(exposure: ExposureSpec | undefined, prop: string, 
       "list only the client networks that need access",
     );
   }
+  check(
+    Array.isArray(exposure.healthCheckCidrs) && exposure.healthCheckCidrs.length > 0,
+    `${prop}.healthCheckCidrs`,
+    "is empty; the NLB health-checks pods from its VPC addresses, and without an allow for them every target is unhealthy and the NLB fails open (a wedged or draining server keeps getting clients)",
+    exposure.healthCheckCidrs,
+    "list the VPC CIDR(s) of the load balancer's subnets, e.g. ['10.20.0.0/16']",
+  );
+  checkCidrs(exposure.healthCheckCidrs, `${prop}.healthCheckCidrs`);
 }
 
 /** Service annotations and spec for an NLB (target type ip, explicit scheme, cross-zone). */
@@ -91,7 +100,10 @@ export function publicServiceSpec(exposure: Extract<ExposureSpec, { type: "nlb" 
     [`${NLB}-attributes`]: `load_balancing.cross_zone.enabled=${crossZone}`,
     // Keep the client address, so the NetworkPolicy's source ranges match real clients.
     [`${NLB}-target-group-attributes`]: "preserve_client_ip.enabled=true",
-    [`${NLB}-healthcheck-protocol`]: "tcp",
+    // Readiness, not a TCP connect: a wedged or draining server fails /readyz and is taken out.
+    [`${NLB}-healthcheck-protocol`]: "http",
+    [`${NLB}-healthcheck-port`]: String(DEFAULT_PORTS.http),
+    [`${NLB}-healthcheck-path`]: HTTP_PATHS.readyz,
   });
   return {
     annotations,

@@ -58,6 +58,24 @@ export interface NatsClusterProps extends NatsClusterSpec {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Share of the PVC JetStream may fill (max_file_store). The rest is headroom for the filesystem's own
+ * overhead, JetStream's metadata and raft logs, and compaction: JetStream must hit its limit before
+ * the filesystem is full, or writes fail with ENOSPC and events back up into the servers' spools.
+ */
+export const JETSTREAM_STORE_SHARE = 0.8;
+/**
+ * Share of max_file_store the lifecycle stream may hold (its max_bytes, oldest events discarded
+ * beyond it), leaving room for other streams and for a replica catching up.
+ */
+export const LIFECYCLE_STREAM_SHARE = 0.75;
+
+/** JetStream's file store limit and the lifecycle stream's byte limit for a volume of `volumeBytes`. */
+export function jetstreamLimits(volumeBytes: number): { maxFileStoreBytes: number; streamMaxBytes: number } {
+  const maxFileStoreBytes = Math.floor(volumeBytes * JETSTREAM_STORE_SHARE);
+  return { maxFileStoreBytes, streamMaxBytes: Math.floor(maxFileStoreBytes * LIFECYCLE_STREAM_SHARE) };
+}
+
 export class NatsCluster extends Construct {
   /** `nats://<service>.<namespace>.svc.cluster.local:4222` (or `tls://` with client TLS). */
   readonly clientUrl: string;
@@ -68,6 +86,10 @@ export class NatsCluster extends Construct {
   /** The rendered nats.conf (exactly what the ConfigMap holds). */
   readonly configText: string;
   readonly jetstream: boolean;
+  /** JetStream's max_file_store: the volume less its headroom (undefined without JetStream). */
+  readonly maxFileStoreBytes: number | undefined;
+  /** The byte limit for the agent servers' lifecycle stream (nats.maxBytes), below max_file_store. */
+  readonly streamMaxBytes: number | undefined;
 
   constructor(scope: Construct, id: string, props: NatsClusterProps) {
     super(scope, id);
@@ -82,6 +104,10 @@ export class NatsCluster extends Construct {
     const headless = `${name}-headless`;
     this.headlessServiceName = headless;
     this.streamReplicas = replicas >= 3 ? 3 : 1;
+    const limits =
+      jetstream && jetstreamLimits(parseQuantity(jetstream.storageSize, "nats.jetstream.storageSize"));
+    this.maxFileStoreBytes = limits?.maxFileStoreBytes;
+    this.streamMaxBytes = limits?.streamMaxBytes;
     this.clientUrl = `${props.tls?.client ? "tls" : "nats"}://${name}.${ns}.svc.cluster.local:${NATS_PORTS.client}`;
     this.selectorLabels = { [LABELS.name]: "nats", [LABELS.instance]: name };
     const labels = sortedRecord({
@@ -104,7 +130,7 @@ export class NatsCluster extends Construct {
       clusterName: props.clusterName,
       routes,
       jetstream: jetstream && {
-        maxFileStoreBytes: parseQuantity(jetstream.storageSize, "nats.jetstream.storageSize"),
+        maxFileStoreBytes: limits!.maxFileStoreBytes,
         maxMemoryStoreBytes: parseQuantity(
           jetstream.memoryStoreSize ?? "256Mi",
           "nats.jetstream.memoryStoreSize",

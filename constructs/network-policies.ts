@@ -53,14 +53,17 @@ export const DNS_PEERS: k8s.NetworkPolicyEgressRule = {
   ],
 };
 
-export interface DefaultDenyProps {
-  /** The namespace to close. */
+/** Where a policy lives and what it is called. */
+export interface PolicyMetadataProps {
+  /** The policy's namespace. */
   readonly namespace: string;
   /** The policy's name. */
   readonly name: string;
   /** Labels on the policy. */
   readonly labels: Record<string, string>;
 }
+
+export type DefaultDenyProps = PolicyMetadataProps;
 
 /** Denies all ingress and egress for every pod in the namespace; the other policies add allows. */
 export class DefaultDenyPolicy extends Construct {
@@ -73,19 +76,16 @@ export class DefaultDenyPolicy extends Construct {
   }
 }
 
-export interface AgentServerPolicyProps {
-  /** Namespace of the group. */
-  readonly namespace: string;
-  /** The policy's name (the group's object name). */
-  readonly name: string;
-  /** Labels on the policy. */
-  readonly labels: Record<string, string>;
+/** The policy is named after the group's object name, in the group's namespace. */
+export interface AgentServerPolicyProps extends PolicyMetadataProps {
   /** The group's pod selector. */
   readonly podLabels: Record<string, string>;
   /** Clients allowed to the ROUTER and PUB ports. */
   readonly clients: readonly PeerLabels[];
   /** Load balancer source ranges allowed to the ROUTER and PUB ports (the NLB keeps client addresses). */
   readonly sourceRanges: readonly string[];
+  /** The load balancer's health checkers (its VPC), allowed to the metrics port for GET /readyz. */
+  readonly healthCheckCidrs: readonly string[];
   /** Prometheus, allowed to the metrics port. @default no scrape */
   readonly prometheus?: PeerLabels;
   /** The NATS pods the servers publish to. @default no NATS egress */
@@ -111,6 +111,12 @@ export class AgentServerNetworkPolicy extends Construct {
     if (clientPeers.length) ingress.push({ from: clientPeers, ports: servicePorts });
     if (props.prometheus)
       ingress.push({ from: [peerFrom(props.prometheus)], ports: [tcp(DEFAULT_PORTS.http)] });
+    if (props.healthCheckCidrs.length) {
+      ingress.push({
+        from: [...props.healthCheckCidrs].sort().map((cidr) => ({ ipBlock: { cidr } })),
+        ports: [tcp(DEFAULT_PORTS.http)],
+      });
+    }
     const egress: k8s.NetworkPolicyEgressRule[] = [DNS_PEERS];
     if (props.nats)
       egress.push({ to: [{ podSelector: { matchLabels: props.nats } }], ports: [tcp(NATS_PORTS.client)] });
@@ -132,13 +138,8 @@ export class AgentServerNetworkPolicy extends Construct {
   }
 }
 
-export interface KeygenPolicyProps {
-  /** Namespace of the Job. */
-  readonly namespace: string;
-  /** The policy's name. */
-  readonly name: string;
-  /** Labels on the policy. */
-  readonly labels: Record<string, string>;
+/** The policy lives in the Job's namespace. */
+export interface KeygenPolicyProps extends PolicyMetadataProps {
   /** The Job's pod labels. */
   readonly podLabels: Record<string, string>;
   /** Where the Kubernetes API server is (ports 443 and 6443). */

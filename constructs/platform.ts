@@ -58,6 +58,13 @@ export type ExposureSpec =
       readonly scheme?: "internal" | "internet-facing";
       /** CIDRs allowed to reach the load balancer. Required, non-empty; never 0.0.0.0/0 for internet-facing. */
       readonly sourceRanges: readonly string[];
+      /**
+       * CIDRs the NLB's health checks come from: the VPC CIDR(s) of its subnets. Required. With ip
+       * targets the NLB checks each pod from its own VPC addresses (HTTP GET /readyz on the metrics
+       * port), so the group's NetworkPolicy admits that port from these ranges; without it every target
+       * is unhealthy and the NLB fails open. The stacks fill it from `zeroplane:aws.vpcCidr`.
+       */
+      readonly healthCheckCidrs?: readonly string[];
       /** Cross-zone load balancing. @default true */
       readonly crossZone?: boolean;
       /** Extra annotations for the Service (e.g. subnets, EIP allocations). @default none */

@@ -20,6 +20,14 @@ import {
   type PeerLabels,
 } from "./network-policies.js";
 import type { ZeroplanePlatformProps } from "./platform.js";
+import {
+  agentServerGroupSchema,
+  allowlistSchema,
+  checkSpec,
+  monitoringSchema,
+  natsSchema,
+  networkPolicySchema,
+} from "./spec.js";
 import { PlatformTreeChecks } from "./tree-checks.js";
 
 const DEFAULT_PROMETHEUS: PeerLabels = {
@@ -130,6 +138,7 @@ export class ZeroplanePlatform extends Construct {
         nats: this.nats && {
           url: this.nats.clientUrl,
           streamReplicas: this.nats.streamReplicas,
+          streamMaxBytes: this.nats.streamMaxBytes,
           credentialsSecret: props.nats?.auth?.secretName,
           tlsCaSecret: props.nats?.tls?.client?.secretName,
         },
@@ -142,6 +151,7 @@ export class ZeroplanePlatform extends Construct {
         podLabels: server.selectorLabels,
         clients,
         sourceRanges: group.exposure?.type === "nlb" ? group.exposure.sourceRanges : [],
+        healthCheckCidrs: group.exposure?.type === "nlb" ? (group.exposure.healthCheckCidrs ?? []) : [],
         prometheus,
         nats: this.nats?.selectorLabels,
         agentEgressCidrs: props.networkPolicy?.agentEgressCidrs ?? [],
@@ -225,6 +235,14 @@ export class ZeroplanePlatform extends Construct {
 
 /** Whole-platform checks that no single construct can make. */
 function validatePlatform(props: ZeroplanePlatformProps): void {
+  if (props.nats) checkSpec(natsSchema, props.nats, "nats");
+  if (props.allowlist) checkSpec(allowlistSchema, props.allowlist, "allowlist");
+  if (props.networkPolicy) checkSpec(networkPolicySchema, props.networkPolicy, "networkPolicy");
+  if (props.monitoring) checkSpec(monitoringSchema, props.monitoring, "monitoring");
+  for (const group of props.agentServers ?? []) {
+    const { name, ...rest } = group;
+    checkSpec(agentServerGroupSchema, rest, `agentServers[${name}]`);
+  }
   checkDnsLabel(props.namespace, "namespace");
   check(
     props.namespace !== "default" && !props.namespace.startsWith("kube-"),
@@ -269,26 +287,7 @@ function validatePlatform(props: ZeroplanePlatformProps): void {
   );
   checkPeers(props.networkPolicy?.clients, "networkPolicy.clients");
   checkCidrs(props.networkPolicy?.apiServerCidrs, "networkPolicy.apiServerCidrs");
-  (props.networkPolicy?.agentEgressPorts ?? []).forEach((port, index) =>
-    check(
-      Number.isInteger(port) && port >= 1 && port <= 65535,
-      `networkPolicy.agentEgressPorts[${index}]`,
-      "is not a TCP port",
-      port,
-      "use a number from 1 to 65535",
-    ),
-  );
   if (props.monitoring?.enabled) {
-    check(
-      props.monitoring.scrapeKind === undefined ||
-        props.monitoring.scrapeKind === "ServiceMonitor" ||
-        props.monitoring.scrapeKind === "PodMonitor",
-      "monitoring.scrapeKind",
-      "is not a prometheus-operator monitor kind",
-      props.monitoring.scrapeKind,
-      'use "ServiceMonitor" or "PodMonitor"',
-    );
-    checkLabels(props.monitoring.selectorLabels, "monitoring.selectorLabels");
     checkLabels(props.monitoring.prometheusNamespaceLabels, "monitoring.prometheusNamespaceLabels");
     checkLabels(props.monitoring.prometheusPodLabels, "monitoring.prometheusPodLabels");
   }

@@ -45,11 +45,16 @@ function agentServerGroup(
   return dropUndefined({ ...group, name, exposure: exposure(env, name, group.exposure) });
 }
 
-/** With AWS on, an NLB gets the security group the stack creates (found by its Name tag). */
+/**
+ * With AWS on, an NLB gets the security group the stack creates (found by its Name tag), and its health
+ * checks come from the VPC unless the config names other ranges.
+ */
 function exposure(env: Environment, group: string, spec: ExposureSpec | undefined): ExposureSpec | undefined {
   if (spec?.type !== "nlb" || !env.aws?.enabled) return spec;
+  const vpcCidr = env.aws.vpcCidr;
   return {
     ...spec,
+    healthCheckCidrs: spec.healthCheckCidrs ?? (vpcCidr === undefined ? undefined : [vpcCidr]),
     annotations: {
       ...spec.annotations,
       [`${LBC}-security-groups`]: awsNames(env, env.aws).nlbSecurityGroup(group),

@@ -7,6 +7,7 @@ import { resolve, sep } from "node:path";
 import { ruleContext } from "../core/context.js";
 import { checkObjects, type SourcedObject } from "../core/engine.js";
 import type { Violation } from "../core/types.js";
+import { autoSyncedEnvironments } from "../k8s/gitops.js";
 import { loadManifests, parseManifestText, type InputProblem } from "./manifests.js";
 
 export interface CheckOptions {
@@ -63,6 +64,8 @@ export function checkManifests(options: CheckOptions): CheckReport {
     group.objects.push(...file.objects);
     groups.set(key, group);
   }
+  // Applications anywhere in the input (deploy/argocd) mark the deploy/<env> folders they auto-sync.
+  const autoSynced = autoSyncedEnvironments(files.flatMap((file) => file.objects.map((o) => o.object)));
   const environments: EnvironmentSummary[] = [];
   const violations: ReportedViolation[] = [];
   for (const [inferred, group] of [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -71,6 +74,7 @@ export function checkManifests(options: CheckOptions): CheckReport {
       environment: name,
       allowedRegistries: options.allowedRegistries ?? [],
       source: "manifests",
+      autoSynced: autoSynced.has(inferred),
     });
     environments.push({
       name,

@@ -15,11 +15,13 @@ export function ruleContext(options: {
   readonly environment?: string | undefined;
   readonly allowedRegistries?: readonly string[];
   readonly source: RuleContext["source"];
+  readonly autoSynced?: boolean;
 }): RuleContext {
   return {
     environment: options.environment,
     production: isProduction(options.environment),
     allowedRegistries: options.allowedRegistries ?? [],
     source: options.source,
+    autoSynced: options.autoSynced ?? false,
   };
 }

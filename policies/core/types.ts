@@ -39,6 +39,11 @@ export interface RuleContext {
    * Secret objects with inline data are only wrong in manifests: in Pulumi state they are encrypted.
    */
   readonly source: "manifests" | "pulumi";
+  /**
+   * Whether a GitOps controller applies these manifests on its own (an Argo CD Application with
+   * automated sync points at their folder): nothing stands between a commit and the cluster.
+   */
+  readonly autoSynced: boolean;
 }
 
 /** What a rule reports about one object. */

@@ -1,4 +1,5 @@
 /** The kinds the rule set knows. Anything else is reported as unknown and skipped. */
+import { WORKLOAD_KINDS } from "./workloads.js";
 
 /** Cluster-scoped kinds (no namespace). */
 export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
@@ -17,13 +18,7 @@ export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
 /** Every kind the kit emits or a rule reads. */
 export const KNOWN_KINDS: ReadonlySet<string> = new Set([
   ...CLUSTER_SCOPED_KINDS,
-  "Pod",
-  "Deployment",
-  "StatefulSet",
-  "DaemonSet",
-  "ReplicaSet",
-  "Job",
-  "CronJob",
+  ...WORKLOAD_KINDS,
   "Service",
   "ConfigMap",
   "Secret",

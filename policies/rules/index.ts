@@ -4,6 +4,8 @@ import { accessRules } from "./access.js";
 import { availabilityRules } from "./availability.js";
 import { awsRules } from "./aws.js";
 import { containerRules } from "./containers.js";
+import { gitopsRules } from "./gitops.js";
+import { loadBalancerRules } from "./load-balancers.js";
 import { metadataRules } from "./metadata.js";
 import { natsRules } from "./nats.js";
 import { networkRules } from "./network.js";
@@ -15,9 +17,11 @@ export const RULES: readonly Rule[] = [
   ...podSecurityRules,
   ...containerRules,
   ...secretRules,
+  ...gitopsRules,
   ...runnerRules,
   ...availabilityRules,
   ...networkRules,
+  ...loadBalancerRules,
   ...natsRules,
   ...accessRules,
   ...metadataRules,

@@ -15,6 +15,9 @@ const MIN_NODES = 3;
 const MIN_STREAM_REPLICAS = 3;
 const NATS_ENABLED = ENV_VARS["nats.enabled"];
 const NATS_REPLICAS = ENV_VARS["nats.replicas"];
+const NATS_MAX_BYTES = ENV_VARS["nats.maxBytes"];
+/** max_file_store may use at most this share of the JetStream volume (the constructs use 0.8). */
+const MAX_STORE_SHARE = 0.9;
 const JETSTREAM_FLAG = /^(--jetstream|-js)$/;
 const JETSTREAM_BLOCK = /(^|\n)\s*jetstream\s*[:{]/;
 
@@ -130,6 +133,56 @@ function natsServers(objects: readonly K8sObject[]) {
       ),
     }));
 }
+
+const DECIMAL: Readonly<Record<string, number>> = { "": 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15 };
+
+/** A nats.conf size (`10737418240`, `8G`, `8GB`, `8Gi`; quoted or not) in bytes: one letter is decimal, `b`/`i`/`ib` after it binary. */
+export function natsSizeBytes(value: string): number | undefined {
+  const match = /^\s*"?\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(b|i|ib)?\s*"?\s*$/i.exec(value);
+  if (!match) return undefined;
+  const unit = match[2]!.toLowerCase();
+  const binary = match[3] !== undefined && unit !== "";
+  const factor = binary ? 1024 ** ("kmgtp".indexOf(unit) + 1) : DECIMAL[unit]!;
+  return Math.floor(Number(match[1]) * factor);
+}
+
+const QUANTITY_FACTORS: Readonly<Record<string, number>> = {
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+  Pi: 1024 ** 5,
+};
+
+/** A Kubernetes storage quantity ("10Gi", "500M") in bytes. */
+function quantityBytes(value: unknown): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$/.exec(String(value ?? ""));
+  return match ? Math.floor(Number(match[1]) * QUANTITY_FACTORS[match[2] ?? ""]!) : undefined;
+}
+
+/** `max_file_store` (or its alias `max_file`) of a config's jetstream block, raw. */
+function maxFileStore(config: string): string | undefined {
+  const body = blockBody(config, "jetstream");
+  if (body === undefined) return undefined;
+  return /(?:^|\n)\s*max_file(?:_store)?\s*[:=]?\s*([^\n#]+)/.exec(topLevel(body))?.[1]?.trim();
+}
+
+/** The smallest volumeClaimTemplate of a StatefulSet (where JetStream's store lives), in bytes. */
+function smallestClaimBytes(object: K8sObject): number | undefined {
+  const sizes = list(at(object, "spec", "volumeClaimTemplates"))
+    .map((claim) => quantityBytes(at(claim, "spec", "resources", "requests", "storage")))
+    .filter((bytes): bytes is number => bytes !== undefined);
+  return sizes.length ? Math.min(...sizes) : undefined;
+}
+
+const GiB = 1024 ** 3;
+const gib = (bytes: number) => `${(bytes / GiB).toFixed(2)} GiB`;
 
 export const natsRules: readonly SetRule[] = [
   {
@@ -248,6 +301,61 @@ export const natsRules: readonly SetRule[] = [
             findings.push({
               object,
               message: `${where} writes its stream with ${replicas.kind === "literal" ? `${NATS_REPLICAS}=${replicas.value}` : `the default of ${value} replica(s)`}`,
+              path: [...c.path, "env"],
+            });
+          }
+        }
+      }
+      return findings;
+    },
+  },
+  {
+    id: "jetstream-limits-below-volume",
+    severity: "error",
+    scope: "set",
+    description: `JetStream fills up before its volume does: every NATS StatefulSet with JetStream on a PVC sets max_file_store to at most ${MAX_STORE_SHARE * 100}% of the volume, and agent servers writing to it set a stream byte limit (${NATS_MAX_BYTES}) no larger than max_file_store.`,
+    fix: `Set jetstream.max_file_store below the PVC size with headroom (the constructs use 80%), and ${NATS_MAX_BYTES} on the agent servers below it (the constructs use 75% of max_file_store).`,
+    checks: [],
+    check(objects) {
+      const findings: ObjectFinding[] = [];
+      const storeLimits: number[] = [];
+      for (const { object, configs } of natsServers(objects)) {
+        const config = configs?.find((text) => JETSTREAM_BLOCK.test(text));
+        const volume = smallestClaimBytes(object);
+        if (config === undefined || volume === undefined) continue;
+        const raw = maxFileStore(config);
+        const limit = raw === undefined ? undefined : natsSizeBytes(raw);
+        if (limit === undefined) {
+          findings.push({
+            object,
+            message: `JetStream has ${raw === undefined ? "no max_file_store" : `an unreadable max_file_store (${raw})`}: it sizes its store from the disk it sees, so the ${gib(volume)} volume can fill (ENOSPC) before JetStream refuses writes`,
+            path: ["spec", "volumeClaimTemplates"],
+          });
+          continue;
+        }
+        storeLimits.push(limit);
+        if (limit > volume * MAX_STORE_SHARE) {
+          findings.push({
+            object,
+            message: `JetStream max_file_store ${gib(limit)} is more than ${MAX_STORE_SHARE * 100}% of the ${gib(volume)} volume: the filesystem fills first and writes fail with ENOSPC`,
+            path: ["spec", "volumeClaimTemplates"],
+          });
+        }
+      }
+      if (storeLimits.length === 0) return findings;
+      const store = Math.min(...storeLimits);
+      for (const { object, template } of workloadsIn(objects)) {
+        const namespace = namespaceOf(object);
+        for (const c of containersOf(template, ["containers"])) {
+          const enabled = resolveEnv(c.container, NATS_ENABLED, objects, namespace);
+          if (enabled.kind !== "literal" || parseEnvBoolean(enabled.value) !== true) continue;
+          const maxBytes = resolveEnv(c.container, NATS_MAX_BYTES, objects, namespace);
+          if (maxBytes.kind === "unresolved") continue;
+          const value = maxBytes.kind === "literal" ? Number(maxBytes.value) : 0;
+          if (!(value > 0 && value <= store)) {
+            findings.push({
+              object,
+              message: `${describeContainer(c)} ${value > 0 ? `limits its stream to ${gib(value)}, more than JetStream's max_file_store of ${gib(store)}` : "sets no stream byte limit"}: the stream can take the whole store, and events back up into the servers' spools until spawns are refused`,
               path: [...c.path, "env"],
             });
           }

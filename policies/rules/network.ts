@@ -13,13 +13,13 @@ const CURVE_VAR = ENV_VARS["security.curve"];
 const OPEN_RANGES = new Set(["0.0.0.0/0", "::/0"]);
 
 /** The policy types a NetworkPolicy enforces (the API's defaulting when `policyTypes` is unset). */
-function policyTypesOf(policy: K8sObject): Set<string> {
+export function policyTypesOf(policy: K8sObject): Set<string> {
   const declared = list(at(policy, "spec", "policyTypes")).filter((t): t is string => typeof t === "string");
   if (declared.length) return new Set(declared);
   return new Set(at(policy, "spec", "egress") !== undefined ? ["Ingress", "Egress"] : ["Ingress"]);
 }
 
-function networkPoliciesSelecting(
+export function networkPoliciesSelecting(
   objects: readonly K8sObject[],
   namespace: string,
   labels: Readonly<Record<string, string>>,
@@ -43,7 +43,7 @@ function allowsDns(policy: K8sObject): boolean {
   });
 }
 
-function selectedWorkloads(objects: readonly K8sObject[], service: K8sObject) {
+export function selectedWorkloads(objects: readonly K8sObject[], service: K8sObject) {
   const selector = at(service, "spec", "selector");
   return workloadsIn(objects).filter(
     (w) => namespaceOf(w.object) === namespaceOf(service) && mapSelectorMatches(selector, w.template.labels),

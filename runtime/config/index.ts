@@ -67,7 +67,17 @@ const serverSchema = z
     receiveHighWaterMark: nonNegativeInt,
     handshakeTimeoutMs: durationMs,
   })
-  .strict();
+  .strict()
+  // The shutdown budget (agentDrainMs + shutdownGraceMs) ends up in one timer: bound the sum too.
+  .superRefine((server, context) => {
+    if (server.agentDrainMs + server.shutdownGraceMs > MAX_TIMER_MS) {
+      context.addIssue({
+        code: "custom",
+        path: ["agentDrainMs"],
+        message: `agentDrainMs + shutdownGraceMs (${server.agentDrainMs + server.shutdownGraceMs} ms) ${timerMessage}`,
+      });
+    }
+  });
 
 const securitySchema = z
   .object({
@@ -123,6 +133,7 @@ const natsSchema = z
     subjectPrefix: z.string().min(1),
     replicas: z.number().int().min(1).max(5),
     maxAgeMs: nonNegativeInt,
+    maxBytes: nonNegativeInt,
     storage: z.enum(["file", "memory"]),
     commands: z.boolean(),
     commandSubjectPrefix: z.string().min(1),
@@ -220,6 +231,9 @@ export function defaultConfig(): ZeroplaneConfig {
       subjectPrefix: "agent.events",
       replicas: SHARED_DEFAULTS["nats.replicas"],
       maxAgeMs: 7 * 24 * 3_600_000,
+      // The stream's byte limit (oldest events discarded beyond it); 0: no limit. Keep it below the
+      // NATS servers' max_file_store, itself below their volume (the constructs derive both).
+      maxBytes: 0,
       storage: "file",
       commands: false,
       commandSubjectPrefix: "agent.commands",

@@ -44,6 +44,11 @@ export const DEFAULT_PATHS = {
   runnerDir: "/var/run/zeroplane/runner",
   /** The runner's Unix socket, in runnerDir. The runner accepts one connection (the server's) per lifetime. */
   runnerSocket: "/var/run/zeroplane/runner/runner.sock",
+  /**
+   * Present while the runner is up (listening, then serving its one connection): what probes check,
+   * since the socket itself is unlinked once the server has connected. Always `<runnerSocket>.ready`.
+   */
+  runnerReadyFile: "/var/run/zeroplane/runner/runner.sock.ready",
 } as const;
 
 /**
@@ -129,6 +134,7 @@ export const ENV_VARS = {
   "nats.subjectPrefix": "ZEROPLANE_NATS_SUBJECT_PREFIX",
   "nats.replicas": "ZEROPLANE_NATS_REPLICAS",
   "nats.maxAgeMs": "ZEROPLANE_NATS_MAX_AGE_MS",
+  "nats.maxBytes": "ZEROPLANE_NATS_MAX_BYTES",
   "nats.storage": "ZEROPLANE_NATS_STORAGE",
   "nats.commands": "ZEROPLANE_NATS_COMMANDS",
   "nats.commandSubjectPrefix": "ZEROPLANE_NATS_COMMAND_SUBJECT_PREFIX",

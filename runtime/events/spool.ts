@@ -124,7 +124,14 @@ export class Spool {
   private writeFd: number;
   private failure: SpoolWriteFailure | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  private statfsReading: { readonly at: number; readonly freeBytes: number | null } | null = null;
+  private statfsReading: {
+    readonly at: number;
+    readonly freeBytes: number | null;
+    /** `appended` when it was read. */
+    readonly appended: number;
+  } | null = null;
+  /** Bytes ever appended by this process, for estimating free space between statfs readings. */
+  private appended = 0;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
@@ -206,13 +213,16 @@ export class Spool {
   }
 
   /**
-   * Bytes an unprivileged writer can still use on the spool's filesystem (statfs, read at most once a
-   * second), or null if statfs fails.
+   * Bytes an unprivileged writer can still use on the spool's filesystem, or null if statfs fails.
+   * statfs is read at most once a second; in between, the bytes appended since are subtracted.
    */
   freeDiskBytes(): number | null {
     const now = Date.now();
-    if (this.statfsReading && now - this.statfsReading.at < STATFS_MAX_AGE_MS) {
-      return this.statfsReading.freeBytes;
+    const reading = this.statfsReading;
+    if (reading && now - reading.at < STATFS_MAX_AGE_MS) {
+      return reading.freeBytes === null
+        ? null
+        : Math.max(0, reading.freeBytes - (this.appended - reading.appended));
     }
     let freeBytes: number | null;
     try {
@@ -221,7 +231,7 @@ export class Spool {
     } catch {
       freeBytes = null;
     }
-    this.statfsReading = { at: now, freeBytes };
+    this.statfsReading = { at: now, freeBytes, appended: this.appended };
     return freeBytes;
   }
 
@@ -256,6 +266,7 @@ export class Spool {
     this.remember({ start, end: start + HEADER_BYTES + body.byteLength, body: bodyBuffer });
     this.events += 1;
     this.bytes += HEADER_BYTES + body.byteLength;
+    this.appended += HEADER_BYTES + body.byteLength;
     if (!this.flushScheduled && !this.failure) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());

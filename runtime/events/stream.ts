@@ -42,6 +42,8 @@ export function desiredStreamConfig(nats: ZeroplaneConfig["nats"]): Partial<Stre
     storage: nats.storage === "memory" ? StorageType.Memory : StorageType.File,
     num_replicas: nats.replicas,
     max_age: nanos(maxAgeMs),
+    // JetStream's "no limit" is -1; below the store limit, old events go before writes fail.
+    max_bytes: nats.maxBytes > 0 ? nats.maxBytes : -1,
     discard: DiscardPolicy.Old,
     // The window must not exceed max age (0 means no age limit).
     duplicate_window: nanos(maxAgeMs > 0 ? Math.min(DUPLICATE_WINDOW_MS, maxAgeMs) : DUPLICATE_WINDOW_MS),
@@ -100,6 +102,9 @@ function checkStream(info: StreamInfo, nats: ZeroplaneConfig["nats"], logger: Lo
   }
   if (info.config.max_age !== wanted.max_age) {
     differences.push(`max age ${info.config.max_age / 1e6} ms (config: ${nats.maxAgeMs} ms)`);
+  }
+  if ((info.config.max_bytes ?? -1) !== wanted.max_bytes) {
+    differences.push(`max bytes ${info.config.max_bytes} (config: ${wanted.max_bytes})`);
   }
   if ((info.config.duplicate_window ?? 0) <= 0) {
     differences.push("no duplicate window (retried publishes may be stored twice)");

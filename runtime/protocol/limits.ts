@@ -23,10 +23,13 @@ export const WIRE_LIMITS = {
   maxStringBytes: 8 * MiB,
   /** Longest map key, in bytes. */
   maxKeyBytes: 1 * KiB,
-  /** Most entries in one array or map. */
-  maxCollectionLength: 20_000,
-  /** Most values in the whole frame (every map key, map value and array item counts). */
-  maxTotalValues: 100_000,
+  /** Most entries in one array or map (the largest legitimate one is a batch of 10,000 agent ids). */
+  maxCollectionLength: 16_384,
+  /**
+   * Most values in the whole frame (every map key, map value and array item counts). The largest
+   * legitimate request holds about 10,000; decoding is the costly step, so this bounds it.
+   */
+  maxTotalValues: 32_768,
   /** Longest request id echoed back; a longer one is refused. */
   maxRequestIdLength: 256,
 } as const;

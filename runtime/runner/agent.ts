@@ -45,9 +45,13 @@ export class Agent {
   /** Resolves once the agent is in a terminal status. */
   readonly ended: Promise<void>;
   markEnded!: () => void;
-  /** Resolves once the spawn attempt settled (running, or failed). */
-  readonly settled: Promise<void>;
-  markSettled!: () => void;
+  /**
+   * Resolves once the spawn attempt settled (running, or failed), with the agent as it was then: a
+   * separate runner may report the start and the end in one read, and spawn answers "running".
+   */
+  readonly settled: Promise<AgentInfo>;
+  private resolveSettled!: (info: AgentInfo) => void;
+  private isSettled = false;
 
   /** The spawn request, minus env (it may hold the caller's secrets and is not needed after the spawn). */
   readonly params: Omit<ParsedParams<"spawn">, "env">;
@@ -72,7 +76,7 @@ export class Agent {
     this.recordBytes = estimateRecordBytes(this.params);
     this.output = { stdout: new OutputBuffer(outputCapBytes), stderr: new OutputBuffer(outputCapBytes) };
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
-    this.settled = new Promise((resolve) => (this.markSettled = resolve));
+    this.settled = new Promise((resolve) => (this.resolveSettled = resolve));
   }
 
   get terminal(): boolean {
@@ -130,6 +134,13 @@ export class Agent {
       outputBytes: { stdout: this.output.stdout.total, stderr: this.output.stderr.total },
       droppedBytes: { stdout: this.output.stdout.dropped, stderr: this.output.stderr.dropped },
     };
+  }
+
+  /** Settles the spawn attempt with a snapshot taken now (once; later calls do nothing). */
+  markSettled(): void {
+    if (this.isSettled) return;
+    this.isSettled = true;
+    this.resolveSettled(this.snapshot());
   }
 
   clearTimers(): void {

@@ -14,6 +14,7 @@ import type { ProcessLauncher } from "./launcher.js";
 import { ProcessRunner } from "./process-runner.js";
 import { connectRunnerSocket, startRunnerProcess } from "./remote/connect.js";
 import { RemoteLauncher } from "./remote/launcher.js";
+import { ReconnectingLauncher } from "./remote/reconnecting.js";
 
 export type { AgentRunner, AgentRunnerEvents, AgentRunnerOptions, RunnerIsolation } from "./api.js";
 export type { AgentLimits, LimitPolicy } from "./limits.js";
@@ -42,23 +43,26 @@ export async function createAgentRunner(options: AgentRunnerOptions): Promise<Pr
 async function openLauncher(options: AgentRunnerOptions): Promise<ProcessLauncher> {
   const isolation: RunnerIsolation = options.isolation ?? { mode: "inline" };
   const timeoutMs = isolation.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const onLost = (reason: string) => process.emitWarning(reason, "ZeroplaneRunnerWarning");
+  const warn = (message: string) => process.emitWarning(message, "ZeroplaneRunnerWarning");
   switch (isolation.mode) {
     case "inline":
       return InlineLauncher.open(options.stateDir);
-    case "process": {
-      const { socket } = await startRunnerProcess({
-        stateDir: options.stateDir,
-        agentUid: isolation.agentUid ?? AGENT_DEFAULT_UID,
-        agentGid: isolation.agentGid ?? AGENT_DEFAULT_GID,
-        timeoutMs,
-      });
-      return RemoteLauncher.attach(socket, onLost, timeoutMs);
-    }
-    case "socket": {
-      const { socket } = await connectRunnerSocket(isolation.socket ?? DEFAULT_PATHS.runnerSocket, timeoutMs);
-      return RemoteLauncher.attach(socket, onLost, timeoutMs);
-    }
+    case "process":
+      return ReconnectingLauncher.open(async (onLost) => {
+        const { socket } = await startRunnerProcess({
+          stateDir: options.stateDir,
+          agentUid: isolation.agentUid ?? AGENT_DEFAULT_UID,
+          agentGid: isolation.agentGid ?? AGENT_DEFAULT_GID,
+          timeoutMs,
+        });
+        return RemoteLauncher.attach(socket, onLost, timeoutMs);
+      }, warn);
+    case "socket":
+      return ReconnectingLauncher.open(async (onLost) => {
+        const path = isolation.socket ?? DEFAULT_PATHS.runnerSocket;
+        const { socket } = await connectRunnerSocket(path, timeoutMs);
+        return RemoteLauncher.attach(socket, onLost, timeoutMs);
+      }, warn);
   }
 }
 

@@ -117,7 +117,7 @@ class ChildLaunch implements LaunchedProcess {
         stdio: "pipe",
       });
     } catch (error) {
-      return this.failSoon(describeSpawnError(spec.command, error));
+      return this.failSoon(describeSpawnError(spec.command, error, spec.cwd));
     }
     this.child = child;
     if (child.pid !== undefined) {
@@ -133,7 +133,7 @@ class ChildLaunch implements LaunchedProcess {
       if (this.spawned) return;
       this.unregister();
       this.destroyPipes();
-      this.events.onError(describeSpawnError(spec.command, error));
+      this.events.onError(describeSpawnError(spec.command, error, spec.cwd));
     });
     child.once("exit", (code, signal) => {
       this.exited = true;
@@ -245,14 +245,17 @@ function checkCwd(cwd: string): string | null {
   }
 }
 
-function describeSpawnError(command: string, error: unknown): string {
+function describeSpawnError(command: string, error: unknown, cwd: string | undefined): string {
   const code = (error as NodeJS.ErrnoException).code;
   const name = JSON.stringify(command);
   switch (code) {
     case "ENOENT":
       return `command ${name} not found (ENOENT); check the command name and the PATH in the agent's env`;
     case "EACCES":
-      return `command ${name} is not executable (EACCES); check its file mode`;
+      return cwd === undefined
+        ? `command ${name} is not executable (EACCES); check its file mode`
+        : `cannot start ${name} in cwd ${JSON.stringify(cwd)} (EACCES): the agent's uid (${process.getuid?.()}) ` +
+            "cannot enter that directory or execute the command; check their modes";
     case "EAGAIN":
     case "EMFILE":
     case "ENFILE":

@@ -5,7 +5,7 @@
  * closes the listener and unlinks the socket) and exits when that connection drops, killing every
  * agent's process group. See docs/runner.md.
  */
-import { chmodSync, lstatSync, realpathSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, realpathSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,7 +40,9 @@ export async function runRunnerProcess(options: RunnerProcessOptions): Promise<v
   }
   const launcher = await InlineLauncher.open(options.stateDir);
   let connection: Socket | null = null;
+  const readyFile = runnerReadyFile(options.listen);
   const exit = (reason: string) => {
+    rmSync(readyFile, { force: true });
     const killed = launcher.killAll();
     if (killed > 0) warn(`${reason}: killed ${killed} running agents; exiting`);
     // The watchdog reads EOF when this process exits and sweeps anything forked meanwhile.
@@ -55,6 +57,7 @@ export async function runRunnerProcess(options: RunnerProcessOptions): Promise<v
     // One connection per lifetime: nobody else, agents included, can reach this runner from now on.
     listener.close();
     removeSocket(options.listen);
+    markReady(readyFile, "serving");
     socket.on("error", () => {
       // The close that follows ends the runner.
     });
@@ -73,6 +76,7 @@ export async function runRunnerProcess(options: RunnerProcessOptions): Promise<v
     process.umask(umask);
   }
   chmodSync(options.listen, 0o660);
+  markReady(readyFile, "listening");
   // Termination signals do not stop agents: the server drains them, then closes its connection.
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => {});
   if (options.exitWithStdin) {
@@ -81,6 +85,23 @@ export async function runRunnerProcess(options: RunnerProcessOptions): Promise<v
     process.stdin.resume();
   }
   process.stdout.write(`${LISTENING_LINE} ${options.listen}\n`);
+}
+
+/**
+ * The file that exists while this runner is up, listening or serving (see DEFAULT_PATHS.runnerReadyFile):
+ * container probes check it, as the socket is unlinked once the server has connected.
+ */
+export function runnerReadyFile(socketPath: string): string {
+  return `${socketPath}.ready`;
+}
+
+/** Best effort: in mode "process" the server removes the socket directory once connected. */
+function markReady(path: string, state: "listening" | "serving"): void {
+  try {
+    writeFileSync(path, `${state}\n`, { mode: 0o644 });
+  } catch {
+    // Nobody probes a directory that is gone.
+  }
 }
 
 /** Removes a socket left at `path` by an earlier runner; leaves anything that is not a socket. */

@@ -12,7 +12,7 @@ import { totalmem } from "node:os";
 import { ENV_VARS } from "../config/index.js";
 
 /** Share of the container (or machine) memory the budget takes when it is not configured. */
-export const DEFAULT_BUDGET_SHARE = 0.4;
+export const DEFAULT_BUDGET_SHARE = 0.3;
 /** Eviction goes down to this share of the budget, so it runs once per 10% of new data, not per chunk. */
 export const EVICTION_TARGET_SHARE = 0.9;
 /** What one agent record costs beside its params: the Agent object, its buffers, timers and map entries. */
@@ -91,13 +91,15 @@ export function estimateRecordBytes(params: {
   return RECORD_OVERHEAD_BYTES + 2 * chars;
 }
 
-/** Kinds of retained data the budget evicts, in the order it evicts them. */
+/** Kinds of retained data the budget evicts (the order is in process-runner.ts enforceBudget). */
 export const EVICTION_KINDS = ["finished_output", "finished_record", "running_output"] as const;
 export type EvictionKind = (typeof EVICTION_KINDS)[number];
 
 /** The budget's figures, read by the metrics at scrape time. */
 export interface MemoryBudgetStats {
   readonly limitBytes: number;
+  /** How the limit was derived (ResolvedBudget.source). */
+  readonly source: string;
   readonly usedBytes: number;
   readonly outputBytes: number;
   readonly recordBytes: number;
@@ -118,7 +120,10 @@ export class MemoryBudget {
   };
   private evictedRecordCount = 0;
 
-  constructor(readonly limitBytes: number) {
+  constructor(
+    readonly limitBytes: number,
+    readonly source = "configured",
+  ) {
     if (!Number.isSafeInteger(limitBytes) || limitBytes < 1) {
       throw new RangeError(`memory budget must be a positive integer of bytes, got ${limitBytes}`);
     }
@@ -156,6 +161,7 @@ export class MemoryBudget {
   stats(): MemoryBudgetStats {
     return {
       limitBytes: this.limitBytes,
+      source: this.source,
       usedBytes: this.usedBytes,
       outputBytes: this.output,
       recordBytes: this.records,

@@ -77,10 +77,11 @@ export class OutputBuffer {
   }
 
   /**
-   * Drops the oldest bytes until at most `keepBytes` are kept (the memory budget's eviction).
+   * Drops the oldest bytes until at most `keepBytes` are kept. With `release` (the memory budget's
+   * eviction) a chunk trimmed in place is always copied, so `heldBytes` drops to `kept` at once.
    * Returns how many bytes this dropped; they count in `dropped` like bytes dropped by the cap.
    */
-  trimTo(keepBytes: number): number {
+  trimTo(keepBytes: number, release = false): number {
     let trimmed = 0;
     while (this.keptBytes > keepBytes) {
       const first = this.chunks[0] as Buffer;
@@ -94,7 +95,7 @@ export class OutputBuffer {
         const rest = first.subarray(excess);
         const pinned = this.chunkHeld[0] as number;
         // Once less than half of an allocation is still wanted, copy it so the rest can be freed.
-        const copy = rest.length * 2 < pinned;
+        const copy = release || rest.length * 2 < pinned;
         this.chunks[0] = copy ? Buffer.from(rest) : rest;
         if (copy) {
           this.held += rest.length - pinned;

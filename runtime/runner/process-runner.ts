@@ -40,6 +40,8 @@ const DRAIN_TIMEOUT_MS = 2_000;
 const MAX_STDIN_BACKLOG_BYTES = 16 * 1024 * 1024;
 /** A list page stops once its agents' records reach this many budget bytes, so a reply stays bounded. */
 export const LIST_PAGE_MAX_RECORD_BYTES = 8 * 1024 * 1024;
+/** Running streams keep this many bytes before finished agents' records are evicted. */
+export const RUNNING_OUTPUT_FLOOR_BYTES = 64 * 1024;
 
 type ControlParams = ParsedParams<"control">;
 
@@ -54,8 +56,6 @@ export class ProcessRunner implements AgentRunner {
   private droppedTotal = 0;
   private closed = false;
   private readonly budget: MemoryBudget;
-  /** How the memory budget was derived (for the startup log). */
-  readonly memoryBudgetSource: string;
   /** Finished agents whose output is still in memory, oldest finished first: evicted first. */
   private readonly finishedWithOutput = new Map<string, Agent>();
   /** Finished agents still retained, oldest finished first: their records go next. */
@@ -68,8 +68,7 @@ export class ProcessRunner implements AgentRunner {
   ) {
     this.events.setMaxListeners(0);
     const budget = resolveMemoryBudget(options.memoryBudgetBytes);
-    this.budget = new MemoryBudget(budget.bytes);
-    this.memoryBudgetSource = budget.source;
+    this.budget = new MemoryBudget(budget.bytes, budget.source);
   }
 
   /** What opening the stateDir found and killed from a previous run. */
@@ -119,8 +118,7 @@ export class ProcessRunner implements AgentRunner {
     agent.limits = limits;
     this.admit(agent);
     this.launch(agent, params);
-    await agent.settled;
-    return agent.snapshot();
+    return agent.settled;
   }
 
   async control(params: ControlParams): Promise<AgentInfo> {
@@ -362,9 +360,10 @@ export class ProcessRunner implements AgentRunner {
   }
 
   /**
-   * Past the budget, frees down to its eviction target, oldest first: finished agents' output, then
-   * finished agents' records, then the oldest bytes of running agents' output (each stream trimmed to
-   * an equal share of what is left).
+   * Past the budget, frees down to its eviction target: finished agents' output (the agent that
+   * finished first first), then running agents' oldest output down to RUNNING_OUTPUT_FLOOR_BYTES per
+   * stream, then finished agents' records (oldest first), then running output below that floor.
+   * Running streams are trimmed to one common level, so the biggest lose most.
    */
   private enforceBudget(): void {
     if (!this.budget.over()) return;
@@ -377,25 +376,35 @@ export class ProcessRunner implements AgentRunner {
       if (excess <= 0) return;
       evict("finished_output", this.releaseOutput(agent));
     }
+    if (excess > 0) evict("running_output", this.trimRunningOutput(excess, RUNNING_OUTPUT_FLOOR_BYTES));
     for (const agent of this.finishedRecords.values()) {
       if (excess <= 0) return;
       evict("finished_record", this.forget(agent));
     }
-    if (excess > 0) evict("running_output", this.trimRunningOutput(excess));
+    if (excess > 0) evict("running_output", this.trimRunningOutput(excess, 0));
   }
 
-  /** Trims running agents' output streams to an equal share so that `bytes` are freed. Returns bytes freed. */
-  private trimRunningOutput(bytes: number): number {
+  /**
+   * Trims running agents' output streams to one level, at least `floor`, that frees `bytes` if it can.
+   * Returns the bytes freed.
+   */
+  private trimRunningOutput(bytes: number, floor: number): number {
     const streams = [...this.agents.values()]
       .filter((agent) => !agent.terminal)
       .flatMap((agent) => [agent.output.stdout, agent.output.stderr])
-      .filter((buffer) => buffer.heldBytes > 0);
-    const held = streams.reduce((sum, buffer) => sum + buffer.heldBytes, 0);
-    const share = Math.max(0, Math.floor((held - bytes) / Math.max(1, streams.length)));
+      .filter((buffer) => buffer.heldBytes > floor);
+    if (streams.length === 0) return 0;
+    const level = Math.max(
+      floor,
+      waterLevel(
+        streams.map((buffer) => buffer.heldBytes),
+        bytes,
+      ),
+    );
     let freed = 0;
     for (const buffer of streams) {
       const before = buffer.heldBytes;
-      buffer.trimTo(share);
+      buffer.trimTo(level, true);
       freed += before - buffer.heldBytes;
     }
     this.budget.chargeOutput(-freed);
@@ -603,6 +612,18 @@ export class ProcessRunner implements AgentRunner {
       }
     }
   }
+}
+
+/** The highest level L such that cutting every size down to L frees at least `bytes` (0 if none does). */
+export function waterLevel(sizes: readonly number[], bytes: number): number {
+  const sorted = [...sizes].sort((x, y) => x - y);
+  let rest = sorted.reduce((sum, size) => sum + size, 0);
+  for (let index = 0; index < sorted.length; index++) {
+    const level = Math.floor((rest - bytes) / (sorted.length - index));
+    if (level <= sorted[index]!) return Math.max(0, level);
+    rest -= sorted[index]!;
+  }
+  return sorted.at(-1) ?? 0;
 }
 
 function encodeCursor(order: number): string {

@@ -144,13 +144,22 @@ export class AgentRecords {
     await this.flushing;
   }
 
-  /** Writes the final state and releases the stateDir. Records of still-running agents stay on disk. */
+  /**
+   * Writes the final state and releases the stateDir. Records of still-running agents stay on disk.
+   * A write that fails (a full disk) does not fail the close: the file keeps the last state written,
+   * and the next owner only kills groups whose leader has the recorded start time.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.dirty = true;
-    await this.flush();
-    openInThisProcess.delete(recordsPath(this.stateDir));
+    try {
+      await this.flush();
+    } catch {
+      // See above: stale records are safe, and the watchdog kills the agents when this process exits.
+    } finally {
+      openInThisProcess.delete(recordsPath(this.stateDir));
+    }
   }
 
   private schedule(): void {

@@ -54,13 +54,16 @@ export interface HandlerDeps {
 /** How many agents a continue-mode batch controls at once. */
 const BATCH_CONCURRENCY = 64;
 
+const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}...` : text);
+
 /** Formats the first zod issue as "params.<field>: <problem>". */
 export function describeValidationError(method: string, error: z.ZodError): string {
   const issue = error.issues[0];
   if (!issue) return `invalid params for ${method}`;
-  const field = ["params", ...issue.path.map(String)].join(".");
+  // Paths and zod's own messages (unrecognized keys) can hold client text: keep both short.
+  const field = ["params", ...issue.path.map((part) => clip(String(part), 64))].join(".");
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : "";
-  return `invalid params for ${method}: ${field}: ${issue.message}${more}`;
+  return `invalid params for ${method}: ${field}: ${clip(issue.message, 512)}${more}`;
 }
 
 function isMethod(method: unknown): method is Method {

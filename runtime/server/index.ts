@@ -95,8 +95,9 @@ export async function startServer(
     });
     cleanup.add(() => runner.close());
     metrics.attachAgents(runner);
+    const budget = runner.memoryBudget();
     logger.info(
-      { memoryBudgetBytes: runner.memoryBudget().limitBytes },
+      { memoryBudgetBytes: budget.limitBytes, derivedFrom: budget.source },
       "memory budget for retained agent output and records",
     );
 

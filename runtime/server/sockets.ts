@@ -10,9 +10,9 @@ import type { ZeroplaneConfig } from "../config/index.js";
 import { ZAP_DOMAIN } from "../security/zap.js";
 
 /**
- * libzmq's per-frame ceiling. Frames up to maxMessageBytes are served; frames between that and the
- * ceiling are read and answered with MESSAGE_TOO_LARGE; beyond the ceiling libzmq drops the
- * connection without reading the rest.
+ * libzmq's per-frame ceiling (ZMQ_MAXMSGSIZE on the ROUTER). Frames up to maxMessageBytes are
+ * served; frames between that and the ceiling are answered with MESSAGE_TOO_LARGE without being
+ * decoded; beyond the ceiling libzmq drops the connection without reading the rest.
  */
 export function hardMessageLimit(maxMessageBytes: number): number {
   return Math.min(maxMessageBytes * 2, maxMessageBytes + 64 * 1024 * 1024);

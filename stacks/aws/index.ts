@@ -13,6 +13,8 @@ import { CurveServerKey } from "./curve-key.js";
 
 /** The ports an NLB forwards: the ZeroMQ ROUTER and PUB sockets. */
 export const NLB_PORTS = [DEFAULT_PORTS.router, DEFAULT_PORTS.stream] as const;
+/** Where the NLB health-checks each pod (HTTP GET /readyz). */
+export const NLB_HEALTH_CHECK_PORT = DEFAULT_PORTS.http;
 
 export interface ZeroplaneAwsArgs {
   /** The environment: platform name, environment name, namespace and groups. */
@@ -156,9 +158,13 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
             cidrBlocks: v4,
             ipv6CidrBlocks: v6,
           })),
-          // Forward only to the pods (ip targets in the VPC), only on the ZeroMQ ports.
-          egress: NLB_PORTS.map((port) => ({
-            description: "to the agent-server pods",
+          // Forward only to the pods (ip targets in the VPC), only on the ZeroMQ ports, and health-check
+          // their /readyz on the metrics port.
+          egress: [...NLB_PORTS, NLB_HEALTH_CHECK_PORT].map((port) => ({
+            description:
+              port === NLB_HEALTH_CHECK_PORT
+                ? "health checks (GET /readyz) to the pods"
+                : "to the agent-server pods",
             protocol: "tcp",
             fromPort: port,
             toPort: port,

@@ -41,11 +41,17 @@ export function kustomization(files: readonly string[]): Record<string, unknown>
   };
 }
 
+/** Why an Application that would auto-sync does not: its environment still has placeholder digests. */
+export const SYNC_HELD_ANNOTATION = "zeroplane.dev/automated-sync-held";
+
 /** The Argo CD Application that syncs `deploy/<env>`, or undefined when `zeroplane:gitops.argocd` is unset. */
 export function argoApplication(env: Environment): KubeObject | undefined {
   const argocd = env.gitops?.argocd;
   if (!argocd) return undefined;
-  const automated = argocd.automated ?? true;
+  // Never auto-sync images that cannot exist: with a placeholder digest the Application waits for a
+  // human (the policy rule no-placeholder-digest-autosync guards the same class in any repository).
+  const placeholders = placeholderDigestKeys(env);
+  const automated = (argocd.automated ?? true) && placeholders.length === 0;
   return {
     apiVersion: "argoproj.io/v1alpha1",
     kind: "Application",
@@ -53,6 +59,13 @@ export function argoApplication(env: Environment): KubeObject | undefined {
       name: `${env.platformName}-${env.environment}`,
       namespace: argocd.namespace ?? "argocd",
       labels: { "app.kubernetes.io/part-of": env.platformName, "zeroplane.dev/environment": env.environment },
+      ...(placeholders.length > 0
+        ? {
+            annotations: {
+              [SYNC_HELD_ANNOTATION]: `automated sync held: ${placeholders.join(", ")} ${placeholders.length === 1 ? "is" : "are"} the placeholder digest; set real digests in ${env.source} and re-run npm run synth`,
+            },
+          }
+        : {}),
       // Deleting the Application deletes what it deployed.
       finalizers: ["resources-finalizer.argocd.argoproj.io"],
     },

@@ -194,9 +194,9 @@ describe("the runner container", () => {
     );
   });
 
-  it("is probed through its socket file, never by connecting (it accepts one connection per life)", () => {
+  it("is probed through its ready file, never by connecting or by the socket (unlinked once the server connects)", () => {
     for (const probe of [runner.startupProbe, runner.livenessProbe, runner.readinessProbe]) {
-      expect(probe.exec.command).toEqual(["test", "-S", DEFAULT_PATHS.runnerSocket]);
+      expect(probe.exec.command).toEqual(["test", "-e", DEFAULT_PATHS.runnerReadyFile]);
     }
   });
 });

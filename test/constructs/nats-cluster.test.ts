@@ -5,7 +5,9 @@
  */
 import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
+import { JETSTREAM_STORE_SHARE, jetstreamLimits } from "../../constructs/nats-cluster.js";
 import { renderNatsConfig } from "../../constructs/nats-config.js";
+import { ENV_VARS } from "../../runtime/config/index.js";
 import { validateObjects } from "../support/k8s-schema.js";
 import { podSecurityViolations } from "../support/pod-security.js";
 import { exampleSpec, find, minimalSpec, ofKind, synth } from "./fixtures.js";
@@ -55,9 +57,17 @@ describe("NatsCluster", () => {
     });
   });
 
-  it("sizes the JetStream file store from the PVC size", () => {
+  it("sizes the JetStream file store below the PVC size, with headroom, and the stream below that", () => {
     const conf = find(prod, "ConfigMap", "zeroplane-nats-config").data!["nats.conf"]!;
-    expect(conf).toContain(`max_file_store: ${50 * 1024 ** 3}`);
+    const volume = 50 * 1024 ** 3;
+    expect(conf).toContain(`max_file_store: ${Math.floor(volume * JETSTREAM_STORE_SHARE)}`);
+    expect(JETSTREAM_STORE_SHARE).toBeLessThan(0.9);
+    const server = find(prod, "Deployment", "zeroplane-default").spec.template.spec.containers[0];
+    const streamLimit = (server.env as { name: string; value?: string }[]).find(
+      (e) => e.name === ENV_VARS["nats.maxBytes"],
+    )!.value;
+    expect(Number(streamLimit)).toBe(jetstreamLimits(volume).streamMaxBytes);
+    expect(Number(streamLimit)).toBeLessThan(volume * JETSTREAM_STORE_SHARE);
     expect(sts.spec.volumeClaimTemplates[0].spec).toMatchObject({
       storageClassName: "gp3",
       resources: { requests: { storage: "50Gi" } },

@@ -10,7 +10,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { connect, StringCodec, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { jetstreamLimits } from "../../constructs/nats-cluster.js";
 import { NATS_PATHS } from "../../constructs/nats-config.js";
+import { ENV_VARS, loadConfig } from "../../runtime/config/index.js";
+import { ensureStream } from "../../runtime/events/stream.js";
 import { startNatsWithConfig, type ConfiguredNats } from "../support/nats.js";
 import { freePorts } from "../support/ports.js";
 import { makeTlsSecretDir } from "../support/tls.js";
@@ -154,6 +158,41 @@ async function monitorJson(port: number, path: string): Promise<Record<string, u
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** Waits until a server has routes to both of its peers. */
+async function waitForRoutes(node: NodePorts): Promise<void> {
+  await waitFor(
+    `routes on ${node.monitor}`,
+    async () => ((await monitorJson(node.monitor, "/routez")).num_routes as number) >= 2,
+    45_000,
+    MONITOR_WAIT,
+  );
+}
+
+/**
+ * Three nats-servers running one environment's generated config, on free loopback ports. The pods
+ * get POD_ENV from the Secret; nats-server reads it from its environment.
+ */
+async function startThreeNodes(
+  environment: "staging" | "prod",
+  dirs: { certs?: string } = {},
+): Promise<{ nodes: NodePorts[]; servers: ConfiguredNats[] }> {
+  Object.assign(process.env, POD_ENV);
+  const free = await freePorts(9);
+  const nodes = [0, 1, 2].map((i) => ({
+    client: free[i * 3]!,
+    cluster: free[i * 3 + 1]!,
+    monitor: free[i * 3 + 2]!,
+  }));
+  const conf = natsConf(environment);
+  // All three start together: each waits for its peers before JetStream reports healthy.
+  const servers = await Promise.all(
+    nodes.map((node, index) =>
+      startNatsWithConfig(remap(conf, index, nodes, dirs), { port: node.client, monitorPort: node.monitor }),
+    ),
+  );
+  return { nodes, servers };
+}
+
 describe("a 3-node cluster from the generated staging configs", () => {
   let servers: ConfiguredNats[] = [];
   let nodes: NodePorts[] = [];
@@ -161,21 +200,7 @@ describe("a 3-node cluster from the generated staging configs", () => {
   const savedEnv = { ...process.env };
 
   beforeAll(async () => {
-    // The pods get these from the Secret; nats-server reads them from its environment.
-    Object.assign(process.env, POD_ENV);
-    const free = await freePorts(9);
-    nodes = [0, 1, 2].map((i) => ({
-      client: free[i * 3]!,
-      cluster: free[i * 3 + 1]!,
-      monitor: free[i * 3 + 2]!,
-    }));
-    const conf = natsConf("staging");
-    // All three start together: each waits for its peers before JetStream reports healthy.
-    servers = await Promise.all(
-      nodes.map((node, index) =>
-        startNatsWithConfig(remap(conf, index, nodes), { port: node.client, monitorPort: node.monitor }),
-      ),
-    );
+    ({ nodes, servers } = await startThreeNodes("staging"));
   }, 90_000);
 
   afterAll(async () => {
@@ -186,15 +211,7 @@ describe("a 3-node cluster from the generated staging configs", () => {
 
   it("forms routes between all three servers", async () => {
     for (const node of nodes) {
-      await waitFor(
-        `routes on ${node.monitor}`,
-        async () => {
-          const routez = await monitorJson(node.monitor, "/routez");
-          return (routez.num_routes as number) >= 2 ? true : undefined;
-        },
-        45_000,
-        MONITOR_WAIT,
-      );
+      await waitForRoutes(node);
     }
   });
 
@@ -281,6 +298,65 @@ describe("a 3-node cluster from the generated staging configs", () => {
     expect(sc.decode(remote.data)).toBe("message 9");
   });
 
+  it("limits each server's JetStream store to the generated max_file_store, below its 10Gi volume", async () => {
+    const { maxFileStoreBytes } = jetstreamLimits(10 * 1024 ** 3);
+    for (const node of nodes) {
+      const jsz = await monitorJson(node.monitor, "/jsz");
+      expect((jsz.config as { max_storage: number }).max_storage).toBe(maxFileStoreBytes);
+    }
+    expect(maxFileStoreBytes).toBeLessThan(10 * 1024 ** 3);
+  });
+
+  it("creates the lifecycle stream with the agent servers' byte limit, and refuses one above the store", async () => {
+    const auth = { user: POD_ENV.NATS_USER, pass: POD_ENV.NATS_PASSWORD };
+    const connection = await connect({ servers: `nats://127.0.0.1:${nodes[1]!.client}`, ...auth });
+    connections.push(connection);
+    const jsm = await connection.jetstreamManager();
+    // The agent server's own config, from the environment the construct gives it.
+    const server = find(synth(exampleSpec("staging")).objects, "Deployment", "zeroplane-default").spec
+      .template.spec.containers[0];
+    const env = Object.fromEntries(
+      (server.env as { name: string; value?: string }[])
+        .filter((e) => e.name === ENV_VARS["nats.maxBytes"] || e.name === ENV_VARS["nats.replicas"])
+        .map((e) => [e.name, e.value!]),
+    );
+    const nats = loadConfig({ env }).nats;
+    expect(nats.maxBytes).toBe(jetstreamLimits(10 * 1024 ** 3).streamMaxBytes);
+    await ensureStream(jsm, nats, pino({ level: "silent" }));
+    const info = await jsm.streams.info(nats.stream);
+    expect(info.config.max_bytes).toBe(nats.maxBytes);
+    expect(info.config.num_replicas).toBe(3);
+    expect(info.config.discard).toBe("old");
+
+    // Why the limit must sit below max_file_store: JetStream refuses a stream it could not hold.
+    await expect(
+      jsm.streams.add({
+        name: "TOO_BIG",
+        subjects: ["too-big.>"],
+        num_replicas: 3,
+        max_bytes: 10 * 1024 ** 3,
+      }),
+    ).rejects.toThrow(/no suitable peers for placement, insufficient/i);
+  });
+
+  it("keeps a byte-limited stream within its limit by discarding the oldest events", async () => {
+    const auth = { user: POD_ENV.NATS_USER, pass: POD_ENV.NATS_PASSWORD };
+    const connection = await connect({ servers: `nats://127.0.0.1:${nodes[0]!.client}`, ...auth });
+    connections.push(connection);
+    const limit = 64 * 1024;
+    const nats = loadConfig({
+      overrides: { nats: { stream: "LIMITED", subjectPrefix: "limited", replicas: 3, maxBytes: limit } },
+    }).nats;
+    await ensureStream(await connection.jetstreamManager(), nats, pino({ level: "silent" }));
+    const js = connection.jetstream();
+    const payload = new Uint8Array(2048);
+    for (let i = 0; i < 100; i++) await js.publish("limited.x", payload);
+    const info = await (await connection.jetstreamManager()).streams.info("LIMITED");
+    expect(info.state.bytes).toBeLessThanOrEqual(limit);
+    expect(info.state.first_seq).toBeGreaterThan(1);
+    expect(info.state.last_seq).toBe(100);
+  });
+
   it("enters lame duck mode on the preStop signal", async () => {
     const victim = servers[2]!;
     const pidFile = join(dirname(victim.configFile), "nats.pid");
@@ -307,22 +383,7 @@ describe("a 3-node cluster from the generated prod configs (TLS on clients and r
 
   beforeAll(async () => {
     makeCerts(certs);
-    Object.assign(process.env, POD_ENV);
-    const free = await freePorts(9);
-    nodes = [0, 1, 2].map((i) => ({
-      client: free[i * 3]!,
-      cluster: free[i * 3 + 1]!,
-      monitor: free[i * 3 + 2]!,
-    }));
-    const conf = natsConf("prod");
-    servers = await Promise.all(
-      nodes.map((node, index) =>
-        startNatsWithConfig(remap(conf, index, nodes, { certs }), {
-          port: node.client,
-          monitorPort: node.monitor,
-        }),
-      ),
-    );
+    ({ nodes, servers } = await startThreeNodes("prod", { certs }));
   }, 90_000);
 
   afterAll(async () => {
@@ -334,15 +395,7 @@ describe("a 3-node cluster from the generated prod configs (TLS on clients and r
 
   it("forms its routes over verified TLS", async () => {
     for (const node of nodes) {
-      await waitFor(
-        `routes on ${node.monitor}`,
-        async () => {
-          const routez = await monitorJson(node.monitor, "/routez");
-          return (routez.num_routes as number) >= 2 ? true : undefined;
-        },
-        45_000,
-        MONITOR_WAIT,
-      );
+      await waitForRoutes(node);
       const cluster = (await monitorJson(node.monitor, "/varz")).cluster as Record<string, unknown>;
       expect(cluster).toMatchObject({ tls_required: true, tls_verify: true });
     }

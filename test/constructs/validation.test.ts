@@ -12,6 +12,7 @@ import type {
   ZeroplanePlatformProps,
 } from "../../constructs/platform.js";
 import { minimalSpec, synth } from "./fixtures.js";
+import { thrown } from "../support/thrown.js";
 
 interface Case {
   readonly name: string;
@@ -592,12 +593,7 @@ describe("validation", () => {
   it.each(cases)(
     "refuses $name, naming the prop, the value and the fix",
     ({ spec, prop, value, problem }) => {
-      let caught: unknown;
-      try {
-        synth(spec);
-      } catch (error) {
-        caught = error;
-      }
+      const caught = thrown(() => synth(spec));
       expect(caught).toBeInstanceOf(ConstructPropsError);
       const error = caught as ConstructPropsError;
       expect(error.message.startsWith(prop)).toBe(true);
@@ -640,6 +636,7 @@ describe("validation", () => {
             type: "nlb",
             scheme: "internet-facing",
             sourceRanges: ["203.0.113.7/32", "2001:db8::/32"],
+            healthCheckCidrs: ["10.0.0.0/16"],
           },
         },
       ],

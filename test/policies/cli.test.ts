@@ -78,7 +78,7 @@ describe("npm run policy", () => {
   it("exits 0 with a summary on the compliant platform in production", async () => {
     const run = await cli(compliantFixture, "--env", "prod");
     expect(run.stderr).toBe("");
-    expect(run.stdout).toMatch(/environment prod: 1 file\(s\), 18 object\(s\)/);
+    expect(run.stdout).toMatch(/environment prod: 1 file\(s\), 19 object\(s\)/);
     expect(run.stdout).toMatch(/0 error\(s\), 0 warning\(s\)/);
     expect(run.code).toBe(0);
   });

@@ -115,18 +115,7 @@ export async function mandatoryViolations(
   return found;
 }
 
-/** The AWS resource types a stack with AWS on registers. */
-export const AWS_RESOURCE_TYPES = [
-  "aws:ec2/securityGroup:SecurityGroup",
-  "aws:ecr/lifecyclePolicy:LifecyclePolicy",
-  "aws:ecr/repository:Repository",
-  "aws:iam/role:Role",
-  "aws:iam/rolePolicy:RolePolicy",
-  "aws:kms/alias:Alias",
-  "aws:kms/key:Key",
-  "aws:secretsmanager/secret:Secret",
-  "aws:secretsmanager/secretVersion:SecretVersion",
-];
+export { AWS_RESOURCE_TYPES } from "../stacks/support/stack-harness.js";
 
 /**
  * The CI gate: the environment's real program registers the complete set of Kubernetes objects (not

@@ -172,6 +172,13 @@ const cases: readonly Case[] = [
     },
   },
   {
+    rule: "no-placeholder-digest-autosync",
+    options: { autoSynced: true },
+    crossguard: false,
+    fail: (o) =>
+      void (agentServer(o).container.image = `example.com/zeroplane/runtime@sha256:${"0".repeat(64)}`),
+  },
+  {
     rule: "replicas-min-2",
     options: prod,
     fail: (o) => {
@@ -262,6 +269,14 @@ const cases: readonly Case[] = [
     fail: (o) => void delete find(o, "Service", "agent-server").spec.loadBalancerSourceRanges,
   },
   {
+    // The NetworkPolicy admits the health-check port only from the client range, as in the prod bug.
+    rule: "lb-health-check-admitted",
+    fail: (o) =>
+      void (find(o, "NetworkPolicy", "agent-server").spec.ingress[1].from = [
+        { ipBlock: { cidr: "203.0.113.0/24" } },
+      ]),
+  },
+  {
     rule: "svc-no-nodeport",
     fail: (o) => {
       const service = find(o, "Service", "agent-server");
@@ -301,6 +316,11 @@ const cases: readonly Case[] = [
     rule: "nats-prod-tls",
     options: prod,
     fail: (o) => void natsConf(o, (conf) => removeBlock(conf, "tls")),
+  },
+  {
+    // max_file_store equal to the 10Gi PVC, as every environment had it.
+    rule: "jetstream-limits-below-volume",
+    fail: (o) => void natsConf(o, (conf) => conf.replace("max_file_store: 8G", "max_file_store: 10Gi")),
   },
   {
     rule: "rbac-no-exec-attach",

@@ -55,6 +55,8 @@ export function agentServer(objects: Editable[]): {
 export interface RunOptions {
   readonly environment?: string;
   readonly allowedRegistries?: readonly string[];
+  /** Whether an automated GitOps sync applies the objects. @default false */
+  readonly autoSynced?: boolean;
 }
 
 /** Violations of one rule over a set of objects, through the engine (the CLI's path). */
@@ -68,6 +70,7 @@ export function violationsOf(
     environment: options.environment,
     allowedRegistries: options.allowedRegistries ?? [],
     source: "manifests",
+    autoSynced: options.autoSynced ?? false,
   });
   const only = { objectRules: [], setRules: [], awsRules: [] };
   if (rule.scope === "aws") throw new Error("use awsViolationsOf for AWS rules");

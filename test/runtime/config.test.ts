@@ -10,6 +10,7 @@ import {
   defaultConfig,
   loadConfig,
 } from "../../runtime/config/index.js";
+import { thrown } from "../support/thrown.js";
 
 const KEY = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
 
@@ -82,12 +83,7 @@ describe("runtime config", () => {
   });
 
   it("names the key, variable and bad value for a wrong type", () => {
-    let error: unknown;
-    try {
-      loadConfig({ env: { [ENV_VARS["server.maxAgents"]]: "lots" } });
-    } catch (caught) {
-      error = caught;
-    }
+    const error = thrown(() => loadConfig({ env: { [ENV_VARS["server.maxAgents"]]: "lots" } }));
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toMatch(/ZEROPLANE_SERVER_MAX_AGENTS="lots" is not a number/);
   });
@@ -197,6 +193,18 @@ describe("config durations", () => {
   it("bound the heartbeat TTL by libzmq's ceiling", () => {
     expect(() => loadConfig({ env: {}, overrides: { server: { heartbeatTtlMs: 6_553_600 } } })).toThrow(
       /server.heartbeatTtlMs.*at most 6553599 ms/,
+    );
+  });
+});
+
+describe("the shutdown budget", () => {
+  it("keeps agentDrainMs + shutdownGraceMs within one timer", () => {
+    const overrides = { server: { agentDrainMs: 2 ** 31 - 1 - 25_000, shutdownGraceMs: 25_000 } };
+    expect(loadConfig({ env: {}, overrides }).server.agentDrainMs).toBe(2 ** 31 - 1 - 25_000);
+    expect(() =>
+      loadConfig({ env: {}, overrides: { server: { ...overrides.server, shutdownGraceMs: 25_001 } } }),
+    ).toThrow(
+      /invalid config "server.agentDrainMs".*agentDrainMs \+ shutdownGraceMs \(2147483648 ms\) must be at most 2147483647 ms/,
     );
   });
 });

@@ -14,6 +14,7 @@ import {
   usesPlaceholderDigest,
 } from "../../stacks/environment/load.js";
 import { PlatformSpecError, synthesizeEnvironment } from "../../stacks/kubernetes/manifests.js";
+import { thrown } from "../support/thrown.js";
 
 const PROJECT_DIR = join(import.meta.dirname, "..", "..");
 const scratch = mkdtempSync(join(tmpdir(), "zeroplane-env-"));
@@ -30,13 +31,9 @@ function values(environment: string): Record<string, any> {
 }
 
 function failure(run: () => unknown): EnvironmentConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(EnvironmentConfigError);
-    return error as EnvironmentConfigError;
-  }
-  throw new Error("expected an EnvironmentConfigError");
+  const error = thrown(run);
+  expect(error).toBeInstanceOf(EnvironmentConfigError);
+  return error as EnvironmentConfigError;
 }
 
 describe("the committed environments", () => {
@@ -271,12 +268,7 @@ describe("a spec the platform constructs reject", () => {
     const spec = values("staging");
     spec.agentServers.default.minAvailable = 5; // more than the HPA's minReplicas
     const env = parseEnvironment("staging", spec, "Pulumi.staging.yaml");
-    let error: unknown;
-    try {
-      synthesizeEnvironment(env);
-    } catch (caught) {
-      error = caught;
-    }
+    const error = thrown(() => synthesizeEnvironment(env));
     expect(error).toBeInstanceOf(PlatformSpecError);
     expect((error as PlatformSpecError).key).toBe("zeroplane:agentServers.default.minAvailable");
     expect((error as Error).message).toMatch(

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ofType, runStack, strings, type StackRun } from "./support/stack-harness.js";
+import { AWS_RESOURCE_TYPES, ofType, runStack, strings, type StackRun } from "./support/stack-harness.js";
 
 let run: StackRun;
 beforeAll(async () => {
@@ -19,18 +19,7 @@ describe("the staging stack", () => {
       .filter((r) => r.type.startsWith("aws:") || r.type.startsWith("pulumi-nodejs:dynamic"))
       .map((r) => r.type)
       .sort();
-    expect(inventory).toEqual([
-      "aws:ec2/securityGroup:SecurityGroup",
-      "aws:ecr/lifecyclePolicy:LifecyclePolicy",
-      "aws:ecr/repository:Repository",
-      "aws:iam/role:Role",
-      "aws:iam/rolePolicy:RolePolicy",
-      "aws:kms/alias:Alias",
-      "aws:kms/key:Key",
-      "aws:secretsmanager/secret:Secret",
-      "aws:secretsmanager/secretVersion:SecretVersion",
-      "pulumi-nodejs:dynamic/zeroplane:CurveServerKey",
-    ]);
+    expect(inventory).toEqual([...AWS_RESOURCE_TYPES, "pulumi-nodejs:dynamic/zeroplane:CurveServerKey"]);
   });
 
   it("runs three NATS servers and two to four agent servers behind an internal NLB", () => {

@@ -1,10 +1,14 @@
 /** `zeroplane spawn [options] -- <command> [args...]`: starts an agent. */
 import type { Command } from "commander";
+import type { SpawnParams } from "../../protocol/index.js";
+import { parseSize } from "../../runner/limits.js";
 import { SPAWN_EXIT_HELP, spawnExitCode } from "../agent-exit.js";
 import { formatAgent } from "../agents-format.js";
 import {
   action,
+  CliError,
   collectRepeatable,
+  EXIT_CODES,
   parsePairs,
   parsePositiveInt,
   printJson,
@@ -22,6 +26,11 @@ interface SpawnFlags extends ClientFlags {
   readonly idempotencyKey?: string;
   readonly wait?: boolean;
   readonly quiet?: boolean;
+  // Per-agent limits (docs/runner.md).
+  readonly memory?: number;
+  readonly cpuSeconds?: number;
+  readonly maxProcesses?: number;
+  readonly maxOpenFiles?: number;
 }
 
 export function register(program: Command): void {
@@ -44,6 +53,11 @@ export function register(program: Command): void {
         "--idempotency-key <key>",
         "reuse this key to make retries of this spawn safe (default: a new one)",
       )
+      // Per-agent limits (docs/runner.md, "Per-agent limits"); the server caps them at its maxima.
+      .option("--memory <size>", "memory (address space) limit, such as 64Mi or 1Gi", parseMemoryFlag)
+      .option("--cpu-seconds <n>", "CPU time limit in seconds", parsePositiveInt("--cpu-seconds"))
+      .option("--max-processes <n>", "processes of the agent uid limit", parsePositiveInt("--max-processes"))
+      .option("--max-open-files <n>", "open files limit", parsePositiveInt("--max-open-files"))
       .option("-w, --wait", "wait until the agent has ended, print it and exit with its code")
       .option("-q, --quiet", "print only the agent id")
       .addHelpText("after", SPAWN_EXIT_HELP),
@@ -59,6 +73,7 @@ export function register(program: Command): void {
           cwd: flags.cwd,
           timeoutMs: flags.agentTimeout,
           idempotencyKey: flags.idempotencyKey,
+          limits: limitsFrom(flags),
         });
         if (flags.wait)
           agent = await client.waitFor(agent.id, { timeoutMs: flags.timeout ?? 24 * 3_600_000 });
@@ -72,4 +87,23 @@ export function register(program: Command): void {
       });
     }),
   );
+}
+
+function parseMemoryFlag(value: string): number {
+  try {
+    return parseSize(value);
+  } catch (error) {
+    throw new CliError(`--memory: ${(error as Error).message}.`, EXIT_CODES.usage);
+  }
+}
+
+/** The limits the flags ask for, or undefined when none (the server's defaults apply). */
+function limitsFrom(flags: SpawnFlags): SpawnParams["limits"] {
+  const limits = {
+    memoryBytes: flags.memory,
+    cpuSeconds: flags.cpuSeconds,
+    maxProcesses: flags.maxProcesses,
+    maxOpenFiles: flags.maxOpenFiles,
+  };
+  return Object.values(limits).some((value) => value !== undefined) ? limits : undefined;
 }

@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chownSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
-import { buildAgentEnv } from "../agent-env.js";
+import { buildAgentEnv, DEFAULT_AGENT_PATH } from "../agent-env.js";
 
 /** The runner's listening line on stdout, once it accepts its connection. */
 export const LISTENING_LINE = "zeroplane runner listening";
@@ -62,7 +62,7 @@ export async function startRunnerProcess(options: StartRunnerOptions): Promise<S
     {
       ...ids,
       // Nothing of the server's environment but the agent allowlist: no ZEROPLANE_*, no credentials.
-      env: buildAgentEnv({}, process.env),
+      env: runnerEnv(asRoot),
       cwd: "/",
       // Its own process group: a terminal's Ctrl-C reaches the server, which stops agents gracefully.
       detached: true,
@@ -80,7 +80,45 @@ export async function startRunnerProcess(options: StartRunnerOptions): Promise<S
   } finally {
     child.unref();
     for (const stream of [child.stdin, child.stdout]) (stream as Socket | null)?.unref();
-    rmSync(socketDir, { recursive: true, force: true });
+    removeSocketDir(socketDir);
+  }
+}
+
+/** Best effort: the runner may be writing its ready file there at this very moment (ENOTEMPTY). */
+function removeSocketDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+  } catch (error) {
+    process.emitWarning(
+      `could not remove the runner's socket directory ${dir}: ${(error as Error).message}`,
+      "ZeroplaneRunnerWarning",
+    );
+  }
+}
+
+/**
+ * The runner's environment: the agent allowlist. Run as another uid, PATH keeps only directories
+ * anyone may search: one under /root would turn every "command not found" into EACCES.
+ */
+function runnerEnv(otherUid: boolean): Record<string, string> {
+  const env = buildAgentEnv({}, process.env);
+  if (!otherUid) return env;
+  const searchable = env.PATH!.split(":").filter((dir) => dir !== "" && searchableByAnyone(dir));
+  env.PATH = searchable.length > 0 ? searchable.join(":") : DEFAULT_AGENT_PATH;
+  return env;
+}
+
+/** True when `dir` and each of its ancestors are directories with the others-search bit (o+x). */
+function searchableByAnyone(dir: string): boolean {
+  if (!isAbsolute(dir)) return false;
+  for (let path = dir; ; path = dirname(path)) {
+    try {
+      const stat = statSync(path);
+      if (!stat.isDirectory() || (stat.mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (path === dirname(path)) return true;
   }
 }
 

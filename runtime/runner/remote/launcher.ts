@@ -39,10 +39,11 @@ export class RemoteLauncher implements ProcessLauncher {
   ): Promise<RemoteLauncher> {
     let launcher: RemoteLauncher | null = null;
     const hello = await new Promise<Hello>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`the runner sent no hello within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        // Dropping the connection also ends that runner.
+        socket.destroy();
+        reject(new Error(`the runner sent no hello within ${timeoutMs} ms`));
+      }, timeoutMs);
       socket.once("close", () => {
         clearTimeout(timer);
         reject(

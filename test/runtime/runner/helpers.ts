@@ -27,6 +27,15 @@ import {
 import { readProcStat } from "../../../runtime/runner/process-groups.js";
 import { waitFor } from "../../support/wait.js";
 
+/** The launchers the status-machine tests run against: in this process, and the separate runner process. */
+export const LAUNCHER_MODES = ["inline", "process"] as const;
+let launcherMode: (typeof LAUNCHER_MODES)[number] = "inline";
+
+/** Makes RunnerHarness.create() use `mode` unless its options say otherwise (call in beforeAll). */
+export function useLauncherMode(mode: (typeof LAUNCHER_MODES)[number]): void {
+  launcherMode = mode;
+}
+
 export { waitFor };
 
 export function sleep(ms: number): Promise<void> {
@@ -62,6 +71,7 @@ export class RunnerHarness {
   static async create(options: Partial<AgentRunnerOptions> = {}): Promise<RunnerHarness> {
     const stateDir = options.stateDir ?? tempDir("runner");
     const runner = await createAgentRunner({
+      isolation: { mode: launcherMode },
       serverId: "test-server",
       maxAgents: 100,
       outputCapBytes: 1024 * 1024,

@@ -21,12 +21,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { curveKeyPair } from "zeromq";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_DEFAULT_UID, AGENT_DEFAULT_GID } from "../../../runtime/config/index.js";
+import { AGENT_DEFAULT_UID, AGENT_DEFAULT_GID, DEFAULT_PATHS } from "../../../runtime/config/index.js";
 import type { AgentInfo } from "../../../runtime/protocol/index.js";
 import { FrameWriter, readFrames } from "../../../runtime/runner/remote/frames.js";
+import { runnerReadyFile } from "../../../runtime/runner/main.js";
 import { LISTENING_LINE, runnerCommandArgs } from "../../../runtime/runner/remote/connect.js";
 import type { RunnerMessage } from "../../../runtime/runner/remote/messages.js";
-import { startServerProcess, testServerConfig, type ServerProcess } from "../../support/server-process.js";
+import {
+  rssBytes,
+  startServerProcess,
+  testServerConfig,
+  type ServerProcess,
+} from "../../support/server-process.js";
 import { WireClient } from "../server/wire-client.js";
 import { alive, waitFor } from "./helpers.js";
 
@@ -221,6 +227,8 @@ describe("a runner listening on a socket (mode socket)", () => {
 
   it("serves the first connection only, and its agents cannot reach the socket", async () => {
     const { socketPath } = await startRunner();
+    expect(readFileSync(runnerReadyFile(socketPath), "utf8")).toBe("listening\n");
+    expect(runnerReadyFile(DEFAULT_PATHS.runnerSocket)).toBe(DEFAULT_PATHS.runnerReadyFile);
     const first = await connectTo(socketPath);
     cleanups.push(() => first.destroy());
     const { messages, send } = speak(first);
@@ -228,6 +236,8 @@ describe("a runner listening on a socket (mode socket)", () => {
     expect(messages[0]).toMatchObject({ t: "hello", uid: AGENT_DEFAULT_UID });
 
     await expect(connectTo(socketPath)).rejects.toMatchObject({ code: "ENOENT" });
+    // Probes see the runner up through its ready file, as the socket is gone.
+    expect(readFileSync(runnerReadyFile(socketPath), "utf8")).toBe("serving\n");
 
     send({
       t: "launch",
@@ -245,6 +255,25 @@ describe("a runner listening on a socket (mode socket)", () => {
     expect(out).not.toMatch(/OPENED|DELIVERED|CONNECTED/);
   });
 
+  it("pauses agents' output while the server does not read, so its memory stays bounded", async () => {
+    const { child, socketPath } = await startRunner();
+    const socket = await connectTo(socketPath);
+    const { messages, send } = speak(socket);
+    await waitFor("the runner's hello", () => messages.find((m) => m.t === "hello"));
+    const baseline = rssBytes(child.pid!);
+    // An agent that writes as fast as it can, while the server reads nothing.
+    socket.pause();
+    send({ t: "launch", id: "flood", command: "cat", args: ["/dev/zero"], env: {} });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const grown = rssBytes(child.pid!) - baseline;
+    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    // Reading again, output flows again.
+    const before = messages.filter((m) => m.t === "out").length;
+    socket.resume();
+    await waitFor("more output", () => messages.filter((m) => m.t === "out").length > before + 100);
+    socket.destroy();
+  });
+
   it("exits when the server's connection drops, killing its agents' process groups", async () => {
     const { child, socketPath } = await startRunner();
     const socket = await connectTo(socketPath);
@@ -258,6 +287,7 @@ describe("a runner listening on a socket (mode socket)", () => {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     socket.destroy();
     await exited;
+    expect(existsSync(runnerReadyFile(socketPath))).toBe(false);
     await waitFor("the agent and its child to be gone", () => !alive(spawned.pid) && !alive(grandchild));
   });
 });

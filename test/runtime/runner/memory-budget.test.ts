@@ -17,7 +17,11 @@ import {
   resolveMemoryBudget,
 } from "../../../runtime/runner/memory-budget.js";
 import { OutputBuffer } from "../../../runtime/runner/output-buffer.js";
-import { LIST_PAGE_MAX_RECORD_BYTES } from "../../../runtime/runner/process-runner.js";
+import {
+  LIST_PAGE_MAX_RECORD_BYTES,
+  RUNNING_OUTPUT_FLOOR_BYTES,
+  waterLevel,
+} from "../../../runtime/runner/process-runner.js";
 import { RunnerHarness, waitFor } from "./helpers.js";
 
 const MiB = 1024 * 1024;
@@ -75,6 +79,16 @@ describe("OutputBuffer under the budget", () => {
     expect(buffer.heldBytes).toBe(1000);
     expect(buffer.dropped).toBe(999_000);
     expect(buffer.read(0, 10).offset).toBe(999_000);
+  });
+});
+
+describe("waterLevel", () => {
+  it("finds the highest common level that frees the bytes asked for", () => {
+    expect(waterLevel([1, 5, 10], 6)).toBe(4); // frees 1 + 6
+    expect(waterLevel([1, 5, 10], 0)).toBe(10);
+    expect(waterLevel([1, 5, 10], 100)).toBe(0);
+    expect(waterLevel([8, 8, 8, 8], 8)).toBe(6);
+    expect(waterLevel([], 8)).toBe(0);
   });
 });
 
@@ -156,6 +170,39 @@ describe("a runner over its memory budget", () => {
     }
     expect(budget.usedBytes).toBeGreaterThan(0);
     expect(EVICTION_TARGET_SHARE).toBeLessThan(1);
+  });
+});
+
+describe("a runner whose running agents pass the budget", () => {
+  let h: RunnerHarness;
+  afterEach(async () => {
+    await h.dispose();
+  });
+
+  it("trims running output down to the floor before it evicts any finished agent's record", async () => {
+    const budgetBytes = 2 * MiB;
+    h = await RunnerHarness.create({ memoryBudgetBytes: budgetBytes, outputCapBytes: 8 * MiB });
+    const finished: string[] = [];
+    for (let index = 0; index < 5; index++) {
+      finished.push((await h.spawn({ command: "/nonexistent/zeroplane-missing" })).id);
+    }
+    const script = `head -c ${3 * MiB} /dev/zero; echo; sleep 60`;
+    const running = await Promise.all(
+      Array.from({ length: 2 }, async () => (await h.spawn({ command: "sh", args: ["-c", script] })).id),
+    );
+    await waitFor("both agents to have written their output", () =>
+      running.every((id) => h.runner.get(id).outputBytes.stdout === 3 * MiB + 1),
+    );
+    const budget = h.runner.memoryBudget();
+    expect(budget.usedBytes).toBeLessThanOrEqual(budgetBytes);
+    expect(budget.evictedRecords).toBe(0);
+    expect(budget.evictedBytes.running_output).toBeGreaterThanOrEqual(6 * MiB - budgetBytes);
+    for (const id of finished) expect(h.runner.get(id).status).toBe("failed");
+    for (const id of running) {
+      const kept = h.output({ agentId: id, limit: 8 * MiB }).data.length;
+      expect(kept).toBeGreaterThanOrEqual(RUNNING_OUTPUT_FLOOR_BYTES);
+      expect(kept).toBeLessThan(budgetBytes);
+    }
   });
 });
 

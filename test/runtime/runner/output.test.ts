@@ -2,9 +2,9 @@
  * Agent output: a per-stream ring buffer capped at outputCapBytes, read by absolute offsets or by tail,
  * streamed as chunks with offsets, and counted when the cap drops bytes.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { OutputBuffer } from "../../../runtime/runner/output-buffer.js";
-import { RunnerHarness } from "./helpers.js";
+import { LAUNCHER_MODES, useLauncherMode, RunnerHarness } from "./helpers.js";
 
 /** What `seq 1 2000` prints: 8,893 bytes. */
 const SEQ_OUTPUT = Array.from({ length: 2000 }, (_, index) => `${index + 1}\n`).join("");
@@ -53,89 +53,96 @@ describe("OutputBuffer", () => {
   });
 });
 
-describe("agent output", () => {
-  let h: RunnerHarness;
+describe.each(LAUNCHER_MODES)("with the %s launcher", (mode) => {
+  beforeAll(() => useLauncherMode(mode));
 
-  afterEach(async () => {
-    await h.dispose();
-  });
+  describe("agent output", () => {
+    let h: RunnerHarness;
 
-  it("keeps stdout and stderr apart and reports eof once the agent has ended", async () => {
-    h = await RunnerHarness.create();
-    const info = await h.spawn({ command: "sh", args: ["-c", "printf out; printf err >&2"] });
-    const ended = await h.waitForEnd(info.id);
-    expect(ended.outputBytes).toEqual({ stdout: 3, stderr: 3 });
-    expect(h.output({ agentId: info.id })).toMatchObject({
-      stream: "stdout",
-      offset: 0,
-      nextOffset: 3,
-      eof: true,
+    afterEach(async () => {
+      await h.dispose();
     });
-    const err = h.output({ agentId: info.id, stream: "stderr" });
-    expect(Buffer.from(err.data).toString()).toBe("err");
-    expect(h.output({ agentId: info.id, offset: 1, limit: 1 })).toMatchObject({ nextOffset: 2, eof: false });
-  });
 
-  it("is not at eof while the agent runs, even when everything written has been read", async () => {
-    h = await RunnerHarness.create();
-    const info = await h.spawn({ command: "sh", args: ["-c", "echo hi; sleep 30"] });
-    await h.waitForOutput(info.id, "hi");
-    expect(h.output({ agentId: info.id })).toMatchObject({ nextOffset: 3, eof: false });
-  });
+    it("keeps stdout and stderr apart and reports eof once the agent has ended", async () => {
+      h = await RunnerHarness.create();
+      const info = await h.spawn({ command: "sh", args: ["-c", "printf out; printf err >&2"] });
+      const ended = await h.waitForEnd(info.id);
+      expect(ended.outputBytes).toEqual({ stdout: 3, stderr: 3 });
+      expect(h.output({ agentId: info.id })).toMatchObject({
+        stream: "stdout",
+        offset: 0,
+        nextOffset: 3,
+        eof: true,
+      });
+      const err = h.output({ agentId: info.id, stream: "stderr" });
+      expect(Buffer.from(err.data).toString()).toBe("err");
+      expect(h.output({ agentId: info.id, offset: 1, limit: 1 })).toMatchObject({
+        nextOffset: 2,
+        eof: false,
+      });
+    });
 
-  it("drops the oldest bytes beyond the cap, counts them, and reads by offset and tail", async () => {
-    h = await RunnerHarness.create({ outputCapBytes: CAP });
-    const info = await h.spawn({ command: "seq", args: ["1", "2000"] });
-    const ended = await h.waitForEnd(info.id);
-    const dropped = SEQ_OUTPUT.length - CAP;
-    expect(ended.outputBytes.stdout).toBe(SEQ_OUTPUT.length);
-    expect(ended.droppedBytes).toEqual({ stdout: dropped, stderr: 0 });
-    expect(h.runner.droppedBytesTotal()).toBe(dropped);
+    it("is not at eof while the agent runs, even when everything written has been read", async () => {
+      h = await RunnerHarness.create();
+      const info = await h.spawn({ command: "sh", args: ["-c", "echo hi; sleep 30"] });
+      await h.waitForOutput(info.id, "hi");
+      expect(h.output({ agentId: info.id })).toMatchObject({ nextOffset: 3, eof: false });
+    });
 
-    // An offset below the dropped count starts at the oldest kept byte, and says so.
-    const fromStart = h.output({ agentId: info.id, offset: 0 });
-    expect(fromStart).toMatchObject({ offset: dropped, nextOffset: SEQ_OUTPUT.length, dropped, eof: true });
-    expect(Buffer.from(fromStart.data).toString()).toBe(SEQ_OUTPUT.slice(dropped));
+    it("drops the oldest bytes beyond the cap, counts them, and reads by offset and tail", async () => {
+      h = await RunnerHarness.create({ outputCapBytes: CAP });
+      const info = await h.spawn({ command: "seq", args: ["1", "2000"] });
+      const ended = await h.waitForEnd(info.id);
+      const dropped = SEQ_OUTPUT.length - CAP;
+      expect(ended.outputBytes.stdout).toBe(SEQ_OUTPUT.length);
+      expect(ended.droppedBytes).toEqual({ stdout: dropped, stderr: 0 });
+      expect(h.runner.droppedBytesTotal()).toBe(dropped);
 
-    const middle = h.output({ agentId: info.id, offset: dropped + 100, limit: 50 });
-    expect(middle).toMatchObject({ offset: dropped + 100, nextOffset: dropped + 150, eof: false });
-    expect(Buffer.from(middle.data).toString()).toBe(SEQ_OUTPUT.slice(dropped + 100, dropped + 150));
+      // An offset below the dropped count starts at the oldest kept byte, and says so.
+      const fromStart = h.output({ agentId: info.id, offset: 0 });
+      expect(fromStart).toMatchObject({ offset: dropped, nextOffset: SEQ_OUTPUT.length, dropped, eof: true });
+      expect(Buffer.from(fromStart.data).toString()).toBe(SEQ_OUTPUT.slice(dropped));
 
-    const tail = h.output({ agentId: info.id, tail: 10 });
-    expect(Buffer.from(tail.data).toString()).toBe("1999\n2000\n");
-    expect(tail).toMatchObject({ offset: SEQ_OUTPUT.length - 10, eof: true });
-    expect(h.output({ agentId: info.id, tail: 5000 }).offset).toBe(dropped);
-  });
+      const middle = h.output({ agentId: info.id, offset: dropped + 100, limit: 50 });
+      expect(middle).toMatchObject({ offset: dropped + 100, nextOffset: dropped + 150, eof: false });
+      expect(Buffer.from(middle.data).toString()).toBe(SEQ_OUTPUT.slice(dropped + 100, dropped + 150));
 
-  it("emits output_truncated once per stream, with the stream and the dropped count", async () => {
-    h = await RunnerHarness.create({ outputCapBytes: CAP });
-    const info = await h.spawn({ command: "sh", args: ["-c", "seq 1 2000; seq 1 2000 >&2"] });
-    await h.waitForEnd(info.id);
-    const truncations = h.lifecycleOf(info.id).filter((event) => event.type === "output_truncated");
-    expect(truncations.map((event) => event.detail?.stream).sort()).toEqual(["stderr", "stdout"]);
-    for (const event of truncations) {
-      expect(event.detail?.droppedBytes).toBeGreaterThan(0);
-      expect(event.detail?.capBytes).toBe(CAP);
-    }
-    const seqs = h.lifecycleOf(info.id).map((event) => event.seq);
-    expect(seqs).toEqual(seqs.map((_, index) => index + 1));
-    expect(h.lifecycleOf(info.id).at(-1)?.type).toBe("exited");
-  });
+      const tail = h.output({ agentId: info.id, tail: 10 });
+      expect(Buffer.from(tail.data).toString()).toBe("1999\n2000\n");
+      expect(tail).toMatchObject({ offset: SEQ_OUTPUT.length - 10, eof: true });
+      expect(h.output({ agentId: info.id, tail: 5000 }).offset).toBe(dropped);
+    });
 
-  it("streams every chunk with its absolute offset, before the agent's final status", async () => {
-    h = await RunnerHarness.create({ outputCapBytes: CAP });
-    const info = await h.spawn({ command: "seq", args: ["1", "2000"] });
-    await h.waitForEnd(info.id);
-    const mine = h.stream.filter((event) =>
-      event.kind === "output" ? event.agentId === info.id : event.agent.id === info.id,
-    );
-    const chunks = mine.flatMap((event) => (event.kind === "output" ? [event] : []));
-    let expected = 0;
-    for (const chunk of chunks) {
-      expect(chunk.offset).toBe(expected);
-      expected += chunk.data.length;
-    }
-    expect(Buffer.concat(chunks.map((chunk) => chunk.data)).toString()).toBe(SEQ_OUTPUT);
-    expect(mine.at(-1)).toMatchObject({ kind: "status", agent: { status: "exited" } });
+    it("emits output_truncated once per stream, with the stream and the dropped count", async () => {
+      h = await RunnerHarness.create({ outputCapBytes: CAP });
+      const info = await h.spawn({ command: "sh", args: ["-c", "seq 1 2000; seq 1 2000 >&2"] });
+      await h.waitForEnd(info.id);
+      const truncations = h.lifecycleOf(info.id).filter((event) => event.type === "output_truncated");
+      expect(truncations.map((event) => event.detail?.stream).sort()).toEqual(["stderr", "stdout"]);
+      for (const event of truncations) {
+        expect(event.detail?.droppedBytes).toBeGreaterThan(0);
+        expect(event.detail?.capBytes).toBe(CAP);
+      }
+      const seqs = h.lifecycleOf(info.id).map((event) => event.seq);
+      expect(seqs).toEqual(seqs.map((_, index) => index + 1));
+      expect(h.lifecycleOf(info.id).at(-1)?.type).toBe("exited");
+    });
+
+    it("streams every chunk with its absolute offset, before the agent's final status", async () => {
+      h = await RunnerHarness.create({ outputCapBytes: CAP });
+      const info = await h.spawn({ command: "seq", args: ["1", "2000"] });
+      await h.waitForEnd(info.id);
+      const mine = h.stream.filter((event) =>
+        event.kind === "output" ? event.agentId === info.id : event.agent.id === info.id,
+      );
+      const chunks = mine.flatMap((event) => (event.kind === "output" ? [event] : []));
+      let expected = 0;
+      for (const chunk of chunks) {
+        expect(chunk.offset).toBe(expected);
+        expected += chunk.data.length;
+      }
+      expect(Buffer.concat(chunks.map((chunk) => chunk.data)).toString()).toBe(SEQ_OUTPUT);
+      expect(mine.at(-1)).toMatchObject({ kind: "status", agent: { status: "exited" } });
+    });
   });
 });

@@ -3,7 +3,7 @@
  * refused at once, running agents may finish up to the maximum, the rest are then stopped, and the
  * process exits before agentDrainMs + shutdownGraceMs (the budget the pod's grace period is built on).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -22,6 +22,8 @@ async function start(
   config: Parameters<typeof testServerConfig>[0],
 ): Promise<{ p: ServerProcess; c: WireClient; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "zeroplane-drain-"));
+  // Started as root, the runner runs agents under their own unprivileged uid: let them write here.
+  chmodSync(dir, 0o1777);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const p = await startServerProcess({ config: testServerConfig(config) });
   cleanups.push(() => p.dispose());

@@ -39,6 +39,8 @@ export class WireClient {
   /** Replies whose id matched no pending request (for example error replies with id ""). */
   readonly unmatched: Reply[] = [];
   private readonly loop: Promise<void>;
+  /** The waiter of exchange(), which takes the next unmatched reply. */
+  private nextUnmatched: ((reply: Reply) => void) | null = null;
   /** zeromq.js allows one send at a time, and a DEALER without a usable peer blocks: chain sends. */
   private sending: Promise<void> = Promise.resolve();
 
@@ -67,6 +69,10 @@ export class WireClient {
         if (resolve) {
           this.pending.delete(reply.id);
           resolve(reply);
+        } else if (this.nextUnmatched) {
+          const take = this.nextUnmatched;
+          this.nextUnmatched = null;
+          take(reply);
         } else {
           this.unmatched.push(reply);
         }
@@ -74,6 +80,26 @@ export class WireClient {
     } catch {
       // Socket closed.
     }
+  }
+
+  /**
+   * Sends raw frames and waits for the next reply that matches no pending request (lockstep: one
+   * exchange at a time), or null if none arrives within timeoutMs.
+   */
+  async exchange(frames: Array<Uint8Array | string>, timeoutMs = 10_000): Promise<Reply | null> {
+    if (this.nextUnmatched) throw new Error("one exchange at a time");
+    let timer: NodeJS.Timeout | undefined;
+    const reply = new Promise<Reply | null>((resolve) => {
+      this.nextUnmatched = resolve;
+      timer = setTimeout(() => {
+        this.nextUnmatched = null;
+        resolve(null);
+      }, timeoutMs);
+    });
+    await this.socket.send(frames);
+    const result = await reply;
+    clearTimeout(timer);
+    return result;
   }
 
   /** Sends raw frames (for malformed-input tests). */

@@ -175,3 +175,16 @@ export async function runStack(
 export function ofType(run: StackRun, type: string): RegisteredResource[] {
   return run.resources.filter((resource) => resource.type === type);
 }
+
+/** The AWS resource types a stack with AWS on registers. */
+export const AWS_RESOURCE_TYPES = [
+  "aws:ec2/securityGroup:SecurityGroup",
+  "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+  "aws:ecr/repository:Repository",
+  "aws:iam/role:Role",
+  "aws:iam/rolePolicy:RolePolicy",
+  "aws:kms/alias:Alias",
+  "aws:kms/key:Key",
+  "aws:secretsmanager/secret:Secret",
+  "aws:secretsmanager/secretVersion:SecretVersion",
+];

@@ -66,6 +66,7 @@ const DESCRIPTIONS: Record<ConfigKey, string> = {
   "nats.subjectPrefix": "subject prefix of lifecycle events",
   "nats.replicas": "stream replicas (1-5)",
   "nats.maxAgeMs": "how long the stream keeps events (0: forever)",
+  "nats.maxBytes": "the stream's byte limit, oldest events discarded beyond it (0: no limit)",
   "nats.storage": "stream storage: file or memory",
   "nats.commands": "accept control commands over NATS (needs NATS credentials)",
   "nats.commandSubjectPrefix": "subject prefix of NATS commands",

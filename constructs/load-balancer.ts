@@ -30,16 +30,12 @@ export function checkCidrs(values: readonly string[] | undefined, prop: string):
   );
 }
 
-/** Checks exposure props early. External exposure needs source ranges and CURVE. */
+/**
+ * The exposure checks the environment spec cannot make alone: CURVE on, no internet-wide range on an
+ * internet-facing NLB, and health-check CIDRs. The spec checked the type, scheme and ranges.
+ */
 export function checkExposure(exposure: ExposureSpec | undefined, prop: string, curveOn: boolean): void {
   if (!exposure || exposure.type === "internal") return;
-  check(
-    exposure.type === "nlb",
-    `${prop}.type`,
-    "is not a known exposure type",
-    (exposure as { type: unknown }).type,
-    'use "internal" or "nlb"',
-  );
   check(
     curveOn,
     `${prop}.type`,
@@ -47,23 +43,7 @@ export function checkExposure(exposure: ExposureSpec | undefined, prop: string, 
     exposure.type,
     'turn CURVE on (curve.mode generated, external or existing) or use exposure { type: "internal" }',
   );
-  const scheme = exposure.scheme ?? "internal";
-  check(
-    scheme === "internal" || scheme === "internet-facing",
-    `${prop}.scheme`,
-    "is not a load balancer scheme",
-    exposure.scheme,
-    'use "internal" or "internet-facing"',
-  );
-  check(
-    Array.isArray(exposure.sourceRanges) && exposure.sourceRanges.length > 0,
-    `${prop}.sourceRanges`,
-    "is empty; a load balancer without source ranges is open to every address that can route to it",
-    exposure.sourceRanges,
-    "list the client CIDRs, e.g. ['10.20.0.0/16']",
-  );
-  checkCidrs(exposure.sourceRanges, `${prop}.sourceRanges`);
-  if (scheme === "internet-facing") {
+  if (exposure.scheme === "internet-facing") {
     const open = exposure.sourceRanges.find((range) => /\/0$/.test(range));
     check(
       open === undefined,

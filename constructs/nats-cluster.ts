@@ -17,7 +17,6 @@ import {
   spreadConstraints,
 } from "./common.js";
 import { PodMonitor } from "./crds.js";
-import { checkCidrs } from "./load-balancer.js";
 import {
   LAME_DUCK,
   NATS_AUTH_SECRET_KEYS,
@@ -429,23 +428,14 @@ function healthProbe(
 }
 
 /** Checks the NATS props early: sizes, quorum rules and what the remotes need. */
+/**
+ * The NATS checks the environment spec (constructs/spec.ts) cannot make: sizes as quantities, the
+ * gateway's own name, URL formats, remote CIDRs when remotes are set. The platform validated the
+ * rest (cluster size, Secret names, CIDRs) at the top.
+ */
 export function validateNats(props: NatsClusterProps): void {
   const js = props.jetstream !== false;
-  check(
-    Number.isInteger(props.replicas) && props.replicas >= 1,
-    "nats.replicas",
-    "must be a whole number of at least 1",
-    props.replicas,
-    "use 1 for development or 3 for production",
-  );
   if (js) {
-    check(
-      props.replicas === 1 || (props.replicas >= 3 && props.replicas % 2 === 1),
-      "nats.replicas",
-      "with JetStream must be 1 (development) or an odd number of 3 or more: an even count gains no fault tolerance over one fewer and can split the meta-leader vote",
-      props.replicas,
-      `use ${props.replicas === 2 ? "1 or 3" : props.replicas + 1}`,
-    );
     const jetstream = props.jetstream || { storageSize: "10Gi" };
     const bytes = parseQuantity(jetstream.storageSize, "nats.jetstream.storageSize");
     check(
@@ -473,10 +463,6 @@ export function validateNats(props: NatsClusterProps): void {
       'use at least "256Mi" ("1Gi" or more in production)',
     );
   }
-  if (props.auth) checkDnsLabel(props.auth.secretName, "nats.auth.secretName", 253);
-  for (const [kind, tls] of Object.entries(props.tls ?? {})) {
-    if (tls) checkDnsLabel(tls.secretName, `nats.tls.${kind}.secretName`, 253);
-  }
   (props.leafnodeRemotes ?? []).forEach((remote, index) =>
     check(
       /^(nats-leaf|nats|tls|ws|wss):\/\/[^\s"]+$/.test(remote.url),
@@ -487,7 +473,6 @@ export function validateNats(props: NatsClusterProps): void {
     ),
   );
   (props.gateways ?? []).forEach((gateway, index) => {
-    checkDnsLabel(gateway.name, `nats.gateways[${index}].name`);
     check(
       gateway.name !== props.clusterName,
       `nats.gateways[${index}].name`,
@@ -511,5 +496,4 @@ export function validateNats(props: NatsClusterProps): void {
     props.remoteCidrs,
     "list the CIDRs of the remote NATS servers, e.g. ['10.30.0.0/16']",
   );
-  checkCidrs(props.remoteCidrs, "nats.remoteCidrs");
 }

@@ -148,7 +148,11 @@ export const exposureSchema = z.discriminatedUnion(
     z
       .object({
         type: z.literal("nlb"),
-        scheme: z.enum(["internal", "internet-facing"]).optional(),
+        scheme: z
+          .enum(["internal", "internet-facing"], {
+            error: rule("is not a load balancer scheme", 'use "internal" or "internet-facing"'),
+          })
+          .optional(),
         sourceRanges: z
           .array(cidr)
           .min(
@@ -331,7 +335,22 @@ export const curveSchema = z.discriminatedUnion(
 export const allowlistSchema = z.discriminatedUnion(
   "source",
   [
-    z.object({ source: z.literal("publicKeys"), publicKeys: z.array(z85Key) }).strict(),
+    z
+      .object({
+        source: z.literal("publicKeys"),
+        publicKeys: z.array(
+          z
+            .string()
+            .regex(
+              Z85_KEY_PATTERN,
+              rule(
+                "is not a 40-character Z85 public key",
+                "copy the client's public key file (never its secret key)",
+              ),
+            ),
+        ),
+      })
+      .strict(),
     z.object({ source: z.literal("configMap"), name: dnsLabel }).strict(),
     z.object({ source: z.literal("secret"), name: dnsLabel }).strict(),
   ],

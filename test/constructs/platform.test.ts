@@ -64,30 +64,11 @@ describe("ZeroplanePlatform", () => {
   });
 
   it("gives identical output whatever order labels and keys are given in", () => {
-    const a = synth(
-      minimalSpec({
-        labels: { b: "2", a: "1" },
-        allowlist: {
-          source: "publicKeys",
-          publicKeys: [
-            "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
-            "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",
-          ],
-        },
-      }),
-    );
-    const b = synth(
-      minimalSpec({
-        labels: { a: "1", b: "2" },
-        allowlist: {
-          source: "publicKeys",
-          publicKeys: [
-            "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",
-            "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
-          ],
-        },
-      }),
-    );
+    const keys = ["rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"];
+    const withOrder = (labels: Record<string, string>, publicKeys: string[]) =>
+      synth(minimalSpec({ labels, allowlist: { source: "publicKeys", publicKeys } }));
+    const a = withOrder({ b: "2", a: "1" }, keys);
+    const b = withOrder({ a: "1", b: "2" }, [...keys].reverse());
     expect(a.yaml).toBe(b.yaml);
   });
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { environmentFiles, loadEnvironmentFile, placeholderDigestKeys } from "./environment/load.js";
 import { compareTrees, hasDrift, readTree, writeTree, type TreeDrift } from "./gitops/files.js";
-import { renderDeployTree } from "./gitops/render.js";
+import { renderDeployTree, type FileTree } from "./gitops/render.js";
 
 export interface SynthOptions {
   /** Folder holding `Pulumi.<env>.yaml`. */
@@ -63,26 +63,103 @@ export function describeDrift(drift: TreeDrift, outDir: string): string {
   return lines.join("\n");
 }
 
+const USAGE = `usage: npm run synth -- [--check] [--env <name>] [--project <dir>] [--out <dir>]
+
+Renders every Pulumi.<env>.yaml into deploy/<env>/ (deploy/ is wiped first).
+  --check          render into a temporary folder and compare with deploy/; exit 1 with a unified
+                   diff of every drifted file and the names of missing and extra ones
+  --env <name>     only this environment: writes (or checks) deploy/<name>/ and leaves the rest
+  --project <dir>  folder with the Pulumi.<env>.yaml files (default: this repository)
+  --out <dir>      output folder (default: <project>/deploy)
+Exit codes: 0 written or up to date, 1 drift (--check), 2 bad arguments or stack files.`;
+
+/** The part of a rendered tree under `<env>/`, with that prefix removed. */
+function environmentTree(tree: FileTree, env: string): FileTree {
+  const prefix = `${env}/`;
+  const subtree: FileTree = new Map();
+  for (const [path, content] of tree)
+    if (path.startsWith(prefix)) subtree.set(path.slice(prefix.length), content);
+  if (subtree.size === 0) {
+    const known = [...new Set([...tree.keys()].map((path) => path.split("/")[0]))].join(", ");
+    throw new Error(`no environment "${env}" in the stack files. Fix: use one of ${known}.`);
+  }
+  return subtree;
+}
+
+/** A unified diff (3 lines of context) from the committed text to the fresh one. */
+export function unifiedDiff(path: string, committed: string, fresh: string): string {
+  const a = committed.split("\n");
+  const b = fresh.split("\n");
+  // Longest common subsequence table, from the end: manifests are a few hundred lines at most.
+  const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--)
+    for (let j = b.length - 1; j >= 0; j--)
+      lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  const ops: Array<{ kind: " " | "-" | "+"; text: string; aLine: number; bLine: number }> = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      ops.push({ kind: " ", text: a[i++]!, aLine: i, bLine: ++j });
+    } else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
+      ops.push({ kind: "-", text: a[i++]!, aLine: i, bLine: j });
+    } else {
+      ops.push({ kind: "+", text: b[j++]!, aLine: i, bLine: j });
+    }
+  }
+  const out = [`--- ${path} (committed)`, `+++ ${path} (fresh synthesis)`];
+  const changed = ops.map((op, index) => (op.kind === " " ? -1 : index)).filter((index) => index >= 0);
+  let k = 0;
+  while (k < changed.length) {
+    const start = Math.max(0, changed[k]! - 3);
+    let end = changed[k]!;
+    while (k < changed.length && changed[k]! - 3 <= end + 3) end = changed[k++]!;
+    const hunk = ops.slice(start, Math.min(ops.length, end + 4));
+    const aCount = hunk.filter((op) => op.kind !== "+").length;
+    const bCount = hunk.filter((op) => op.kind !== "-").length;
+    const aStart = hunk.find((op) => op.kind !== "+")?.aLine ?? 1;
+    const bStart = hunk.find((op) => op.kind !== "-")?.bLine ?? 1;
+    out.push(`@@ -${aStart},${aCount} +${bStart},${bCount} @@`, ...hunk.map((op) => `${op.kind}${op.text}`));
+  }
+  return out.join("\n");
+}
+
 function main(argv: string[]): number {
   const { values } = parseArgs({
     args: argv,
-    options: { check: { type: "boolean" }, project: { type: "string" }, out: { type: "string" } },
+    options: {
+      check: { type: "boolean" },
+      project: { type: "string" },
+      out: { type: "string" },
+      env: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const projectDir = resolve(values.project ?? join(fileURLToPath(import.meta.url), "..", ".."));
-  const outDir = resolve(values.out ?? join(projectDir, "deploy"));
+  const baseOutDir = resolve(values.out ?? join(projectDir, "deploy"));
+  const outDir = values.env ? join(baseOutDir, values.env) : baseOutDir;
   const shown = relative(process.cwd(), outDir) || ".";
   for (const warning of placeholderWarnings(projectDir)) console.warn(warning);
+  const rendered = renderDeployTree(projectDir);
+  const tree = values.env ? environmentTree(rendered, values.env) : rendered;
   if (values.check) {
-    const drift = check({ projectDir, outDir });
+    const committed = readTree(outDir);
+    const drift = compareTrees(committed, tree);
     if (hasDrift(drift)) {
+      for (const path of drift.drifted)
+        console.error(unifiedDiff(join(shown, path), committed.get(path)!, tree.get(path)!));
       console.error(describeDrift(drift, shown));
       return 1;
     }
     console.log(`${shown} matches a fresh synthesis.`);
     return 0;
   }
-  const count = synth({ projectDir, outDir });
-  console.log(`wrote ${count} files to ${shown}`);
+  writeTree(outDir, tree);
+  console.log(`wrote ${tree.size} files to ${shown}`);
   return 0;
 }
 

@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { CLIENT_ENV_VARS, ConfigError, DEFAULT_PORTS } from "../config/index.js";
+import { CLIENT_ENV_VARS, CONFIG_FILE_ENV, ConfigError, DEFAULT_PORTS, ENV_VARS } from "../config/index.js";
 import {
   PLACEMENT_STRATEGIES,
   RemoteError,
@@ -184,6 +184,7 @@ export function resolveClientOptions(
   flags: ClientFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): ClientOptions {
+  checkEnvNames(env);
   const configPath = flags.config ?? env[CLIENT_ENV_VARS.config];
   const file: ClientConfigFile = configPath ? readClientConfigFile(configPath) : {};
   const fromEnv = (name: string) => (env[name] ? env[name] : undefined);
@@ -237,6 +238,45 @@ export function resolveClientOptions(
     // One-shot commands do not need background load refreshes.
     healthRefreshMs: 0,
   };
+}
+
+/** Every ZEROPLANE_* name the client or the server reads: one shell may hold both. */
+const KNOWN_ENV_NAMES: ReadonlySet<string> = new Set([
+  ...Object.values(CLIENT_ENV_VARS),
+  ...Object.values(ENV_VARS),
+  CONFIG_FILE_ENV,
+]);
+
+/**
+ * Refuses a misspelled ZEROPLANE_* variable, as the server does: ignoring it would silently
+ * use a default endpoint or no keys. Suggests the closest known name.
+ */
+export function checkEnvNames(env: NodeJS.ProcessEnv): void {
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith("ZEROPLANE_") || KNOWN_ENV_NAMES.has(name)) continue;
+    const closest = [...KNOWN_ENV_NAMES].sort((a, b) => editDistance(name, a) - editDistance(name, b))[0];
+    throw new CliError(
+      `unknown environment variable ${name}. Fix: remove it, or use ${closest} if that is what you meant (the client reads ${Object.values(CLIENT_ENV_VARS).join(", ")}).`,
+      EXIT_CODES.usage,
+    );
+  }
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** How long every server may refuse connections before a command gives up (exit 3). */

@@ -16,6 +16,8 @@ import {
   type MethodResults,
   type ProtocolErrorBody,
 } from "../protocol/index.js";
+import { CLIENT_ENV_VARS } from "../config/index.js";
+import { keyFingerprint } from "../security/keys.js";
 import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
 import type { CurveClientKeys } from "./curve.js";
 import type { ServerAddress } from "./endpoints.js";
@@ -65,7 +67,7 @@ export class ServerConnection {
   serverId: string | null = null;
   private readonly socket: Dealer;
   private readonly connectTimeoutMs: number;
-  private readonly curve: boolean;
+  private readonly curve: CurveClientKeys | null;
   private readonly pending = new Map<string, Pending>();
   private sendQueue: Pending[] = [];
   private sending = false;
@@ -84,7 +86,7 @@ export class ServerConnection {
     this.publishEndpoint = address.publishEndpoint;
     this.breaker = new CircuitBreaker(options.breaker);
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-    this.curve = options.curve !== null;
+    this.curve = options.curve;
     this.socket = new Dealer({ ...zmqSocketOptions(options.socket ?? {}, options.curve), immediate: true });
     void this.watchEvents();
     void this.receiveReplies();
@@ -183,8 +185,13 @@ export class ServerConnection {
   }
 
   private authError(): AuthenticationError {
+    // Fingerprints, not keys: the server logs its own (serverKeyFingerprint) at startup, and ZAP
+    // logs refused clients by theirs, so both sides can be compared without showing a key.
+    const compare = this.curve
+      ? `: check the server public key (--server-key-file / ${CLIENT_ENV_VARS.serverPublicKeyFile}): its fingerprint here is ${keyFingerprint(this.curve.serverPublicKey)}, compare it with the serverKeyFingerprint the server logs at startup; and check that your client key (fingerprint ${keyFingerprint(this.curve.publicKey)}) is allowlisted on the server`
+      : ": check the server public key and that your client key is allowlisted on the server; this client is not using CURVE, but the server may require it (give --server-key-file and --client-key-file)";
     return new AuthenticationError(
-      `CURVE authentication failed with ${this.endpoint} (${this.authFailure}): check the server public key (--server-key-file / ZEROPLANE_SERVER_PUBLIC_KEY_FILE) and that your client key is allowlisted on the server${this.curve ? "" : "; this client is not using CURVE, but the server may require it"}.`,
+      `CURVE authentication failed with ${this.endpoint} (${this.authFailure})${compare}.`,
       this.endpoint,
     );
   }

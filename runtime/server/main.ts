@@ -4,9 +4,19 @@
  * server.shutdownGraceMs.
  * Runs directly too: `node --import tsx runtime/server/main.ts`.
  */
-import { realpathSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadConfig, type ZeroplaneConfigInput } from "../config/index.js";
+import type { Logger } from "pino";
+import {
+  ConfigError,
+  CURVE_SECRET_KEYS,
+  ENV_VARS,
+  loadConfig,
+  type ZeroplaneConfig,
+  type ZeroplaneConfigInput,
+} from "../config/index.js";
+import { keyFingerprint, publicKeyFromSecret, readSecretKey } from "../security/keys.js";
 import { holdEventLoop } from "../cli/keep-alive.js";
 import { createLogger } from "../observability/logger.js";
 import { shutdownBudgetMs } from "./drain.js";
@@ -20,6 +30,7 @@ import { startServer } from "./index.js";
 export async function runServerProcess(overrides?: ZeroplaneConfigInput): Promise<void> {
   const config = loadConfig(overrides ? { overrides } : {});
   const logger = createLogger({ level: config.log.level, bindings: { serverId: config.server.id } });
+  if (config.security.curve) announceServerKey(config, logger);
   const server = await holdEventLoop(startServer(config, { logger }));
 
   let signalled = false;
@@ -46,6 +57,72 @@ export async function runServerProcess(overrides?: ZeroplaneConfigInput): Promis
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+}
+
+/**
+ * Refuses a secret key file that holds a public key found beside it (keygen's server.key given as
+ * --secret-key-file: the server would start and every client would then fail), and logs the public
+ * key and its fingerprint, which clients compare with theirs.
+ */
+function announceServerKey(config: ZeroplaneConfig, logger: Logger): void {
+  const secretKey = readSecretKey(config);
+  const file = config.security.secretKeyFile;
+  if (file) {
+    const publicTwin = findPublicKeyTwin(file, secretKey);
+    if (publicTwin) {
+      throw new ConfigError(
+        `the CURVE secret key file ${file} (${ENV_VARS["security.secretKeyFile"]}) holds a public key: ${publicTwin}. Fix: point it at the ${CURVE_SECRET_KEYS.secretKey} file that \`zeroplane keygen\` wrote (clients get ${CURVE_SECRET_KEYS.publicKey}).`,
+        "security.secretKeyFile",
+      );
+    }
+  }
+  const publicKey = publicKeyFromSecret(secretKey);
+  logger.info(
+    { serverPublicKey: publicKey, serverKeyFingerprint: keyFingerprint(publicKey) },
+    "CURVE on: clients need this server public key (compare fingerprints when authentication fails)",
+  );
+}
+
+/**
+ * Why the key in `file` is a public key known beside it, or null: it is the public half of a
+ * `*_secret` key in the same folder, or the same text as another `*.key` file there.
+ */
+function findPublicKeyTwin(file: string, key: string): string | null {
+  const dir = dirname(file);
+  for (const name of safeReaddir(dir)) {
+    const sibling = join(dir, name);
+    if (name === basename(file)) continue;
+    const text = readSmallText(sibling);
+    if (!text) continue;
+    if (name.endsWith("_secret")) {
+      try {
+        if (publicKeyFromSecret(text) === key) return `it is the public half of the secret key in ${sibling}`;
+      } catch {
+        // Not a key: nothing to compare.
+      }
+    } else if (name.endsWith(".key") && text === key) {
+      return `the same key as the public key file ${sibling}`;
+    }
+  }
+  return null;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** A key file's trimmed text, or null for anything unreadable or too large to be a key. */
+function readSmallText(path: string): string | null {
+  try {
+    const text = readFileSync(path, "utf8");
+    return text.length <= 200 ? text.trim() : null;
+  } catch {
+    return null;
+  }
 }
 
 function isMainModule(): boolean {

@@ -97,6 +97,14 @@ describe("zeroplane usage errors", () => {
     expect(badValue.stderr).toContain('--timeout must be a whole number above 0, got \\"0\\"');
   });
 
+  it("refuses a misspelled ZEROPLANE_* variable, naming the closest one, as the server does", async () => {
+    const result = await runCli(["list"], { env: { ZEROPLANE_ENDPOINT: "tcp://127.0.0.1:1" } });
+    expect(result.code).toBe(EXIT_CODES.usage);
+    expect(result.stderr).toContain(
+      "unknown environment variable ZEROPLANE_ENDPOINT. Fix: remove it, or use ZEROPLANE_ENDPOINTS if that is what you meant",
+    );
+  });
+
   it("lists the exit codes on every help page, and spawn's own on its page", async () => {
     const [program, list, spawn] = await Promise.all([
       runCli(["--help"]),

@@ -3,13 +3,15 @@
  * code and a message that names the setting and the fix, never a silent exit 0.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../../../runtime/cli/shared.js";
+import { keyFingerprint } from "../../../runtime/security/keys.js";
 import { freePorts } from "../../support/ports.js";
+import { startCliServer } from "./support/cli-server.js";
 import { cleanEnv, repoRoot, runCli, type CliResult } from "./support/run-cli.js";
 
 describe("zeroplane server startup failures", () => {
@@ -136,6 +138,46 @@ describe("zeroplane server startup failures", () => {
     expect(bind.stderr).toContain("Fix: correct --bind.");
     for (const result of [port, level, bind])
       expect(result.stderr).not.toMatch(/ZEROPLANE_(HTTP_PORT|LOG_LEVEL|SERVER_BIND)/);
+  });
+
+  it("refuses a public key given as the secret key file, and logs its public key and fingerprint", async () => {
+    const keys = join(dir, "keys");
+    expect((await runCli(["keygen", "--dir", keys])).code).toBe(0);
+    expect((await runCli(["keygen", "--dir", keys, "--name", "client"])).code).toBe(0);
+    const allowlist = join(keys, "client.key");
+    const refused = await server({
+      args: ["--secret-key-file", join(keys, "server.key"), "--allowlist-file", allowlist],
+    });
+    expect(refused.code).toBe(EXIT_CODES.usage);
+    expect(refused.stderr).toContain(
+      `the CURVE secret key file ${join(keys, "server.key")} (--secret-key-file) holds a public key: it is the public half of the secret key in ${join(keys, "server.key_secret")}`,
+    );
+
+    const publicKey = readFileSync(join(keys, "server.key"), "utf8").trim();
+    const started = await startCliServer(
+      [
+        "--secret-key-file",
+        join(keys, "server.key_secret"),
+        "--allowlist-file",
+        allowlist,
+        "--log-level",
+        "info",
+      ],
+      join(dir, "keyed-state"),
+    );
+    try {
+      const announced = started
+        .stdout()
+        .split("\n")
+        .find((line) => line.includes("serverKeyFingerprint"));
+      expect(JSON.parse(announced ?? "{}")).toMatchObject({
+        serverPublicKey: publicKey,
+        serverKeyFingerprint: keyFingerprint(publicKey),
+      });
+      expect(started.stdout()).not.toContain(readFileSync(join(keys, "server.key_secret"), "utf8").trim());
+    } finally {
+      await started.stop();
+    }
   });
 
   it("exits 1 when the inline runner's state directory lies under a regular file", async () => {

@@ -47,7 +47,12 @@ describe("lifecycle events on a 3-node JetStream cluster with an R3 stream", () 
     await waitFor("the R3 stream to be ready", () => service!.ready(), 60_000, NATS_WAIT);
     client = await natsClient(cluster.urls);
     const jsm = await client.jetstreamManager();
-    const info = await jsm.streams.info("AGENT_EVENTS");
+    const info = await waitFor(
+      "the stream's info",
+      () => jsm.streams.info("AGENT_EVENTS"),
+      30_000,
+      NATS_WAIT,
+    );
     expect(info.config.num_replicas).toBe(3);
     const leaderName = info.cluster?.leader;
     const leader = cluster.nodes.find((node) => node.name === leaderName);

@@ -13,7 +13,7 @@ import {
   type LifecycleEventType,
   type RequestHandler,
 } from "../../../runtime/protocol/index.js";
-import type { WaitOptions } from "../../support/wait.js";
+import { waitFor, type WaitOptions } from "../../support/wait.js";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -119,7 +119,13 @@ export interface StoredEvent {
 /** Every message in the stream, in stream order (direct gets by sequence, so no consumer is involved). */
 export async function readStream(nc: NatsConnection, stream: string): Promise<StoredEvent[]> {
   const jsm = await nc.jetstreamManager();
-  const { state } = await jsm.streams.info(stream);
+  // Right after a node is killed the client may still be reconnecting, or the stream electing a leader.
+  const { state } = await waitFor(
+    `stream ${stream}'s info`,
+    () => jsm.streams.info(stream),
+    30_000,
+    NATS_WAIT,
+  );
   const out: StoredEvent[] = [];
   for (let first = state.first_seq; first <= state.last_seq && state.messages > 0; first += 100) {
     const last = Math.min(state.last_seq, first + 99);

@@ -8,6 +8,8 @@ export interface CliServer {
   readonly child: ChildProcess;
   readonly endpoint: string;
   stderr(): string;
+  /** The server's JSON log lines so far. */
+  stdout(): string;
   stop(): Promise<number | null>;
 }
 
@@ -34,10 +36,12 @@ export async function startCliServer(args: string[], stateDir: string): Promise<
       "warn",
       ...args,
     ],
-    { cwd: repoRoot, env: cleanEnv(), stdio: ["ignore", "ignore", "pipe"] },
+    { cwd: repoRoot, env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
+  let stdout = "";
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
     await waitUntil(
@@ -56,6 +60,7 @@ export async function startCliServer(args: string[], stateDir: string): Promise<
     child,
     endpoint,
     stderr: () => stderr,
+    stdout: () => stdout,
     stop: async () => {
       child.kill("SIGTERM");
       return exited;

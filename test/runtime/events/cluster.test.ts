@@ -46,7 +46,7 @@ describe("lifecycle events on a 3-node JetStream cluster with an R3 stream", () 
     });
     await waitFor("the R3 stream to be ready", () => service!.ready(), 60_000, NATS_WAIT);
     client = await natsClient(cluster.urls);
-    const jsm = await client.jetstreamManager();
+    const jsm = await waitFor("a JetStream manager", () => client!.jetstreamManager(), 30_000, NATS_WAIT);
     const info = await waitFor(
       "the stream's info",
       () => jsm.streams.info("AGENT_EVENTS"),

@@ -118,8 +118,9 @@ export interface StoredEvent {
 
 /** Every message in the stream, in stream order (direct gets by sequence, so no consumer is involved). */
 export async function readStream(nc: NatsConnection, stream: string): Promise<StoredEvent[]> {
-  const jsm = await nc.jetstreamManager();
-  // Right after a node is killed the client may still be reconnecting, or the stream electing a leader.
+  // Right after a node is killed the client may still be reconnecting, or the stream electing a leader:
+  // JetStream API requests (the manager's own account check included) time out until then.
+  const jsm = await waitFor("a JetStream manager", () => nc.jetstreamManager(), 30_000, NATS_WAIT);
   const { state } = await waitFor(
     `stream ${stream}'s info`,
     () => jsm.streams.info(stream),
@@ -149,7 +150,7 @@ async function getWithRetry(jsm: JetStreamManager, stream: string, seq: number):
       };
     } catch (error) {
       if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === 10037) return null; // deleted
-      if (attempt >= 5) throw error;
+      if (attempt >= 10) throw error;
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
     }
   }

@@ -5,7 +5,7 @@ import { createLogger } from "../../../runtime/observability/logger.js";
 import { methodLabel } from "../../../runtime/observability/metrics.js";
 import { generateKeypair } from "../../../runtime/security/keys.js";
 import { metricValue, startTestServer, type TestServer } from "../server/harness.js";
-import { waitFor } from "../../support/wait.js";
+import { spawnTermIgnoringAgent } from "../../support/term-ignoring-agent.js";
 
 let current: TestServer | null = null;
 afterEach(async () => {
@@ -99,16 +99,8 @@ describe("the observability port", () => {
     // The drain lasts while an agent ignores SIGTERM (up to stopGraceMs); the test ends it with a kill.
     current = await startTestServer({ runner: { stopGraceMs: 20_000 } });
     const client = current.client();
-    const agent = await client.request("spawn", {
-      command: "sh",
-      args: ["-c", "trap '' TERM; echo trapped; while :; do sleep 0.1; done"],
-    });
     // Until sh has installed its trap, SIGTERM would end the agent, the drain and the HTTP port at once.
-    await waitFor(
-      "the agent to ignore SIGTERM",
-      async () =>
-        Buffer.from((await client.request("output", { agentId: agent.id })).data).toString() === "trapped\n",
-    );
+    const agent = await spawnTermIgnoringAgent(client);
     const http = current.server.endpoints.http;
     const draining = current.server.shutdown();
     const ready = await fetch(`${http}${HTTP_PATHS.readyz}`);

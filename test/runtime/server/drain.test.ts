@@ -12,6 +12,7 @@ import { shutdownBudgetMs } from "../../../runtime/server/drain.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../../support/server-process.js";
 import { waitFor } from "../../support/wait.js";
 import { WireClient, WireError } from "./wire-client.js";
+import { spawnTermIgnoringAgent } from "../../support/term-ignoring-agent.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -115,10 +116,7 @@ describe("SIGTERM with agents running and an agent drain", () => {
       args: ["-c", `sleep 60; echo finished > ${done}`],
     });
     // Ignores SIGTERM: only SIGKILL after runner.stopGraceMs ends it.
-    const stubborn = await c.request("spawn", {
-      command: "sh",
-      args: ["-c", "trap '' TERM; while :; do sleep 0.1; done"],
-    });
+    const stubborn = await spawnTermIgnoringAgent(c);
     const signalledAt = Date.now();
     p.kill("SIGTERM");
 

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../../support/server-process.js";
 import { WireClient, WireError } from "./wire-client.js";
 import { waitFor } from "../../support/wait.js";
+import { spawnTermIgnoringAgent } from "../../support/term-ignoring-agent.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -53,10 +54,7 @@ describe("the server process", () => {
       runner: { stopGraceMs: 3_000 },
     });
     // This agent ignores SIGTERM, so the drain lasts the whole stop grace period.
-    const stubborn = await c.request("spawn", {
-      command: "sh",
-      args: ["-c", "trap '' TERM; while :; do sleep 0.1; done"],
-    });
+    const stubborn = await spawnTermIgnoringAgent(c);
     const polite = await c.request("spawn", { command: "sleep", args: ["60"] });
     expect(await readyzStatus(p.endpoints.http)).toBe(200);
 

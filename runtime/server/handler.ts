@@ -23,6 +23,7 @@ import {
 } from "../protocol/index.js";
 import type { AgentRunner } from "../runner/api.js";
 import { VERSION } from "../version.js";
+import type { ClusterView } from "./cluster.js";
 import { withDeadline } from "./deadline.js";
 import { IdempotencyCache } from "./idempotency.js";
 
@@ -49,6 +50,8 @@ export interface HandlerDeps {
   readonly requestTimeoutMs: number;
   /** The idempotency window's clock. @default Date.now */
   readonly now?: () => number;
+  /** The cluster registry's view (nats.registry), once NATS is set up; null answers from this server only. */
+  readonly cluster?: () => ClusterView | null;
 }
 
 /** How many agents a continue-mode batch controls at once. */
@@ -115,15 +118,39 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
     spawn: (params) => spawn(params),
     control: (params) => {
       requireActionArguments(params);
-      return runner.control(params);
+      return controlAgent(params);
     },
     batchControl: (params) => batchControl(params),
-    list: (params) => runner.list(params),
-    get: (params) => runner.get(params.agentId),
-    output: (params) => runner.output(params),
+    list: (params) => deps.cluster?.()?.list(params) ?? runner.list(params),
+    get: (params) => {
+      const cluster = deps.cluster?.();
+      return cluster ? cluster.get(params.agentId) : runner.get(params.agentId);
+    },
+    output: (params) => {
+      const cluster = deps.cluster?.();
+      return cluster ? cluster.output(params) : runner.output(params);
+    },
     health: () => health(),
     stats: () => stats(),
   };
+
+  function controlAgent(params: ParsedParams<"control">): Promise<AgentInfo> {
+    const cluster = deps.cluster?.();
+    return cluster ? cluster.control(params) : runner.control(params);
+  }
+
+  function startAgent(params: ParsedParams<"spawn">, agentId?: string): Promise<AgentInfo> {
+    return runner.spawn(params, agentId).then(
+      (agent) => {
+        metrics.recordSpawn(agent.status === "failed");
+        return agent;
+      },
+      (error: unknown) => {
+        metrics.recordSpawnFailure();
+        throw error;
+      },
+    );
+  }
 
   function spawn(params: ParsedParams<"spawn">): Promise<AgentInfo> {
     const key = params.idempotencyKey;
@@ -139,16 +166,16 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
     }
     const refusal = state.sink()?.spawnRefusal() ?? null;
     if (refusal !== null) throw new ProtocolError(ERROR_CODES.UNAVAILABLE, refusal);
-    const started = runner.spawn(params).then(
-      (agent) => {
-        metrics.recordSpawn(agent.status === "failed");
-        return agent;
-      },
-      (error: unknown) => {
-        metrics.recordSpawnFailure();
-        throw error;
-      },
-    );
+    const cluster = key === undefined ? null : (deps.cluster?.() ?? null);
+    const started =
+      cluster && key !== undefined
+        ? cluster.spawnOnce(
+            params,
+            key,
+            (agentId) => startAgent(params, agentId),
+            () => metrics.recordReplay(),
+          )
+        : startAgent(params);
     if (key !== undefined) idempotency.remember(key, started);
     return started;
   }
@@ -160,7 +187,7 @@ export function createRequestHandler(deps: HandlerDeps): ServerRequestHandler {
     const controlOne = async (index: number): Promise<boolean> => {
       const agentId = agentIds[index]!;
       try {
-        const agent = await runner.control({ ...control, agentId });
+        const agent = await controlAgent({ ...control, agentId });
         results[index] = { agentId, ok: true, agent };
         return true;
       } catch (error) {

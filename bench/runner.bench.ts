@@ -6,9 +6,9 @@
  *
  *   npx tsx bench/run.ts runner
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { curveKeyPair } from "zeromq";
 import type { RunnerMode } from "../runtime/config/index.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../test/support/server-process.js";
@@ -37,8 +37,6 @@ export async function run(report: Report): Promise<void> {
   const keys: Keys = { server: curveKeyPair(), client: curveKeyPair() };
   const dir = mkdtempSync(join(tmpdir(), "zeroplane-bench-runner-"));
   const bundle = await bundleServer();
-  // The runner runs the same bundle as the agent uid: let it read it.
-  chmodSync(dirname(dirname(bundle.entry)), 0o755);
   const spawnRates: Record<RunnerMode, number[]> = { inline: [], process: [], socket: [] };
   const latencies: Record<RunnerMode, number[]> = { inline: [], process: [], socket: [] };
   try {

@@ -12,7 +12,7 @@
  */
 import { Decoder, Encoder, decode, encode } from "@msgpack/msgpack";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -175,6 +175,8 @@ export async function bundleServer(): Promise<{ entry: string; remove(): void }>
   const { build } = await import("esbuild");
   mkdirSync(join(repoRoot, ".tmp"), { recursive: true });
   const dir = mkdtempSync(join(repoRoot, ".tmp", "bench-server-"));
+  // The separate runner runs the same bundle as the agent uid (when started as root): let it read it.
+  chmodSync(dir, 0o755);
   // server/main.* is the name runtime/server/main.ts recognises as "run me" (see isMainModule there).
   const entry = join(dir, "server", "main.mjs");
   await build({

@@ -198,7 +198,7 @@ export async function startServer(
 
     const requests = new RequestSocket(
       router,
-      handler.handle,
+      handler.invoke,
       metrics,
       logger,
       config.server.maxMessageBytes,

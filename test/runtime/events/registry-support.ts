@@ -81,6 +81,17 @@ export interface CrashExperimentOptions {
   readonly nodeArgs?: readonly string[];
 }
 
+/** Milliseconds from `since` until srv-b reads the agent as lost. */
+async function timeUntilLost(nc: NatsConnection, agentId: string, since: number): Promise<number> {
+  await waitFor(
+    "srv-a's agent to read lost on srv-b",
+    async () => (await command(nc, "srv-b", "get", { agentId })).status === "lost",
+    30_000,
+    { intervalMs: 20, retryErrors: true },
+  );
+  return Date.now() - since;
+}
+
 export interface CrashOutcome {
   readonly keys: number;
   /** Keys whose agent process started more than once (from the agents' own start log). */
@@ -124,7 +135,7 @@ export async function crashExperiment(options: CrashExperimentOptions): Promise<
   let retries = 0;
   let killedAt = 0;
   let restart: Promise<void> | null = null;
-  let victim: AgentInfo | null = null;
+  let lostWatch: Promise<number> | null = null;
   try {
     const keys = Array.from({ length: spawns }, (_, i) => `${run}-${i}`);
     let next = 0;
@@ -155,8 +166,9 @@ export async function crashExperiment(options: CrashExperimentOptions): Promise<
         }
         if (!killedAt && replies.size >= spawns * (options.killAt ?? 0.3)) {
           killedAt = Date.now();
-          victim = [...replies.values()].find((agent) => agent.serverId === "srv-a") ?? null;
+          const victim = [...replies.values()].find((agent) => agent.serverId === "srv-a");
           a.kill("SIGKILL");
+          if (victim && serverOptions.registry) lostWatch = timeUntilLost(nc, victim.id, killedAt);
           restart = a.exited.then(async () => {
             await new Promise((resolve) => setTimeout(resolve, 500));
             a = await startClusterServer("srv-a", urls, { ...serverOptions, stateDir: stateA });
@@ -168,17 +180,7 @@ export async function crashExperiment(options: CrashExperimentOptions): Promise<
     const elapsedMs = Date.now() - started;
     await restart;
 
-    let lostAfterMs = -1;
-    const lostAgent = victim as AgentInfo | null;
-    if (lostAgent && serverOptions.registry) {
-      await waitFor(
-        "srv-a's agent to read lost on srv-b",
-        async () => (await command(nc, "srv-b", "get", { agentId: lostAgent.id })).status === "lost",
-        30_000,
-        { intervalMs: 20, retryErrors: true },
-      );
-      lostAfterMs = Date.now() - killedAt;
-    }
+    const lostAfterMs = (await lostWatch) ?? -1;
 
     const starts = new Map<string, number>();
     for (const line of readFileSync(startLog, "utf8").split("\n").filter(Boolean)) {

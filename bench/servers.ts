@@ -44,6 +44,13 @@ export async function bundleServer(): Promise<{ entry: string; remove(): void }>
   return { entry, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Node arguments that make a process write a CPU profile named `<name>-<time>` when profiling. */
+export function profileNodeArgs(name: string): string[] {
+  if (!profiling) return [];
+  mkdirSync(profileDir, { recursive: true });
+  return ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", `${name}-${Date.now()}.cpuprofile`];
+}
+
 export interface BenchServer {
   readonly process: ServerProcess;
   readonly endpoints: ServerProcess["endpoints"];
@@ -64,10 +71,7 @@ export async function startAgentServer(
   const allowlistFile = join(dir, `${name}-allowlist.txt`);
   writeFileSync(secretKeyFile, keys.server.secretKey, { mode: 0o600 });
   writeFileSync(allowlistFile, `${keys.client.publicKey}\n`);
-  if (profiling) mkdirSync(profileDir, { recursive: true });
-  const profileArgs = profiling
-    ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", `${name}-${Date.now()}.cpuprofile`]
-    : [];
+  const profileArgs = profileNodeArgs(name);
   const server = await startServerProcess({
     nodeArgs: [...profileArgs, entry],
     config: testServerConfig({
@@ -108,8 +112,9 @@ export async function startHelper(
   args: readonly string[],
   ready: RegExp,
   env: NodeJS.ProcessEnv = {},
+  nodeArgs: readonly string[] = [],
 ): Promise<Helper & { output(): string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],

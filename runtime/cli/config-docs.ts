@@ -83,6 +83,9 @@ const DESCRIPTIONS: Record<ConfigKey, string> = {
   "nats.spoolMaxBytes": "largest spool on disk",
   "nats.spoolFullPolicy": "when the spool is full: refuse-spawns or drop-oldest",
   "nats.reconnectWaitMs": "wait between NATS reconnect attempts",
+  "nats.registry": "keep the cluster's agent registry and idempotency keys in JetStream KV",
+  "nats.registryPrefix": "prefix of the registry's KV buckets (<prefix>_AGENTS, _KEYS, _SERVERS)",
+  "nats.heartbeatIntervalMs": "registry heartbeat period; a server's agents read lost after 3 missed",
   "log.level": "trace, debug, info, warn, error, fatal or silent",
 };
 

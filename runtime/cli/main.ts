@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.js";
 import { register as registerBatch } from "./commands/batch.js";
+import { register as registerCompletion } from "./commands/completion.js";
 import { register as registerContext } from "./commands/context.js";
 import { register as registerEvents } from "./commands/events.js";
 import { register as registerGet } from "./commands/get.js";
@@ -69,6 +70,7 @@ export function buildProgram(argv: readonly string[] = []): Command {
     registerHealth,
     registerStats,
     registerEvents,
+    registerCompletion,
   ]) {
     register(program);
   }

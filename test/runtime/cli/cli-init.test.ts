@@ -33,9 +33,9 @@ describe("zeroplane init", () => {
 
   it("puts a comment above every key", () => {
     const lines = readFileSync(file, "utf8").split("\n");
-    const keys = lines.flatMap((line, i) => (/^  zeroplane:\w+:/.test(line) ? [i] : []));
+    const keys = lines.flatMap((line, i) => (/^ {2}zeroplane:\w+:/.test(line) ? [i] : []));
     expect(keys.length).toBeGreaterThan(8);
-    for (const i of keys) expect(lines[i - 1], lines[i]).toMatch(/^  # \S/);
+    for (const i of keys) expect(lines[i - 1], lines[i]).toMatch(/^ {2}# \S/);
   });
 
   it("--client-key-file allowlists a client's public key, never a secret key file", async () => {

@@ -56,31 +56,22 @@ const shellWords = (words: readonly string[]) => words.join(" ");
 /** Single-quoted for sh and fish: descriptions may hold anything. */
 const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
 
-function bash(root: CompletionNode, program: string): string {
-  const fn = `_${program.replace(/[^A-Za-z0-9_]/g, "_")}_complete`;
-  const cases = [[[], root] as [string[], CompletionNode], ...paths(root)].map(([path, node]) => {
-    const valueCases = [...node.values]
-      .map(
-        ([flag, choices]) =>
-          `        ${flag}) COMPREPLY=($(compgen -W ${quote(shellWords(choices))} -- "$cur")); return ;;`,
-      )
-      .join("\n");
-    return `    ${quote(path.join(" "))})
-      case "$prev" in
-${valueCases || "        __none__) ;;"}
-      esac
-      words=${quote(shellWords([...node.subcommands.map((s) => s.name), ...node.argumentChoices, ...node.flags]))}
-      ;;`;
-  });
-  return `# ${program} completion for bash: source <(${program} completion bash)
-${fn}() {
-  local cur prev cmdpath word words i
-  cur="\${COMP_WORDS[COMP_CWORD]}"
-  prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  cmdpath=""
-  # The command path so far: the words that name subcommands (flags and their values are skipped).
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    word="\${COMP_WORDS[i]}"
+/**
+ * The sh code (bash and zsh alike) that finds the command path: a loop over the words before the cursor
+ * (`words` from `first` below `last`, as the shell names them), then a case on the path with one branch
+ * per command, whose body `branch` writes.
+ */
+function pathDispatch(
+  root: CompletionNode,
+  loop: { words: string; first: number; last: string },
+  branch: (node: CompletionNode) => string,
+): string {
+  const cases = [[[], root] as [string[], CompletionNode], ...paths(root)].map(
+    ([path, node]) => `    ${quote(path.join(" "))})\n${branch(node)}\n      ;;`,
+  );
+  return `  # The command path so far: the words that name subcommands (flags and their values are skipped).
+  for ((i = ${loop.first}; i < ${loop.last}; i++)); do
+    word="\${${loop.words}[i]}"
     [[ "$word" == -- ]] && return 0
     case "\${cmdpath:+$cmdpath }$word" in
 ${paths(root)
@@ -91,7 +82,34 @@ ${paths(root)
   case "$cmdpath" in
 ${cases.join("\n")}
     *) return 0 ;;
-  esac
+  esac`;
+}
+
+/** A `case "$prev"` that completes a flag's value (`lines` are its branches), or nothing. */
+const valueCase = (lines: string[]) => `      case "$prev" in
+${lines.join("\n") || "        __none__) ;;"}
+      esac`;
+
+function bash(root: CompletionNode, program: string): string {
+  const fn = `_${program.replace(/[^A-Za-z0-9_]/g, "_")}_complete`;
+  const dispatch = pathDispatch(root, { words: "COMP_WORDS", first: 1, last: "COMP_CWORD" }, (node) =>
+    [
+      valueCase(
+        [...node.values].map(
+          ([flag, choices]) =>
+            `        ${flag}) COMPREPLY=($(compgen -W ${quote(shellWords(choices))} -- "$cur")); return ;;`,
+        ),
+      ),
+      `      words=${quote(shellWords([...node.subcommands.map((s) => s.name), ...node.argumentChoices, ...node.flags]))}`,
+    ].join("\n"),
+  );
+  return `# ${program} completion for bash: source <(${program} completion bash)
+${fn}() {
+  local cur prev cmdpath word words i
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  cmdpath=""
+${dispatch}
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }
 complete -o default -F ${fn} ${program}
@@ -100,37 +118,24 @@ complete -o default -F ${fn} ${program}
 
 function zsh(root: CompletionNode, program: string): string {
   const fn = `_${program.replace(/[^A-Za-z0-9_]/g, "_")}`;
-  const cases = [[[], root] as [string[], CompletionNode], ...paths(root)].map(([path, node]) => {
-    const valueCases = [...node.values]
-      .filter(([, choices]) => choices.length > 0)
-      .map(([flag, choices]) => `        ${flag}) compadd -- ${choices.map(quote).join(" ")}; return ;;`)
-      .join("\n");
+  const dispatch = pathDispatch(root, { words: "words", first: 2, last: "CURRENT" }, (node) => {
     const commands = node.subcommands.map((s) => quote(`${s.name}:${s.description}`)).join(" ");
-    return `    ${quote(path.join(" "))})
-      case "$prev" in
-${valueCases || "        __none__) ;;"}
-      esac
-      ${commands ? `subcommands=(${commands}); _describe command subcommands` : ":"}
-      compadd -- ${[...node.argumentChoices, ...node.flags].map(quote).join(" ")}
-      ;;`;
+    return [
+      valueCase(
+        [...node.values]
+          .filter(([, choices]) => choices.length > 0)
+          .map(([flag, choices]) => `        ${flag}) compadd -- ${choices.map(quote).join(" ")}; return ;;`),
+      ),
+      `      ${commands ? `subcommands=(${commands}); _describe command subcommands` : ":"}`,
+      `      compadd -- ${[...node.argumentChoices, ...node.flags].map(quote).join(" ")}`,
+    ].join("\n");
   });
   return `#compdef ${program}
 # ${program} completion for zsh: source <(${program} completion zsh)
 ${fn}() {
   local cmdpath="" word prev="\${words[CURRENT-1]}" i
   local -a subcommands
-  for ((i = 2; i < CURRENT; i++)); do
-    word="\${words[i]}"
-    [[ "$word" == -- ]] && return 0
-    case "\${cmdpath:+$cmdpath }$word" in
-${paths(root)
-  .map(([path]) => `      ${quote(path.join(" "))}) cmdpath="\${cmdpath:+$cmdpath }$word" ;;`)
-  .join("\n")}
-    esac
-  done
-  case "$cmdpath" in
-${cases.join("\n")}
-  esac
+${dispatch}
 }
 compdef ${fn} ${program}
 `;

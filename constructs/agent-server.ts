@@ -36,6 +36,7 @@ import {
   restrictedPodSecurityContext,
   sortedRecord,
   spreadConstraints,
+  recommendedLabels,
 } from "./common.js";
 import { checkExposure, publicServiceSpec } from "./load-balancer.js";
 import { NATS_AUTH_SECRET_KEYS, NATS_TLS_SECRET_KEYS } from "./nats-config.js";
@@ -178,12 +179,11 @@ export class AgentServer extends Construct {
       [LABELS.name]: "zeroplane",
       [LABELS.instance]: name,
     };
-    const labels = sortedRecord({
-      ...props.labels,
-      ...this.selectorLabels,
-      [LABELS.component]: "agent-server",
-      [LABELS.partOf]: props.platformName,
-      [LABELS.managedBy]: "cdk8s",
+    const labels = recommendedLabels(props.labels, {
+      name: "zeroplane",
+      instance: name,
+      component: "agent-server",
+      partOf: props.platformName,
     });
     const metadata = { name, namespace: props.namespace, labels };
 

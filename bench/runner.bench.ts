@@ -6,14 +6,16 @@
  *
  *   npx tsx bench/run.ts runner
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { curveKeyPair } from "zeromq";
 import type { RunnerMode } from "../runtime/config/index.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../test/support/server-process.js";
 import { median, round, type Report } from "./report.js";
-import { bundleServer, latencyP50, spawnMany, type Keys } from "./server.bench.js";
+import { sequentialP50, type Keys } from "./load.js";
+import { spawnMany } from "./server.bench.js";
+import { bundleServer } from "./servers.js";
 
 const RUNS = 3;
 const MODES: readonly RunnerMode[] = ["inline", "process"];
@@ -37,8 +39,6 @@ export async function run(report: Report): Promise<void> {
   const keys: Keys = { server: curveKeyPair(), client: curveKeyPair() };
   const dir = mkdtempSync(join(tmpdir(), "zeroplane-bench-runner-"));
   const bundle = await bundleServer();
-  // The runner runs the same bundle as the agent uid: let it read it.
-  chmodSync(dirname(dirname(bundle.entry)), 0o755);
   const spawnRates: Record<RunnerMode, number[]> = { inline: [], process: [], socket: [] };
   const latencies: Record<RunnerMode, number[]> = { inline: [], process: [], socket: [] };
   try {
@@ -50,7 +50,7 @@ export async function run(report: Report): Promise<void> {
           const endpoint = server.endpoints.router;
           await spawnMany(endpoint, keys, 50, 16, [], "true");
           spawnRates[mode].push((await spawnMany(endpoint, keys, 600, 32, [], "true")).rate);
-          latencies[mode].push(await latencyP50(endpoint, keys, 1_000));
+          latencies[mode].push(await sequentialP50(endpoint, keys, 1_000));
         } finally {
           await server.dispose();
         }

@@ -2,10 +2,30 @@
  * Prometheus metrics for the agent server, plus the plain counters the `stats` method returns.
  * Label values come from fixed sets (method names, error codes), never from client input.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { METRIC_LABELS, SERVER_METRIC_NAMES } from "../config/names.js";
 import { AGENT_STATUSES, METHODS, type AgentStatus } from "../protocol/index.js";
 import { EVICTION_KINDS, type MemoryBudgetStats } from "../runner/memory-budget.js";
+import { MethodTally, RequestMetrics } from "./request-metrics.js";
+
+/** Request duration buckets, in seconds: from a fast health answer to a slow spawn. */
+const REQUEST_DURATION_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+function requestTotals(tallies: Iterable<MethodTally>): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const tally of tallies) if (tally.count > 0) totals[tally.method] = tally.count;
+  return totals;
+}
+
+function errorTotals(tallies: Iterable<MethodTally>): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const tally of tallies) {
+    for (const [code, count] of tally.errors) totals[code] = (totals[code] ?? 0) + count;
+  }
+  return totals;
+}
 
 /** What the metrics read from the process runner at scrape time. */
 export interface AgentGaugeSource {
@@ -31,8 +51,7 @@ export function methodLabel(method: unknown): string {
 
 export class ServerMetrics {
   readonly registry: Registry;
-  private readonly requests: Counter<"method" | "result">;
-  private readonly duration: Histogram<"method">;
+  private readonly requestMetrics: RequestMetrics;
   private readonly spawns: Counter;
   private readonly spawnFailures: Counter;
   private readonly authRejectionsCounter: Counter<"reason">;
@@ -42,38 +61,40 @@ export class ServerMetrics {
   private readonly streamDrops: Counter;
   private readonly revocations: Counter;
   private readonly recycles: Counter;
-  private readonly requestChildren = new Map<string, { inc(): void }>();
-  private readonly durationChildren = new Map<string, { observe(value: number): void }>();
   private source: AgentGaugeSource | null = null;
 
-  /** Plain totals for the `stats` method. */
-  readonly totals = {
-    requests: {} as Record<string, number>,
-    errors: {} as Record<string, number>,
-    spawns: 0,
-    spawnFailures: 0,
-    authRejections: 0,
-    idempotentReplays: 0,
+  /** Plain totals for the `stats` method (requests and errors are summed from the tallies on read). */
+  readonly totals: {
+    readonly requests: Record<string, number>;
+    readonly errors: Record<string, number>;
+    spawns: number;
+    spawnFailures: number;
+    authRejections: number;
+    idempotentReplays: number;
   };
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
+    const tallies = () => this.requestMetrics.tallies();
+    this.totals = {
+      get requests() {
+        return requestTotals(tallies());
+      },
+      get errors() {
+        return errorTotals(tallies());
+      },
+      spawns: 0,
+      spawnFailures: 0,
+      authRejections: 0,
+      idempotentReplays: 0,
+    };
     collectDefaultMetrics({ register: registry });
-    this.requests = new Counter({
-      name: SERVER_METRIC_NAMES.requests,
-      help: "Requests handled, by method and result (ok or an error code).",
-      labelNames: [METRIC_LABELS.method, METRIC_LABELS.result],
-      registers: [registry],
-    });
-    this.duration = new Histogram({
-      name: SERVER_METRIC_NAMES.requestDuration,
-      help: "Time from receiving a request to queueing its reply.",
-      labelNames: [METRIC_LABELS.method],
-      buckets: [
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-      ],
-      registers: [registry],
-    });
+    this.requestMetrics = new RequestMetrics(
+      registry,
+      { requests: SERVER_METRIC_NAMES.requests, duration: SERVER_METRIC_NAMES.requestDuration },
+      { method: METRIC_LABELS.method, result: METRIC_LABELS.result },
+      REQUEST_DURATION_BUCKETS,
+    );
     this.spawns = new Counter({
       name: SERVER_METRIC_NAMES.spawns,
       help: "Agents spawned (including those whose process failed to start).",
@@ -198,23 +219,16 @@ export class ServerMetrics {
     this.source = source;
   }
 
+  /**
+   * Where to count one method's requests: `tally.record(result, seconds)`. Look it up once per
+   * method; recording then does no label lookups. `method` must come from a fixed set (methodLabel).
+   */
+  requestTally(method: string): MethodTally {
+    return this.requestMetrics.tally(method);
+  }
+
   recordRequest(method: string, result: string, seconds: number): void {
-    const key = `${method}\u0000${result}`;
-    let child = this.requestChildren.get(key);
-    if (!child) {
-      child = this.requests.labels(method, result);
-      this.requestChildren.set(key, child);
-    }
-    child.inc();
-    let timer = this.durationChildren.get(method);
-    if (!timer) {
-      timer = this.duration.labels(method);
-      this.durationChildren.set(method, timer);
-    }
-    timer.observe(seconds);
-    const totals = this.totals;
-    totals.requests[method] = (totals.requests[method] ?? 0) + 1;
-    if (result !== "ok") totals.errors[result] = (totals.errors[result] ?? 0) + 1;
+    this.requestMetrics.tally(method).record(result, seconds);
   }
 
   recordSpawn(failed: boolean): void {

@@ -7,7 +7,8 @@ import type { Logger } from "pino";
 import type { Router } from "zeromq";
 import type { ServerMetrics } from "../observability/metrics.js";
 import { decodeRequest, encodeError, encodeResult } from "../protocol/codec.js";
-import { ERROR_CODES, ProtocolError, toProtocolError, type RequestHandler } from "../protocol/index.js";
+import { ERROR_CODES, ProtocolError, toProtocolError } from "../protocol/index.js";
+import type { Dispatch } from "./handler.js";
 import { SendQueue } from "./send-queue.js";
 
 /** Requests in progress beyond which the loop stops reading (ZeroMQ then queues, then pushes back). */
@@ -24,7 +25,8 @@ export class RequestSocket {
 
   constructor(
     socket: Router,
-    private readonly handle: RequestHandler,
+    /** The dispatcher: handler.invoke. */
+    private readonly dispatchRequest: Dispatch,
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
     private readonly maxMessageBytes: number,
@@ -127,10 +129,28 @@ export class RequestSocket {
       return;
     }
     const { id, method, params } = decoded.request;
+    let outcome: unknown;
+    try {
+      outcome = this.dispatchRequest(method, params);
+    } catch (error) {
+      this.replyError(identity, id, error);
+      return;
+    }
+    if (!(outcome instanceof Promise)) {
+      // Answered synchronously (health, get, list…): reply now, no promise in between.
+      this.reply(identity, id, outcome);
+      return;
+    }
     this.inFlight++;
-    const replied = this.handle(method as never, params).then(
-      (result) => this.reply(identity, id, result),
-      (error: unknown) => this.replyError(identity, id, error),
+    const replied = outcome.then(
+      (result) => {
+        this.reply(identity, id, result);
+        this.finished();
+      },
+      (error: unknown) => {
+        this.replyError(identity, id, error);
+        this.finished();
+      },
     );
     this.pending.add(replied);
     void replied.finally(() => this.pending.delete(replied));
@@ -145,7 +165,6 @@ export class RequestSocket {
       frame = encodeError(id, new ProtocolError(ERROR_CODES.INTERNAL, "cannot encode the reply").toBody());
     }
     this.replies.push([identity, frame]);
-    this.finished();
   }
 
   private replyError(identity: Buffer, id: string, error: unknown): void {
@@ -155,7 +174,6 @@ export class RequestSocket {
       this.logger.error({ err: cause?.message, stack: cause?.stack }, "request failed");
     }
     this.replies.push([identity, encodeError(id, wire.toBody())]);
-    this.finished();
   }
 
   /** Answers a frame that never reached the handler, and counts it. */

@@ -103,7 +103,7 @@ export async function startGatedRig(
   await router.bind("tcp://127.0.0.1:*");
   const requests = new RequestSocket(
     router,
-    handler.handle,
+    handler.invoke,
     metrics,
     pino({ level: "silent" }),
     1024 * 1024,

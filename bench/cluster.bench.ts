@@ -1,6 +1,8 @@
 /**
  * Cluster scaling through the client SDK: spawn and health throughput against three server processes
- * versus one, in the same run, with the scale ratio. Also measured in the same run, as ceilings:
+ * versus one, in the same run, with the scale ratio. The load comes from CLIENT_PROCESSES client
+ * processes (bench/cluster-client.ts) started together, so one client's event loop does not bound
+ * the figure. Also measured in the same run, as ceilings:
  * raw fork/exec of the same agent from this process (what a spawn cannot beat on this machine), and
  * a raw ZeroMQ DEALER/ROUTER echo (what a request cannot beat through this client's event loop).
  *
@@ -13,30 +15,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dealer, Router } from "zeromq";
-import { ZeroplaneClient } from "../runtime/client/index.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../test/support/server-process.js";
+import { throughput as clientThroughput } from "./cluster-client.js";
 import { median, round, type Report } from "./report.js";
+import { repoRoot, startHelper } from "./servers.js";
 
 const ROUNDS = 3;
 const DURATION_MS = 3_000;
 const HEALTH_CONCURRENCY = 64;
 const SPAWN_CONCURRENCY = 16;
 const AGENT = { command: "true", args: [] as string[] };
+/** Load-generating client processes, each connected to every server of the configuration measured. */
+const CLIENT_PROCESSES = 3;
 
 /** Runs `op` with `concurrency` workers for DURATION_MS; returns completed operations per second. */
-async function throughput(concurrency: number, op: (worker: number) => Promise<unknown>): Promise<number> {
-  const deadline = performance.now() + DURATION_MS;
-  let done = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      while (performance.now() < deadline) {
-        await op(worker);
-        done += 1;
-      }
-    }),
-  );
-  return done / ((performance.now() - started) / 1000);
+function throughput(concurrency: number, op: () => Promise<unknown>): Promise<number> {
+  return clientThroughput(concurrency, DURATION_MS, op);
 }
 
 const stateRoot = mkdtempSync(join(tmpdir(), "zeroplane-cluster-bench-"));
@@ -65,26 +59,30 @@ async function startServers(
   return servers;
 }
 
+/** CLIENT_PROCESSES client processes against `servers` at once; their rates summed. */
 async function measureCluster(servers: readonly ServerProcess[]): Promise<{ health: number; spawn: number }> {
-  const client = await ZeroplaneClient.connect({
-    endpoints: servers.map((s) => s.endpoints.router),
-    publishEndpoints: servers.map((s) => s.endpoints.publish),
-    placement: "round-robin",
-    healthRefreshMs: 0,
-    timeoutMs: 60_000,
-  });
-  try {
-    await client.waitForServers({ timeoutMs: 30_000 });
-    const endpoints = servers.map((s) => s.endpoints.router);
-    let turn = 0;
-    const health = await throughput(HEALTH_CONCURRENCY, () =>
-      client.health({ endpoint: endpoints[turn++ % endpoints.length] }),
-    );
-    const spawnRate = await throughput(SPAWN_CONCURRENCY, () => client.spawn(AGENT));
-    return { health, spawn: spawnRate };
-  } finally {
-    client.close();
-  }
+  // Time for every client process to start and connect before all begin together.
+  const startAt = Date.now() + 6_000;
+  const clients = await Promise.all(
+    Array.from({ length: CLIENT_PROCESSES }, () =>
+      startHelper(
+        join(repoRoot, "bench", "cluster-client.ts"),
+        [
+          String(startAt),
+          String(DURATION_MS),
+          servers.map((s) => s.endpoints.router).join(","),
+          servers.map((s) => s.endpoints.publish).join(","),
+        ],
+        /^\{.*\}$/m,
+      ),
+    ),
+  );
+  const results = clients.map((client) => JSON.parse(client.line[0]) as { health: number; spawn: number });
+  await Promise.all(clients.map((client) => client.stop()));
+  return {
+    health: results.reduce((total, r) => total + r.health, 0),
+    spawn: results.reduce((total, r) => total + r.spawn, 0),
+  };
 }
 
 /** fork/exec of the agent straight from this process: the machine's spawn ceiling. */
@@ -152,7 +150,7 @@ export async function run(report: Report): Promise<void> {
     await Promise.all(started.map((s) => s.dispose()));
     rmSync(stateRoot, { recursive: true, force: true });
   }
-  const bound = `${cores} cores shared by the client and every server (and anything else running): the scale ceiling is about min(3, ${cores})`;
+  const bound = `${cores} cores shared by the clients and every server (and anything else running): the scale ceiling is about min(3, ${cores})`;
   const health1 = median(one.map((r) => r.health));
   const health3 = median(three.map((r) => r.health));
   const spawn1 = median(one.map((r) => r.spawn));
@@ -163,7 +161,7 @@ export async function run(report: Report): Promise<void> {
     unit: "req/s",
     baseline: round(median(rawEcho), 0),
     ratio: round(health1 / median(rawEcho)),
-    note: `baseline: raw DEALER/ROUTER echo, ${HEALTH_CONCURRENCY} in flight`,
+    note: `${CLIENT_PROCESSES} client processes x ${HEALTH_CONCURRENCY} in flight, CURVE off; baseline: raw DEALER/ROUTER echo with both ends in one process, ${HEALTH_CONCURRENCY} in flight`,
   });
   report({
     name: "cluster.health.3-servers",
@@ -171,7 +169,7 @@ export async function run(report: Report): Promise<void> {
     unit: "req/s",
     baseline: round(health1, 0),
     ratio: round(health3 / health1),
-    note: `scale ratio vs one server; ${bound}. Bound by the one client process: its event loop encodes, sends and decodes every request (compare 1-server to the raw echo), so extra servers add sockets and take CPU from it rather than adding throughput; scaling health needs more client processes and cores`,
+    note: `scale ratio vs one server, driven by ${CLIENT_PROCESSES} client processes (each connected to every server) so no one client's event loop bounds it; ${bound}, and the client processes take their share of the same cores`,
   });
   report({
     name: "cluster.spawn.1-server",
@@ -179,7 +177,7 @@ export async function run(report: Report): Promise<void> {
     unit: "spawns/s",
     baseline: round(median(rawSpawn), 1),
     ratio: round(spawn1 / median(rawSpawn)),
-    note: "baseline: raw fork/exec of the same agent from the bench process",
+    note: `${CLIENT_PROCESSES} client processes x ${SPAWN_CONCURRENCY} spawns in flight; baseline: raw fork/exec of the same agent from the bench process`,
   });
   report({
     name: "cluster.spawn.3-servers",

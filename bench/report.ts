@@ -7,6 +7,16 @@ export interface Figure {
   readonly ratio?: number;
   /** What bounds the figure, or how it was measured, where that helps read it. */
   readonly note?: string;
+  /** Which direction is better, for the report's charts. */
+  readonly better?: "higher" | "lower";
+  /** The value of each run (the figure is their median). */
+  readonly runs?: readonly number[];
+  /** The baseline of each run. */
+  readonly baselineRuns?: readonly number[];
+  /** Further points of a distribution (such as p99 beside a p50), for the charts. */
+  readonly distribution?: Readonly<Record<string, number>>;
+  /** Under what machine load it was measured: "quiet" or "loaded" (a CPU hog beside it). */
+  readonly conditions?: string;
 }
 
 export type Report = (figure: Figure) => void;

@@ -13,7 +13,9 @@ import { curveKeyPair } from "zeromq";
 import type { RunnerMode } from "../runtime/config/index.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../test/support/server-process.js";
 import { median, round, type Report } from "./report.js";
-import { bundleServer, latencyP50, spawnMany, type Keys } from "./server.bench.js";
+import { sequentialP50, type Keys } from "./load.js";
+import { spawnMany } from "./server.bench.js";
+import { bundleServer } from "./servers.js";
 
 const RUNS = 3;
 const MODES: readonly RunnerMode[] = ["inline", "process"];
@@ -48,7 +50,7 @@ export async function run(report: Report): Promise<void> {
           const endpoint = server.endpoints.router;
           await spawnMany(endpoint, keys, 50, 16, [], "true");
           spawnRates[mode].push((await spawnMany(endpoint, keys, 600, 32, [], "true")).rate);
-          latencies[mode].push(await latencyP50(endpoint, keys, 1_000));
+          latencies[mode].push(await sequentialP50(endpoint, keys, 1_000));
         } finally {
           await server.dispose();
         }

@@ -185,6 +185,8 @@ export const CLIENT_ENV_VARS = {
   timeoutMs: "ZEROPLANE_CLIENT_TIMEOUT_MS",
   /** A YAML client config file. */
   config: "ZEROPLANE_CLIENT_CONFIG",
+  /** The context to use instead of the current one ($XDG_CONFIG_HOME/zeroplane/config.yaml). */
+  context: "ZEROPLANE_CONTEXT",
 } as const;
 
 /** A config path such as `server.maxAgents`. */

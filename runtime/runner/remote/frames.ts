@@ -12,19 +12,29 @@ export const WRITE_CHUNK_BYTES = 1024 * 1024;
 
 const HEADER_BYTES = 4;
 
+/**
+ * Bytes the writer lets queue in the socket before it reports "full". Node's own mark (16 KiB) is
+ * below one output chunk (64 KiB), which turned every chunk into a pause-until-drain round trip.
+ */
+export const WRITE_BUFFER_BYTES = 1024 * 1024;
+
 export class FrameWriter {
   private readonly encoder = new Encoder();
 
   constructor(private readonly socket: Socket) {}
 
-  /** Sends one message; returns false when the socket's buffer is full (wait for "drain" before more bulk). */
+  /**
+   * Sends one message; returns false when the socket holds WRITE_BUFFER_BYTES or more unsent (wait
+   * for "drain" before more bulk: that is above Node's mark, so "drain" follows).
+   */
   send(message: unknown): boolean {
     if (this.socket.destroyed) return false;
     const body = this.encoder.encode(message);
     const frame = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength);
     frame.writeUInt32BE(body.byteLength, 0);
     frame.set(body, HEADER_BYTES);
-    return this.socket.write(frame);
+    this.socket.write(frame);
+    return this.socket.writableLength < WRITE_BUFFER_BYTES;
   }
 }
 

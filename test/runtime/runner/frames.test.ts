@@ -3,8 +3,15 @@
  * across reads come out whole, and a frame above the maximum is refused before it is buffered.
  */
 import { encode } from "@msgpack/msgpack";
+import { once } from "node:events";
+import { createServer, connect, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
-import { FrameReader, MAX_FRAME_BYTES } from "../../../runtime/runner/remote/frames.js";
+import {
+  FrameReader,
+  FrameWriter,
+  MAX_FRAME_BYTES,
+  WRITE_BUFFER_BYTES,
+} from "../../../runtime/runner/remote/frames.js";
 
 function frame(message: unknown): Buffer {
   const body = encode(message);
@@ -29,5 +36,36 @@ describe("FrameReader", () => {
     const header = Buffer.alloc(4);
     header.writeUInt32BE(MAX_FRAME_BYTES + 1, 0);
     expect(() => reader.push(header)).toThrow(/frame of 4194305 bytes is above the 4194304-byte maximum/);
+  });
+});
+
+describe("FrameWriter", () => {
+  it("reports full only once WRITE_BUFFER_BYTES are queued, and 'drain' follows when the peer reads", async () => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const accepted = once(server, "connection") as Promise<[Socket]>;
+    const { port } = server.address() as { port: number };
+    const sender = connect(port, "127.0.0.1");
+    await once(sender, "connect");
+    const [receiver] = await accepted;
+    receiver.pause();
+    try {
+      const writer = new FrameWriter(sender);
+      const chunk = new Uint8Array(64 * 1024);
+      let frames = 0;
+      while (writer.send({ t: "out", id: "a", s: 0, data: chunk })) frames++;
+      // Far beyond Node's 16 KiB mark: a 64 KiB chunk no longer means a pause per chunk.
+      expect(sender.writableLength).toBeGreaterThanOrEqual(WRITE_BUFFER_BYTES);
+      expect(frames).toBeGreaterThan(4);
+      const drained = once(sender, "drain");
+      receiver.resume();
+      await drained;
+      expect(sender.writableLength).toBe(0);
+    } finally {
+      sender.destroy();
+      receiver.destroy();
+      server.close();
+    }
   });
 });

@@ -126,6 +126,8 @@ export interface AgentServerProps extends AgentServerGroupSpec {
   readonly operatorCreated?: readonly string[];
 }
 
+type Metadata = { name: string; namespace: string; labels: Record<string, string> };
+
 const DEFAULT_RESOURCES: ResourceSpec = {
   requests: { cpu: "250m", memory: "512Mi" },
   limits: { cpu: "1", memory: "1Gi" },
@@ -170,13 +172,7 @@ export class AgentServer extends Construct {
     const replicas = props.autoscaling ? undefined : (props.replicas ?? 2);
     this.minReplicas = props.autoscaling?.minReplicas ?? replicas!;
     const minAvailable = props.minAvailable ?? Math.min(1, this.minReplicas - 1);
-    check(
-      minAvailable <= this.minReplicas,
-      `agentServers[${props.name}].minAvailable`,
-      `is more than the ${props.autoscaling ? "HPA's minReplicas" : "replica count"} (${this.minReplicas}), so the PodDisruptionBudget would block every node drain`,
-      minAvailable,
-      `set minAvailable to at most ${Math.max(0, this.minReplicas - 1)}, or raise ${props.autoscaling ? "autoscaling.minReplicas" : "replicas"}`,
-    );
+    checkMinAvailable(props, minAvailable, this.minReplicas);
 
     this.selectorLabels = {
       [LABELS.name]: "zeroplane",
@@ -195,25 +191,45 @@ export class AgentServer extends Construct {
       metadata,
       automountServiceAccountToken: false,
     });
+    this.workload(props, metadata, replicas, drain);
+    this.clientServices = this.services(props, metadata);
+    this.disruptionBudget(props, metadata, minAvailable);
+    if (props.autoscaling) {
+      new AgentServerAutoscaler(this, "hpa", {
+        metadata,
+        target: { kind: this.workloadKind, name },
+        spec: props.autoscaling,
+        maxAgents: this.maxAgents,
+        drainSeconds: terminationGraceSeconds(drain),
+        prop: `agentServers[${props.name}].autoscaling`,
+      });
+    }
+  }
 
-    const podSpec = this.podSpec(props, name, drain);
-    const operatorCreated = operatorCreatedMetadata([
-      ...(props.operatorCreated ?? []),
-      props.nats?.credentialsSecret && `Secret/${props.nats.credentialsSecret}`,
-      props.nats?.tlsCaSecret && `Secret/${props.nats.tlsCaSecret}`,
-    ]);
+  /** The Deployment or StatefulSet; no static replicas when the HPA owns the count. */
+  private workload(
+    props: AgentServerProps,
+    metadata: Metadata,
+    replicas: number | undefined,
+    drain: DrainTimes,
+  ): void {
     const template = {
       metadata: {
-        labels: sortedRecord({ ...props.podLabels, ...labels }),
-        ...operatorCreated,
+        labels: sortedRecord({ ...props.podLabels, ...metadata.labels }),
+        ...operatorCreatedMetadata([
+          ...(props.operatorCreated ?? []),
+          props.nats?.credentialsSecret && `Secret/${props.nats.credentialsSecret}`,
+          props.nats?.tlsCaSecret && `Secret/${props.nats.tlsCaSecret}`,
+        ]),
       },
-      spec: podSpec,
+      spec: this.podSpec(props, metadata.name, drain),
     };
+    const count = replicas === undefined ? {} : { replicas };
     if (this.workloadKind === "Deployment") {
       new k8s.KubeDeployment(this, "deployment", {
         metadata,
         spec: {
-          ...(replicas === undefined ? {} : { replicas }),
+          ...count,
           selector: { matchLabels: this.selectorLabels },
           strategy: {
             type: "RollingUpdate",
@@ -228,30 +244,34 @@ export class AgentServer extends Construct {
           template,
         },
       });
-    } else {
-      new k8s.KubeStatefulSet(this, "statefulset", {
-        metadata,
-        spec: {
-          ...(replicas === undefined ? {} : { replicas }),
-          serviceName: this.headlessServiceName,
-          podManagementPolicy: "Parallel",
-          selector: { matchLabels: this.selectorLabels },
-          updateStrategy: { type: "RollingUpdate" },
-          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: "state", labels: this.selectorLabels },
-              spec: {
-                accessModes: ["ReadWriteOnce"],
-                resources: { requests: { storage: k8s.Quantity.fromString(props.stateSize ?? "1Gi") } },
-              },
-            },
-          ],
-          template,
-        },
-      });
+      return;
     }
+    new k8s.KubeStatefulSet(this, "statefulset", {
+      metadata,
+      spec: {
+        ...count,
+        serviceName: this.headlessServiceName,
+        podManagementPolicy: "Parallel",
+        selector: { matchLabels: this.selectorLabels },
+        updateStrategy: { type: "RollingUpdate" },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: "state", labels: this.selectorLabels },
+            spec: {
+              accessModes: ["ReadWriteOnce"],
+              resources: { requests: { storage: k8s.Quantity.fromString(props.stateSize ?? "1Gi") } },
+            },
+          },
+        ],
+        template,
+      },
+    });
+  }
 
+  /** The headless, ClusterIP and (exposed) load balancer Services; returns those clients use. */
+  private services(props: AgentServerProps, metadata: Metadata): ClientService[] {
+    const name = metadata.name;
     // Every group gets a headless Service: clients spread over the servers with
     // `dns://<name>-headless.<namespace>.svc.cluster.local:5555` (one address per ready pod), and a
     // StatefulSet needs it as its governing Service.
@@ -295,35 +315,26 @@ export class AgentServer extends Construct {
       loadBalancer,
       ports: { router: DEFAULT_PORTS.router, stream: DEFAULT_PORTS.stream },
     });
-    this.clientServices = [
+    return [
       clientService(this.headlessServiceName, "dns", false),
       clientService(name, "tcp", false),
       ...(exposure.type === "nlb" ? [clientService(publicServiceName, "tcp", true)] : []),
     ];
+  }
 
+  private disruptionBudget(props: AgentServerProps, metadata: Metadata, minAvailable: number): void {
     new k8s.KubePodDisruptionBudget(this, "pdb", {
       metadata,
       spec: {
         // A server that waits for its agents is out of service for up to its whole drain: let
         // voluntary disruptions take one at a time, unless the spec chose minAvailable itself.
-        ...(drain.agentDrainMs > 0 && props.minAvailable === undefined
+        ...(this.drain.agentDrainMs > 0 && props.minAvailable === undefined
           ? { maxUnavailable: k8s.IntOrString.fromNumber(1) }
           : { minAvailable: k8s.IntOrString.fromNumber(minAvailable) }),
         selector: { matchLabels: this.selectorLabels },
         unhealthyPodEvictionPolicy: "AlwaysAllow",
       },
     });
-
-    if (props.autoscaling) {
-      new AgentServerAutoscaler(this, "hpa", {
-        metadata,
-        target: { kind: this.workloadKind, name },
-        spec: props.autoscaling,
-        maxAgents: this.maxAgents,
-        drainSeconds: terminationGraceSeconds(drain),
-        prop: `agentServers[${props.name}].autoscaling`,
-      });
-    }
   }
 
   private servicePorts(withMetrics: boolean): k8s.ServicePort[] {
@@ -336,54 +347,7 @@ export class AgentServer extends Construct {
   }
 
   private podSpec(props: AgentServerProps, name: string, drain: DrainTimes): k8s.PodSpec {
-    const volumes: k8s.Volume[] = [
-      { name: "tmp", emptyDir: { sizeLimit: k8s.Quantity.fromString("256Mi") } },
-    ];
-    const mounts: k8s.VolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
-    if (this.workloadKind === "Deployment") {
-      volumes.push({
-        name: "state",
-        emptyDir: { sizeLimit: k8s.Quantity.fromString(props.stateSize ?? "1Gi") },
-      });
-    }
-    mounts.push({ name: "state", mountPath: DEFAULT_PATHS.stateDir });
-    if (props.curveSecretName) {
-      // The whole directory is mounted (no subPath), so a rotated Secret reaches the pod without a restart.
-      volumes.push(
-        secretVolume(
-          "curve",
-          props.curveSecretName,
-          [CURVE_SECRET_KEYS.secretKey, CURVE_SECRET_KEYS.publicKey],
-          0o440,
-        ),
-      );
-      mounts.push({ name: "curve", mountPath: DEFAULT_PATHS.curveDir, readOnly: true });
-    }
-    if (props.allowlist) {
-      const items = [{ key: ALLOWLIST_KEY, path: ALLOWLIST_KEY }];
-      volumes.push(
-        props.allowlist.kind === "configMap"
-          ? { name: "allowlist", configMap: { name: props.allowlist.name, items, defaultMode: 0o444 } }
-          : { name: "allowlist", secret: { secretName: props.allowlist.name, items, defaultMode: 0o440 } },
-      );
-      mounts.push({ name: "allowlist", mountPath: DEFAULT_PATHS.allowlistDir, readOnly: true });
-    }
-    if (props.nats?.credentialsSecret) {
-      volumes.push(
-        secretVolume(
-          "nats-credentials",
-          props.nats.credentialsSecret,
-          [NATS_AUTH_SECRET_KEYS.user, NATS_AUTH_SECRET_KEYS.password],
-          0o440,
-        ),
-      );
-      mounts.push({ name: "nats-credentials", mountPath: DEFAULT_PATHS.natsCredentialsDir, readOnly: true });
-    }
-    if (props.nats?.tlsCaSecret) {
-      volumes.push(secretVolume("nats-ca", props.nats.tlsCaSecret, [NATS_TLS_SECRET_KEYS.ca], 0o444));
-      mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
-    }
-
+    const { volumes, mounts } = serverVolumes(props, this.workloadKind);
     const runner: AgentRunnerProps = {
       image: props.image,
       resources: this.runnerResources,
@@ -484,6 +448,70 @@ export class AgentServer extends Construct {
     }
     return env.sort((a, b) => a.name.localeCompare(b.name));
   }
+}
+
+/** The server container's volumes: scratch, state, CURVE keys, allowlist and the NATS Secrets. */
+function serverVolumes(
+  props: AgentServerProps,
+  workloadKind: "Deployment" | "StatefulSet",
+): { volumes: k8s.Volume[]; mounts: k8s.VolumeMount[] } {
+  const volumes: k8s.Volume[] = [{ name: "tmp", emptyDir: { sizeLimit: k8s.Quantity.fromString("256Mi") } }];
+  const mounts: k8s.VolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
+  if (workloadKind === "Deployment") {
+    volumes.push({
+      name: "state",
+      emptyDir: { sizeLimit: k8s.Quantity.fromString(props.stateSize ?? "1Gi") },
+    });
+  }
+  mounts.push({ name: "state", mountPath: DEFAULT_PATHS.stateDir });
+  if (props.curveSecretName) {
+    // The whole directory is mounted (no subPath), so a rotated Secret reaches the pod without a restart.
+    volumes.push(
+      secretVolume(
+        "curve",
+        props.curveSecretName,
+        [CURVE_SECRET_KEYS.secretKey, CURVE_SECRET_KEYS.publicKey],
+        0o440,
+      ),
+    );
+    mounts.push({ name: "curve", mountPath: DEFAULT_PATHS.curveDir, readOnly: true });
+  }
+  if (props.allowlist) {
+    const items = [{ key: ALLOWLIST_KEY, path: ALLOWLIST_KEY }];
+    volumes.push(
+      props.allowlist.kind === "configMap"
+        ? { name: "allowlist", configMap: { name: props.allowlist.name, items, defaultMode: 0o444 } }
+        : { name: "allowlist", secret: { secretName: props.allowlist.name, items, defaultMode: 0o440 } },
+    );
+    mounts.push({ name: "allowlist", mountPath: DEFAULT_PATHS.allowlistDir, readOnly: true });
+  }
+  if (props.nats?.credentialsSecret) {
+    volumes.push(
+      secretVolume(
+        "nats-credentials",
+        props.nats.credentialsSecret,
+        [NATS_AUTH_SECRET_KEYS.user, NATS_AUTH_SECRET_KEYS.password],
+        0o440,
+      ),
+    );
+    mounts.push({ name: "nats-credentials", mountPath: DEFAULT_PATHS.natsCredentialsDir, readOnly: true });
+  }
+  if (props.nats?.tlsCaSecret) {
+    volumes.push(secretVolume("nats-ca", props.nats.tlsCaSecret, [NATS_TLS_SECRET_KEYS.ca], 0o444));
+    mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
+  }
+  return { volumes, mounts };
+}
+
+/** A PodDisruptionBudget that can never be met would block every node drain. */
+function checkMinAvailable(props: AgentServerProps, minAvailable: number, minReplicas: number): void {
+  check(
+    minAvailable <= minReplicas,
+    `agentServers[${props.name}].minAvailable`,
+    `is more than the ${props.autoscaling ? "HPA's minReplicas" : "replica count"} (${minReplicas}), so the PodDisruptionBudget would block every node drain`,
+    minAvailable,
+    `set minAvailable to at most ${Math.max(0, minReplicas - 1)}, or raise ${props.autoscaling ? "autoscaling.minReplicas" : "replicas"}`,
+  );
 }
 
 /** Where the NATS CA certificate is mounted in the agent server. */

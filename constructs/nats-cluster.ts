@@ -8,36 +8,19 @@ import {
   LABELS,
   check,
   checkDnsLabel,
-  imageRef,
   operatorCreatedMetadata,
   parseQuantity,
-  pullPolicy,
-  restrictedContainerSecurityContext,
-  restrictedPodSecurityContext,
   sortedRecord,
-  spreadConstraints,
 } from "./common.js";
 import { PodMonitor } from "./crds.js";
-import {
-  LAME_DUCK,
-  NATS_AUTH_SECRET_KEYS,
-  NATS_ENV,
-  NATS_PATHS,
-  NATS_PORTS,
-  renderNatsConfig,
-} from "./nats-config.js";
+import { NATS_PORTS, renderNatsConfig } from "./nats-config.js";
 import { DNS_PEERS, peerFrom, type PeerLabels } from "./network-policies.js";
+import { NATS_EXPORTER_PORT, natsPodSpec } from "./nats-pod.js";
 import type { NatsClusterSpec } from "./platform.js";
 
-/** Default NATS server image (the official image; pin by digest in production). */
-export const DEFAULT_NATS_IMAGE = { repository: "nats", tag: "2.10.22-alpine" } as const;
-/** Default Prometheus NATS exporter sidecar image. */
-export const DEFAULT_NATS_EXPORTER_IMAGE = {
-  repository: "natsio/prometheus-nats-exporter",
-  tag: "0.15.0",
-} as const;
-/** The exporter's metrics port. */
-export const NATS_EXPORTER_PORT = 7777;
+type JetStreamSpec = Exclude<NatsClusterSpec["jetstream"], false | undefined>;
+
+export { DEFAULT_NATS_EXPORTER_IMAGE, DEFAULT_NATS_IMAGE, NATS_EXPORTER_PORT } from "./nats-pod.js";
 
 export interface NatsClusterProps extends NatsClusterSpec {
   /** Namespace of every object. */
@@ -119,6 +102,50 @@ export class NatsCluster extends Construct {
     });
     const metadata = { name, namespace: ns, labels };
 
+    this.configText = this.renderConfig(props, headless, jetstream);
+    new k8s.KubeServiceAccount(this, "service-account", { metadata, automountServiceAccountToken: false });
+    new k8s.KubeConfigMap(this, "config", {
+      metadata: { ...metadata, name: `${name}-config` },
+      data: { "nats.conf": this.configText },
+    });
+    this.services(props, metadata, headless);
+
+    const exporter = props.exporter ?? true;
+    const pod = natsPodSpec({
+      spec: props,
+      name,
+      selectorLabels: this.selectorLabels,
+      resources,
+      memoryLimitBytes,
+      jetstream: this.jetstream,
+      exporter,
+    });
+    this.statefulSet(props, metadata, jetstream, pod);
+    new k8s.KubePodDisruptionBudget(this, "pdb", {
+      metadata,
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: this.selectorLabels } },
+    });
+
+    this.networkPolicy(props, metadata, exporter);
+
+    if (exporter && props.podMonitorLabels) {
+      new PodMonitor(this, "pod-monitor", {
+        metadata: { name, namespace: ns, labels: sortedRecord({ ...labels, ...props.podMonitorLabels }) },
+        spec: {
+          selector: { matchLabels: this.selectorLabels },
+          podMetricsEndpoints: [{ port: "prom-metrics", path: "/metrics", interval: "30s" }],
+        },
+      });
+    }
+  }
+
+  /** nats.conf: routes to every peer, JetStream limits, auth, TLS, remotes and gateways. */
+  private renderConfig(
+    props: NatsClusterProps,
+    headless: string,
+    jetstream: JetStreamSpec | undefined,
+  ): string {
+    const { resourceName: name, namespace: ns, replicas } = props;
     const routes =
       replicas > 1
         ? Array.from(
@@ -126,11 +153,11 @@ export class NatsCluster extends Construct {
             (_, i) => `nats://${name}-${i}.${headless}.${ns}.svc.cluster.local:${NATS_PORTS.cluster}`,
           )
         : [];
-    this.configText = renderNatsConfig({
+    return renderNatsConfig({
       clusterName: props.clusterName,
       routes,
       jetstream: jetstream && {
-        maxFileStoreBytes: limits!.maxFileStoreBytes,
+        maxFileStoreBytes: this.maxFileStoreBytes!,
         maxMemoryStoreBytes: parseQuantity(
           jetstream.memoryStoreSize ?? "256Mi",
           "nats.jetstream.memoryStoreSize",
@@ -146,13 +173,10 @@ export class NatsCluster extends Construct {
       })),
       gateways: props.gateways,
     });
+  }
 
-    new k8s.KubeServiceAccount(this, "service-account", { metadata, automountServiceAccountToken: false });
-    new k8s.KubeConfigMap(this, "config", {
-      metadata: { ...metadata, name: `${name}-config` },
-      data: { "nats.conf": this.configText },
-    });
-
+  /** The client Service, and the headless one that gives each server its route address. */
+  private services(props: NatsClusterProps, metadata: k8s.ObjectMeta, headless: string): void {
     const clientPorts: k8s.ServicePort[] = [servicePort("nats", NATS_PORTS.client)];
     new k8s.KubeService(this, "client-service", {
       metadata,
@@ -174,13 +198,20 @@ export class NatsCluster extends Construct {
         ports: headlessPorts,
       },
     });
+  }
 
-    const exporter = props.exporter ?? true;
+  /** The StatefulSet: one PVC per server with JetStream, the Secrets the operator creates annotated. */
+  private statefulSet(
+    props: NatsClusterProps,
+    metadata: k8s.ObjectMeta & { labels: Record<string, string> },
+    jetstream: JetStreamSpec | undefined,
+    pod: k8s.PodSpec,
+  ): void {
     new k8s.KubeStatefulSet(this, "statefulset", {
       metadata,
       spec: {
-        replicas,
-        serviceName: headless,
+        replicas: props.replicas,
+        serviceName: this.headlessServiceName,
         podManagementPolicy: "Parallel",
         selector: { matchLabels: this.selectorLabels },
         updateStrategy: { type: "RollingUpdate" },
@@ -199,7 +230,7 @@ export class NatsCluster extends Construct {
           : undefined,
         template: {
           metadata: {
-            labels,
+            labels: metadata.labels,
             ...operatorCreatedMetadata([
               props.auth && `Secret/${props.auth.secretName}`,
               props.tls?.client && `Secret/${props.tls.client.secretName}`,
@@ -209,184 +240,10 @@ export class NatsCluster extends Construct {
               ),
             ]),
           },
-          spec: this.podSpec(props, name, resources, memoryLimitBytes, exporter),
+          spec: pod,
         },
       },
     });
-
-    new k8s.KubePodDisruptionBudget(this, "pdb", {
-      metadata,
-      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: this.selectorLabels } },
-    });
-
-    this.networkPolicy(props, metadata, exporter);
-
-    if (exporter && props.podMonitorLabels) {
-      new PodMonitor(this, "pod-monitor", {
-        metadata: { name, namespace: ns, labels: sortedRecord({ ...labels, ...props.podMonitorLabels }) },
-        spec: {
-          selector: { matchLabels: this.selectorLabels },
-          podMetricsEndpoints: [{ port: "prom-metrics", path: "/metrics", interval: "30s" }],
-        },
-      });
-    }
-  }
-
-  private podSpec(
-    props: NatsClusterProps,
-    name: string,
-    resources: { cpu: string; memory: string },
-    memoryLimitBytes: number,
-    exporter: boolean,
-  ): k8s.PodSpec {
-    const quantities = {
-      cpu: k8s.Quantity.fromString(resources.cpu),
-      memory: k8s.Quantity.fromString(resources.memory),
-      "ephemeral-storage": k8s.Quantity.fromString("256Mi"),
-    };
-    const js = this.jetstream;
-    const natsImage = imageRef(props.image ?? DEFAULT_NATS_IMAGE, "nats.image");
-    const env: k8s.EnvVar[] = [
-      { name: NATS_ENV.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-      // Go's soft memory limit at 80% of the container limit: the GC works harder before the OOM killer acts.
-      { name: "GOMEMLIMIT", value: `${Math.floor((memoryLimitBytes * 0.8) / 1024 ** 2)}MiB` },
-    ];
-    if (props.auth) {
-      const secretName = props.auth.secretName;
-      const fromSecret = (key: string) => ({ secretKeyRef: { name: secretName, key } });
-      // The quoted variables must follow the raw ones: the kubelet expands only earlier variables.
-      env.push(
-        { name: NATS_ENV.secretUser, valueFrom: fromSecret(NATS_AUTH_SECRET_KEYS.user) },
-        { name: NATS_ENV.secretPassword, valueFrom: fromSecret(NATS_AUTH_SECRET_KEYS.password) },
-        { name: NATS_ENV.user, value: `"$(${NATS_ENV.secretUser})"` },
-        { name: NATS_ENV.password, value: `"$(${NATS_ENV.secretPassword})"` },
-      );
-    }
-    const volumes: k8s.Volume[] = [
-      { name: "config", configMap: { name: `${name}-config`, defaultMode: 0o444 } },
-      { name: "pid", emptyDir: { sizeLimit: k8s.Quantity.fromString("16Mi") } },
-    ];
-    const mounts: k8s.VolumeMount[] = [
-      { name: "config", mountPath: NATS_PATHS.configDir, readOnly: true },
-      { name: "pid", mountPath: NATS_PATHS.pidDir },
-    ];
-    if (js) mounts.push({ name: "jetstream", mountPath: NATS_PATHS.dataDir });
-    const tlsMounts: [string, string | undefined, string][] = [
-      ["tls-client", props.tls?.client?.secretName, NATS_PATHS.clientTlsDir],
-      ["tls-cluster", props.tls?.cluster?.secretName, NATS_PATHS.clusterTlsDir],
-    ];
-    for (const [volume, secretName, dir] of tlsMounts) {
-      if (!secretName) continue;
-      volumes.push({ name: volume, secret: { secretName, defaultMode: 0o440 } });
-      mounts.push({ name: volume, mountPath: dir, readOnly: true });
-    }
-    props.leafnodeRemotes?.forEach((remote, index) => {
-      if (!remote.credentialsSecret) return;
-      volumes.push({
-        name: `leafnode-${index}`,
-        secret: {
-          secretName: remote.credentialsSecret,
-          defaultMode: 0o440,
-          items: [{ key: "creds", path: "creds" }],
-        },
-      });
-      mounts.push({
-        name: `leafnode-${index}`,
-        mountPath: `${NATS_PATHS.leafnodeCredentialsDir}/remote-${index}`,
-        readOnly: true,
-      });
-    });
-
-    const ports: k8s.ContainerPort[] = [
-      { name: "nats", containerPort: NATS_PORTS.client, protocol: "TCP" },
-      { name: "cluster", containerPort: NATS_PORTS.cluster, protocol: "TCP" },
-      { name: "monitor", containerPort: NATS_PORTS.monitor, protocol: "TCP" },
-    ];
-    if (props.gateways?.length)
-      ports.push({ name: "gateway", containerPort: NATS_PORTS.gateway, protocol: "TCP" });
-
-    const containers: k8s.Container[] = [
-      {
-        name: "nats",
-        image: natsImage,
-        imagePullPolicy: pullPolicy(natsImage),
-        args: ["--config", NATS_PATHS.configFile],
-        env,
-        ports,
-        resources: { requests: quantities, limits: quantities },
-        // Startup waits for JetStream to catch up; readiness only needs the server; liveness only needs JetStream on.
-        startupProbe: healthProbe("/healthz", {
-          periodSeconds: 10,
-          failureThreshold: 90,
-          initialDelaySeconds: 10,
-        }),
-        readinessProbe: healthProbe(js ? "/healthz?js-server-only=true" : "/healthz", {
-          periodSeconds: 10,
-          failureThreshold: 3,
-        }),
-        livenessProbe: healthProbe(js ? "/healthz?js-enabled-only=true" : "/healthz", {
-          periodSeconds: 30,
-          failureThreshold: 3,
-        }),
-        lifecycle: {
-          // Lame duck: stop accepting, move clients away, then exit, before SIGTERM arrives.
-          preStop: { exec: { command: ["nats-server", `--signal`, `ldm=${NATS_PATHS.pidFile}`] } },
-        },
-        securityContext: restrictedContainerSecurityContext(),
-        volumeMounts: mounts,
-      },
-    ];
-    if (exporter) {
-      const exporterImage = imageRef(
-        props.exporterImage ?? DEFAULT_NATS_EXPORTER_IMAGE,
-        "nats.exporterImage",
-      );
-      const small = {
-        cpu: k8s.Quantity.fromString("50m"),
-        memory: k8s.Quantity.fromString("64Mi"),
-        "ephemeral-storage": k8s.Quantity.fromString("64Mi"),
-      };
-      const exporterProbe = (periodSeconds: number): k8s.Probe => ({
-        tcpSocket: { port: k8s.IntOrString.fromString("prom-metrics") },
-        initialDelaySeconds: 10,
-        periodSeconds,
-        timeoutSeconds: 3,
-        failureThreshold: 3,
-      });
-      containers.push({
-        name: "exporter",
-        image: exporterImage,
-        imagePullPolicy: pullPolicy(exporterImage),
-        args: [
-          `-port=${NATS_EXPORTER_PORT}`,
-          "-connz",
-          "-routez",
-          "-subz",
-          "-varz",
-          "-healthz",
-          "-prefix=nats",
-          "-use_internal_server_id",
-          ...(js ? ["-jsz=all"] : []),
-          `http://localhost:${NATS_PORTS.monitor}/`,
-        ],
-        ports: [{ name: "prom-metrics", containerPort: NATS_EXPORTER_PORT, protocol: "TCP" }],
-        readinessProbe: exporterProbe(10),
-        livenessProbe: exporterProbe(30),
-        resources: { requests: small, limits: small },
-        securityContext: restrictedContainerSecurityContext(),
-      });
-    }
-    return {
-      serviceAccountName: name,
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      // Lame duck duration + grace + margin for the final flush.
-      terminationGracePeriodSeconds: LAME_DUCK.durationSeconds + LAME_DUCK.gracePeriodSeconds + 20,
-      securityContext: restrictedPodSecurityContext(),
-      topologySpreadConstraints: spreadConstraints(this.selectorLabels),
-      containers,
-      volumes,
-    };
   }
 
   private networkPolicy(props: NatsClusterProps, metadata: k8s.ObjectMeta, exporter: boolean): void {
@@ -423,18 +280,6 @@ export class NatsCluster extends Construct {
 
 function servicePort(name: string, port: number): k8s.ServicePort {
   return { name, port, targetPort: k8s.IntOrString.fromString(name), protocol: "TCP" };
-}
-
-function healthProbe(
-  path: string,
-  timing: { periodSeconds: number; failureThreshold: number; initialDelaySeconds?: number },
-): k8s.Probe {
-  return {
-    httpGet: { path, port: k8s.IntOrString.fromString("monitor"), scheme: "HTTP" },
-    timeoutSeconds: 5,
-    successThreshold: 1,
-    ...timing,
-  };
 }
 
 /** Checks the NATS props early: sizes, quorum rules and what the remotes need. */

@@ -5,7 +5,7 @@
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
 import { DEFAULT_PORTS } from "../runtime/config/names.js";
-import { checkLabels, sortedRecord } from "./common.js";
+import { sortedRecord } from "./common.js";
 import { checkCidrs } from "./load-balancer.js";
 import { NATS_PORTS } from "./nats-config.js";
 
@@ -24,14 +24,6 @@ export function peerFrom(peer: PeerLabels): k8s.NetworkPolicyPeer {
   if (peer.namespaceLabels) out.namespaceSelector = { matchLabels: sortedRecord(peer.namespaceLabels) };
   out.podSelector = { matchLabels: sortedRecord(peer.podLabels ?? {}) };
   return out;
-}
-
-/** Checks a list of peer selectors (their label values). */
-export function checkPeers(peers: readonly PeerLabels[] | undefined, prop: string): void {
-  (peers ?? []).forEach((peer, index) => {
-    checkLabels(peer.namespaceLabels, `${prop}[${index}].namespaceLabels`);
-    checkLabels(peer.podLabels, `${prop}[${index}].podLabels`);
-  });
 }
 
 const tcp = (port: number): k8s.NetworkPolicyPort => ({

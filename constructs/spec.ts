@@ -13,12 +13,15 @@ import type {
   AgentServerGroupSpec,
   AllowlistSpec,
   AutoscalingSpec,
+  CurveKeySpec,
   ExposureSpec,
+  ImageSpec,
   MonitoringSpec,
   NatsClusterSpec,
   NetworkPolicySpec,
   PeerSelectorSpec,
   ResourceSpec,
+  ZeroplanePlatformProps,
 } from "./platform.js";
 
 /** Separates a rule's problem from its fix inside a zod message. */
@@ -98,7 +101,10 @@ export function pinnedImage<R extends z.ZodType>(repositorySchema: R) {
           /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
           rule("is not a valid tag", "use a version such as 0.1.0"),
         )
-        .refine((tag) => tag !== "latest", rule("must not be 'latest'", "pin a version tag or a digest"))
+        .refine(
+          (tag) => tag !== "latest",
+          rule("must be pinned, not 'latest'", "pin a version tag or a digest"),
+        )
         .optional(),
       digest: z
         .string()
@@ -109,10 +115,22 @@ export function pinnedImage<R extends z.ZodType>(repositorySchema: R) {
         .optional(),
     })
     .strict()
-    .refine(
-      (image) => (image.tag === undefined) !== (image.digest === undefined),
-      rule("needs exactly one of tag or digest", "set tag (e.g. 0.1.0) or digest (sha256:...), not both"),
-    );
+    .superRefine((image, ctx) => {
+      if ((image.tag === undefined) !== (image.digest === undefined)) return;
+      const message = rule(
+        "needs exactly one of tag or digest",
+        "set tag (e.g. 0.1.0) or digest (sha256:...), not both",
+      );
+      issue(ctx, [], message, { tag: image.tag, digest: image.digest });
+    });
+}
+
+/**
+ * A rule that spans fields. `value` is the bad value the message quotes when it is not simply the
+ * value at `path` (checkSpec reads it from `params`).
+ */
+function issue(ctx: z.RefinementCtx, path: PropertyKey[], message: string, value?: unknown): void {
+  ctx.addIssue({ code: "custom", path, message, ...(value === undefined ? {} : { params: { value } }) });
 }
 
 /** The runtime image. With AWS on, `repository` defaults to the ECR repository the stack creates. */
@@ -358,7 +376,7 @@ export const allowlistSchema = z.discriminatedUnion(
 );
 
 export const peerSchema = z
-  .object({ namespaceLabels: z.record(z.string(), z.string()).optional(), podLabels: labels.optional() })
+  .object({ namespaceLabels: labels.optional(), podLabels: labels.optional() })
   .strict();
 
 export const networkPolicySchema = z
@@ -389,8 +407,8 @@ export const monitoringSchema = z
       })
       .optional(),
     selectorLabels: labels.optional(),
-    prometheusNamespaceLabels: z.record(z.string(), z.string()).optional(),
-    prometheusPodLabels: z.record(z.string(), z.string()).optional(),
+    prometheusNamespaceLabels: labels.optional(),
+    prometheusPodLabels: labels.optional(),
     dashboard: z.boolean().optional(),
   })
   .strict();
@@ -421,6 +439,87 @@ export type EnvironmentSpecCore = z.infer<typeof environmentSpecSchema>;
 export type AgentServerGroupConfig = z.infer<typeof agentServerGroupSchema>;
 export type CurveConfig = z.infer<typeof curveSchema>;
 
+/** One agent-server group as the platform props carry it: the config's group plus its name. */
+export const agentServerGroupPropsSchema = agentServerGroupSchema.safeExtend({ name: dnsLabel });
+
+const sharedNamespaceRule = rule(
+  "is a namespace shared with other workloads; the default-deny policy would cut them off",
+  'use a dedicated namespace such as "zeroplane-prod"',
+);
+
+/**
+ * `ZeroplanePlatformProps` as a schema: the environment spec with its groups as a list (each with its
+ * name), plus the rules that span fields. The platform validates its props against it once, at the
+ * top. `curve` is left to the CurveKeys construct: the props' modes carry fields the config resolves
+ * (the stacks fill `remoteKey` and `secretStoreRef`, `keygenCommand` is construct-only).
+ */
+export const platformPropsSchema = z
+  .object({
+    namespace: dnsLabel.refine((ns) => ns !== "default" && !ns.startsWith("kube-"), sharedNamespaceRule),
+    createNamespace: z.boolean().optional(),
+    name: dnsLabel
+      .max(30, rule("must be at most 30 characters: it prefixes every object name", "shorten it"))
+      .optional(),
+    image: pinnedImage(repository),
+    agentServers: z
+      .array(agentServerGroupPropsSchema)
+      .min(1, rule("is empty", 'add at least one group, e.g. [{ name: "default" }]')),
+    nats: natsSchema.optional(),
+    curve: z.custom<CurveKeySpec>((curve) => typeof curve === "object" && curve !== null, {
+      error: rule("is missing", 'set curve, e.g. { mode: "generated" }'),
+    }),
+    allowlist: allowlistSchema.optional(),
+    networkPolicy: networkPolicySchema.optional(),
+    monitoring: monitoringSchema.optional(),
+    labels: labels.optional(),
+  })
+  .strict()
+  .superRefine((props, ctx) => {
+    const seen = new Set<string>();
+    for (const group of props.agentServers) {
+      if (seen.has(group.name)) {
+        issue(
+          ctx,
+          ["agentServers"],
+          rule("has two groups with the same name", "give each group a unique name"),
+          group.name,
+        );
+      }
+      seen.add(group.name);
+    }
+    if (props.curve.mode !== "off" && props.allowlist === undefined) {
+      issue(
+        ctx,
+        ["allowlist"],
+        rule(
+          "is missing while CURVE is on; without an allowlist any client that knows the server's public key could connect",
+          'set allowlist to { source: "publicKeys", publicKeys: [...] } or an existing ConfigMap or Secret',
+        ),
+      );
+    }
+    if (props.nats?.tls?.client?.verify === true) {
+      issue(
+        ctx,
+        ["nats", "tls", "client", "verify"],
+        rule(
+          "is true, but the agent servers present no client certificate (they get only the CA), so NATS would refuse them",
+          "leave verify off: the agent servers authenticate with nats.auth, and TLS still encrypts and proves the server",
+        ),
+      );
+    }
+    // An empty list would be worse than none: an egress rule without peers admits every address.
+    if (props.curve.mode === "generated" && props.networkPolicy?.apiServerCidrs === undefined) {
+      issue(
+        ctx,
+        ["networkPolicy", "apiServerCidrs"],
+        rule(
+          "is required with curve mode 'generated': it is the keygen Job's only egress besides DNS, so without it the Job could reach any address on 443 and 6443",
+          'set it to the CIDR of the cluster\'s API endpoint (kubectl get endpoints kubernetes -n default), or to ["0.0.0.0/0"] on a development cluster whose endpoint you do not know',
+        ),
+      );
+    }
+  });
+
 /**
  * Compile-time ties between the spec and `ZeroplanePlatformProps`: every value the spec accepts is a
  * valid prop, and the props have no field the spec lacks. A field added to one and not the other
@@ -433,6 +532,8 @@ type SameFields<Spec, Props> = [Spec] extends [Props]
   : { notAssignable: Spec };
 type Holds<T extends true> = T;
 export type SpecMatchesProps = [
+  Holds<SameFields<z.infer<typeof platformPropsSchema>, ZeroplanePlatformProps>>,
+  Holds<SameFields<z.infer<typeof imageSchema> & { repository: string }, ImageSpec>>,
   Holds<SameFields<z.infer<typeof autoscalingSchema>, AutoscalingSpec>>,
   Holds<SameFields<z.infer<typeof resourcesSchema>, ResourceSpec>>,
   Holds<SameFields<z.infer<typeof exposureSchema>, ExposureSpec>>,
@@ -444,21 +545,33 @@ export type SpecMatchesProps = [
   Holds<SameFields<z.infer<typeof monitoringSchema>, MonitoringSpec>>,
 ];
 
-/** Validates one part of the props against its spec schema; throws ConstructPropsError naming `prop`. */
-export function checkSpec(schema: z.ZodType, value: unknown, prop: string): void {
+/**
+ * Validates props against a spec schema; throws ConstructPropsError at the first issue, its path the
+ * zod path (agent-server groups addressed by name, as the config keys them).
+ */
+export function checkSpec(schema: z.ZodType, value: unknown): void {
   const result = schema.safeParse(value);
   if (result.success) return;
-  const issue = result.error.issues[0]!;
-  const path = issue.path.reduce<string>(
-    (at, part) => (typeof part === "number" ? `${at}[${part}]` : `${at}.${String(part)}`),
-    prop,
+  const first = result.error.issues[0]!;
+  const bad =
+    first.code === "custom" && first.params !== undefined && "value" in first.params
+      ? first.params.value
+      : valueAt(value, first.path);
+  const path = first.path.map((part, index, all) =>
+    // agentServers[0] -> agentServers[<its name>]: groups are keyed by name in the config.
+    index === 1 && all[0] === "agentServers" && typeof part === "number"
+      ? ((valueAt(value, ["agentServers", part, "name"]) as string | undefined) ?? part)
+      : part,
   );
-  const bad = issue.path.reduce<unknown>(
-    (node, part) => (node as Record<PropertyKey, unknown> | undefined)?.[part as PropertyKey],
-    value,
+  const [problem, fix] = first.message.includes(FIX)
+    ? first.message.split(FIX)
+    : [first.message, "see docs/constructs.md"];
+  throw new ConstructPropsError(path as (string | number)[], problem!, bad, fix!);
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (node, part) => (node as Record<PropertyKey, unknown> | undefined)?.[part],
+    root,
   );
-  const [problem, fix] = issue.message.includes(FIX)
-    ? issue.message.split(FIX)
-    : [issue.message, "see docs/constructs.md"];
-  throw new ConstructPropsError(path, problem!, bad, fix!);
 }

@@ -7,27 +7,18 @@ import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
 import { ALLOWLIST_KEY } from "../runtime/config/names.js";
 import { AgentServer, type AllowlistSource, type ClientService } from "./agent-server.js";
-import { LABELS, check, checkDnsLabel, checkLabels, imageRef, sortedRecord } from "./common.js";
+import { LABELS, check, imageRef, sortedRecord } from "./common.js";
 import { CurveKeys } from "./curve-keys.js";
-import { checkCidrs } from "./load-balancer.js";
 import { Monitoring } from "./monitoring.js";
 import { NatsCluster } from "./nats-cluster.js";
 import {
   AgentServerNetworkPolicy,
   DefaultDenyPolicy,
   KeygenNetworkPolicy,
-  checkPeers,
   type PeerLabels,
 } from "./network-policies.js";
 import type { ZeroplanePlatformProps } from "./platform.js";
-import {
-  agentServerGroupSchema,
-  allowlistSchema,
-  checkSpec,
-  monitoringSchema,
-  natsSchema,
-  networkPolicySchema,
-} from "./spec.js";
+import { checkSpec, platformPropsSchema } from "./spec.js";
 import { PlatformTreeChecks } from "./tree-checks.js";
 
 const DEFAULT_PROMETHEUS: PeerLabels = {
@@ -47,7 +38,8 @@ export class ZeroplanePlatform extends Construct {
   constructor(scope: Construct, id: string, props: ZeroplanePlatformProps) {
     super(scope, id);
     this.props = props;
-    validatePlatform(props);
+    // The one validation of the spec; the constructs below check only what spans objects.
+    checkSpec(platformPropsSchema, props);
     this.node.addValidation(new PlatformTreeChecks(this));
     const ns = props.namespace;
     const name = props.name ?? "zeroplane";
@@ -219,74 +211,6 @@ export class ZeroplanePlatform extends Construct {
       case "secret":
         return { kind: spec.source, name: spec.name };
     }
-  }
-}
-
-/** Whole-platform checks that no single construct can make. */
-function validatePlatform(props: ZeroplanePlatformProps): void {
-  if (props.nats) checkSpec(natsSchema, props.nats, "nats");
-  if (props.allowlist) checkSpec(allowlistSchema, props.allowlist, "allowlist");
-  if (props.networkPolicy) checkSpec(networkPolicySchema, props.networkPolicy, "networkPolicy");
-  if (props.monitoring) checkSpec(monitoringSchema, props.monitoring, "monitoring");
-  for (const group of props.agentServers ?? []) {
-    const { name, ...rest } = group;
-    checkSpec(agentServerGroupSchema, rest, `agentServers[${name}]`);
-  }
-  checkDnsLabel(props.namespace, "namespace");
-  check(
-    props.namespace !== "default" && !props.namespace.startsWith("kube-"),
-    "namespace",
-    "is a namespace shared with other workloads; the default-deny policy would cut them off",
-    props.namespace,
-    'use a dedicated namespace such as "zeroplane-prod"',
-  );
-  checkDnsLabel(props.name ?? "zeroplane", "name", 30);
-  checkLabels(props.labels, "labels");
-  check(
-    Array.isArray(props.agentServers) && props.agentServers.length > 0,
-    "agentServers",
-    "is empty",
-    props.agentServers,
-    'add at least one group, e.g. [{ name: "default" }]',
-  );
-  const seen = new Set<string>();
-  for (const group of props.agentServers) {
-    check(
-      !seen.has(group.name),
-      "agentServers",
-      "has two groups with the same name",
-      group.name,
-      "give each group a unique name",
-    );
-    seen.add(group.name);
-  }
-  check(
-    props.curve?.mode === "off" || props.allowlist !== undefined,
-    "allowlist",
-    "is missing while CURVE is on; without an allowlist any client that knows the server's public key could connect",
-    props.allowlist,
-    'set allowlist to { source: "publicKeys", publicKeys: [...] } or an existing ConfigMap or Secret',
-  );
-  check(
-    props.nats?.tls?.client?.verify !== true,
-    "nats.tls.client.verify",
-    "is true, but the agent servers present no client certificate (they get only the CA), so NATS would refuse them",
-    props.nats?.tls?.client?.verify,
-    "leave verify off: the agent servers authenticate with nats.auth, and TLS still encrypts and proves the server",
-  );
-  checkPeers(props.networkPolicy?.clients, "networkPolicy.clients");
-  checkCidrs(props.networkPolicy?.apiServerCidrs, "networkPolicy.apiServerCidrs");
-  check(
-    // An empty list would be worse than none: an egress rule without peers admits every address.
-    props.curve.mode !== "generated" || (props.networkPolicy?.apiServerCidrs ?? []).length > 0,
-    "networkPolicy.apiServerCidrs",
-    "is required with curve mode 'generated': it is the keygen Job's only egress besides DNS, so without it the Job could reach any address on 443 and 6443",
-    props.networkPolicy?.apiServerCidrs,
-    'set it to the CIDR of the cluster\'s API endpoint (kubectl get endpoints kubernetes -n default), or to ["0.0.0.0/0"] on a development cluster whose endpoint you do not know',
-  );
-  if (props.monitoring?.enabled) {
-    checkLabels(props.monitoring.prometheusNamespaceLabels, "monitoring.prometheusNamespaceLabels");
-    checkLabels(props.monitoring.prometheusPodLabels, "monitoring.prometheusPodLabels");
   }
 }
 

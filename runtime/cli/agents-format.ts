@@ -43,3 +43,16 @@ export function formatAgent(agent: AgentInfo): string {
     ["stderr bytes", `${agent.outputBytes.stderr} (dropped ${agent.droppedBytes.stderr})`],
   ]);
 }
+
+/** "agent <id> on <server> exited with code 0": one line for the end of an agent. */
+export function describeEnd(agent: AgentInfo): string {
+  const how =
+    agent.exitCode !== null
+      ? `with code ${agent.exitCode}`
+      : agent.signal
+        ? `by ${agent.signal}`
+        : agent.error
+          ? `(${agent.error})`
+          : "";
+  return `agent ${agent.id} on ${agent.serverId} ${agent.status} ${how}`.trimEnd();
+}

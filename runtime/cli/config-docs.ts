@@ -83,6 +83,9 @@ const DESCRIPTIONS: Record<ConfigKey, string> = {
   "nats.spoolMaxBytes": "largest spool on disk",
   "nats.spoolFullPolicy": "when the spool is full: refuse-spawns or drop-oldest",
   "nats.reconnectWaitMs": "wait between NATS reconnect attempts",
+  "nats.registry": "keep the cluster's agent registry and idempotency keys in JetStream KV",
+  "nats.registryPrefix": "prefix of the registry's KV buckets (<prefix>_AGENTS, _KEYS, _SERVERS)",
+  "nats.heartbeatIntervalMs": "registry heartbeat period; a server's agents read lost after 3 missed",
   "log.level": "trace, debug, info, warn, error, fatal or silent",
 };
 
@@ -98,6 +101,7 @@ const CLIENT_DESCRIPTIONS: Record<keyof typeof CLIENT_ENV_VARS, string> = {
   clientPublicKeyFile: "file with this client's CURVE public key",
   timeoutMs: "deadline of a call in milliseconds, retries included (default 30000)",
   config: "a YAML client config file",
+  context: "the context to use instead of the current one (`zeroplane context list`)",
 };
 
 /** Defaults that depend on the machine, shown as what they are rather than as this machine's value. */
@@ -152,7 +156,7 @@ ${rows.join("\n")}
 ## Client (SDK and CLI)
 
 Read by \`zeroplane\` commands other than \`server\`; flags win over them, and they win over the client
-config file ([client.md](client.md)).
+config file, which wins over the current context ([client.md](client.md#contexts)).
 
 | Variable | Meaning |
 | --- | --- |

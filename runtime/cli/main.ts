@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.js";
 import { register as registerBatch } from "./commands/batch.js";
+import { register as registerContext } from "./commands/context.js";
 import { register as registerEvents } from "./commands/events.js";
 import { register as registerGet } from "./commands/get.js";
 import { register as registerHealth } from "./commands/health.js";
@@ -24,6 +25,7 @@ import { register as registerSignal } from "./commands/signal.js";
 import { register as registerSpawn } from "./commands/spawn.js";
 import { register as registerStats } from "./commands/stats.js";
 import { register as registerStop } from "./commands/stop.js";
+import { register as registerUp } from "./commands/up.js";
 import { holdEventLoop } from "./keep-alive.js";
 import { CliError, EXIT_CODES, EXIT_CODES_HELP, agentFlagHint, exitCodeFor, reportError } from "./shared.js";
 
@@ -45,6 +47,8 @@ export function buildProgram(argv: readonly string[] = []): Command {
     .addHelpText("after", EXIT_CODES_HELP)
     .exitOverride();
   for (const register of [
+    registerUp,
+    registerContext,
     registerServer,
     registerRunner,
     registerKeygen,

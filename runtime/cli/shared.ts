@@ -20,45 +20,13 @@ import {
   type CurveKeySources,
   type PlacementStrategy,
 } from "../client/index.js";
+import { activeContext, type Context } from "./contexts.js";
+import { CliError, EXIT_CODES } from "./errors.js";
 
-/** Exit codes scripts can rely on. Documented in docs/client.md. */
-export const EXIT_CODES = {
-  ok: 0,
-  /** The server answered with an error (for batch: at least one agent failed; for health: a server is unhealthy). */
-  serverError: 1,
-  /** Bad flags, arguments or configuration. */
-  usage: 2,
-  /** No server could be reached, or no reply came in time. */
-  unreachable: 3,
-  /** CURVE authentication failed. */
-  auth: 4,
-  /** A local file could not be read or written (or keygen refused to overwrite). */
-  localFile: 5,
-} as const;
-
-/** The exit codes, for every command's --help. */
-export const EXIT_CODES_HELP = `
-Exit codes:
-  0  success
-  1  the server answered with an error (batch or several ids: an agent failed; health: a server is unhealthy)
-  2  usage: bad flags, arguments, endpoint, key file or configuration
-  3  no server reachable (connection refused for 3 s), or no reply within --timeout
-  4  CURVE authentication failed
-  5  a local file could not be read or written, or keygen refused to replace a key`;
+export { CliError, EXIT_CODES, EXIT_CODES_HELP } from "./errors.js";
 
 /** The default endpoint: a server started with `zeroplane server` on this machine. */
 export const DEFAULT_ENDPOINT = `tcp://127.0.0.1:${DEFAULT_PORTS.router}`;
-
-/** An error that knows its exit code (for failures that are not client errors). */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-    this.name = "CliError";
-  }
-}
 
 /** The flags of every command that talks to a server. */
 export interface ClientFlags {
@@ -69,6 +37,7 @@ export interface ClientFlags {
   readonly clientKeyFile?: string;
   readonly clientPublicKeyFile?: string;
   readonly config?: string;
+  readonly context?: string;
   readonly timeout?: number;
   readonly placement?: PlacementStrategy;
   readonly json?: boolean;
@@ -113,6 +82,10 @@ export function withClientOptions(command: Command): Command {
       `file with this client's CURVE public key (env ${CLIENT_ENV_VARS.clientPublicKeyFile}; default: derived from the secret key)`,
     )
     .option("-c, --config <file>", `YAML client config file (env ${CLIENT_ENV_VARS.config})`)
+    .option(
+      "--context <name>",
+      `use this context instead of the current one (env ${CLIENT_ENV_VARS.context}; zeroplane context list)`,
+    )
     .option(
       "-t, --timeout <ms>",
       `give up after this many milliseconds, retries included (env ${CLIENT_ENV_VARS.timeoutMs}; default 30000)`,
@@ -177,8 +150,9 @@ export function readClientConfigFile(path: string): ClientConfigFile {
 }
 
 /**
- * The client options from flags, then the environment, then the config file, then defaults.
- * Each setting comes whole from the first place that has it.
+ * The client options from flags, then the environment, then the config file, then the context
+ * (`--context`, ZEROPLANE_CONTEXT or the current one), then defaults. Each setting comes whole from
+ * the first place that has it.
  */
 export function resolveClientOptions(
   flags: ClientFlags,
@@ -187,22 +161,28 @@ export function resolveClientOptions(
   checkEnvNames(env);
   const configPath = flags.config ?? env[CLIENT_ENV_VARS.config];
   const file: ClientConfigFile = configPath ? readClientConfigFile(configPath) : {};
+  const context: Partial<Context> = activeContext(flags.context, env)?.context ?? {};
   const fromEnv = (name: string) => (env[name] ? env[name] : undefined);
-
+  const given = (layer: string | readonly string[] | undefined): layer is string | readonly string[] =>
+    layer !== undefined && layer.length > 0;
+  const endpointLayers = [
+    flags.endpoint,
+    fromEnv(CLIENT_ENV_VARS.endpoints),
+    file.endpoints,
+    context.endpoints,
+  ];
+  const endpointLayer = endpointLayers.findIndex(given);
   const endpointList =
-    flags.endpoint && flags.endpoint.length > 0
-      ? splitEndpoints(flags.endpoint)
-      : fromEnv(CLIENT_ENV_VARS.endpoints)
-        ? splitEndpoints(fromEnv(CLIENT_ENV_VARS.endpoints)!)
-        : file.endpoints
-          ? splitEndpoints(file.endpoints)
-          : [DEFAULT_ENDPOINT];
-  const publishList =
-    flags.publishEndpoint && flags.publishEndpoint.length > 0
-      ? splitEndpoints(flags.publishEndpoint)
-      : fromEnv(CLIENT_ENV_VARS.publishEndpoints)
-        ? splitEndpoints(fromEnv(CLIENT_ENV_VARS.publishEndpoints)!)
-        : file.publishEndpoints;
+    endpointLayer === -1 ? [DEFAULT_ENDPOINT] : splitEndpoints(endpointLayers[endpointLayer]!);
+  const publishLayers = [
+    flags.publishEndpoint,
+    fromEnv(CLIENT_ENV_VARS.publishEndpoints),
+    file.publishEndpoints,
+    // A context's PUB endpoints belong to its own endpoints, not to endpoints from another layer.
+    endpointLayer === 3 ? context.publishEndpoints : undefined,
+  ];
+  const publishLayer = publishLayers.find(given);
+  const publishList = publishLayer === undefined ? undefined : splitEndpoints(publishLayer);
 
   // Keys: a layer that names the server key (directly or as a file) decides all of them,
   // so a flag never mixes with a stale key from the environment.
@@ -221,9 +201,10 @@ export function resolveClientOptions(
     clientPublicKeyFile: fromEnv(CLIENT_ENV_VARS.clientPublicKeyFile),
   };
   const names = (s: CurveKeySources) => Boolean(s.serverPublicKey || s.serverPublicKeyFile);
-  const keySources = names(flagKeys) ? flagKeys : names(envKeys) ? envKeys : names(file) ? file : flagKeys;
+  const keySources =
+    [flagKeys, envKeys, file, context as CurveKeySources].find((layer) => names(layer)) ?? flagKeys;
 
-  let timeoutMs = flags.timeout ?? file.timeoutMs ?? 30_000;
+  let timeoutMs = flags.timeout ?? file.timeoutMs ?? context.timeoutMs ?? 30_000;
   const envTimeout = fromEnv(CLIENT_ENV_VARS.timeoutMs);
   if (flags.timeout === undefined && envTimeout !== undefined) {
     timeoutMs = parsePositiveInt(CLIENT_ENV_VARS.timeoutMs)(envTimeout);
@@ -234,7 +215,7 @@ export function resolveClientOptions(
     curve: resolveCurveKeys(keySources),
     timeoutMs,
     attemptTimeoutMs: Math.min(10_000, timeoutMs),
-    placement: flags.placement ?? file.placement,
+    placement: flags.placement ?? file.placement ?? context.placement,
     // One-shot commands do not need background load refreshes.
     healthRefreshMs: 0,
   };

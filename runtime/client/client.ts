@@ -5,7 +5,7 @@
  * retryable are retried with exponential backoff and jitter; spawns always carry an idempotency key,
  * so a retry the server already applied returns the same agent instead of a second one.
  * With several servers, spawns are placed by load (or in turn), and calls about one agent go to the
- * server that owns it.
+ * server that owns it; that routing lives in cluster.ts, the retries and fan-out here.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -30,7 +30,8 @@ import {
 } from "../protocol/index.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { BreakerOptions, BreakerState } from "./breaker.js";
-import { ServerConnection } from "./connection.js";
+import { ServerCluster, decodeClusterCursor, mergeListPages, type Route } from "./cluster.js";
+import type { ServerConnection } from "./connection.js";
 import type { CurveClientKeys } from "./curve.js";
 import { resolveEndpoints, splitEndpoints, type DnsResolver, type ServerAddress } from "./endpoints.js";
 import {
@@ -42,7 +43,7 @@ import {
   ZeroplaneClientError,
 } from "./errors.js";
 import { EventStream, type StreamListener, type SubscribeOptions } from "./event-stream.js";
-import { Placement, PLACEMENT_STRATEGIES, type PlacementStrategy } from "./placement.js";
+import type { PlacementStrategy } from "./placement.js";
 import type { ClientSocketOptions } from "./socket-options.js";
 
 export interface ClientOptions {
@@ -109,22 +110,6 @@ export interface ClusterListResult extends ListResult {
   readonly unreachable: ReadonlyArray<{ readonly endpoint: string; readonly error: string }>;
 }
 
-interface LoadInfo {
-  activeAgents: number;
-  maxAgents: number;
-  placedSince: number;
-}
-
-interface RouteContext {
-  readonly lastError: unknown;
-  readonly lastConnection: ServerConnection | null;
-  readonly deadline: number;
-}
-type Route = (context: RouteContext) => ServerConnection | Promise<ServerConnection>;
-
-const MAX_REMEMBERED_AGENTS = 100_000;
-const CLUSTER_CURSOR_PREFIX = "zpc1.";
-
 function positive(name: string, value: number | undefined, fallback: number): number {
   const result = value ?? fallback;
   if (!Number.isFinite(result) || result <= 0) {
@@ -149,13 +134,7 @@ export class ZeroplaneClient {
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
   private readonly maxAttempts: number;
-  private readonly placement: Placement;
-  private readonly connections = new Map<string, ServerConnection>();
-  private readonly retiring = new Set<ServerConnection>();
-  private readonly loads = new Map<ServerConnection, LoadInfo>();
-  private readonly healthInFlight = new Set<ServerConnection>();
-  private readonly agentOwners = new Map<string, string>();
-  private readonly serversById = new Map<string, ServerConnection>();
+  private readonly cluster: ServerCluster;
   private readonly timers: NodeJS.Timeout[] = [];
   private stream: EventStream | null = null;
   private closed = false;
@@ -168,14 +147,18 @@ export class ZeroplaneClient {
     this.timeoutMs = positive("timeoutMs", options.timeoutMs, 30_000);
     this.attemptTimeoutMs = positive("attemptTimeoutMs", options.attemptTimeoutMs, 10_000);
     this.maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 5));
-    const strategy = options.placement ?? "least-loaded";
-    if (!PLACEMENT_STRATEGIES.includes(strategy)) {
-      throw new ClientUsageError(
-        `unknown placement strategy "${strategy}". Fix: use one of ${PLACEMENT_STRATEGIES.join(", ")}.`,
-      );
-    }
-    this.placement = new Placement(strategy);
-    for (const address of addresses) this.addConnection(address);
+    this.cluster = new ServerCluster(
+      options.placement ?? "least-loaded",
+      {
+        socket: options.socket,
+        curve: options.curve ?? null,
+        breaker: options.breaker,
+        connectTimeoutMs: options.connectTimeoutMs,
+      },
+      (connection) => this.stream?.addEndpoint(connection.publishEndpoint),
+      (connection) => this.stream?.removeEndpoint(connection.publishEndpoint),
+    );
+    this.cluster.update(addresses);
     const healthRefreshMs = options.healthRefreshMs ?? 5_000;
     if (healthRefreshMs > 0) {
       this.refreshHealth();
@@ -195,7 +178,9 @@ export class ZeroplaneClient {
    */
   async spawn(params: SpawnParams, options?: CallOptions): Promise<AgentInfo> {
     const withKey: SpawnParams = { ...params, idempotencyKey: params.idempotencyKey ?? randomUUID() };
-    return this.call("spawn", withKey, (context) => this.routeSpawn(context), options);
+    const connectWaitMs = this.options.connectTimeoutMs ?? 5_000;
+    const route: Route = (context) => this.cluster.spawnTarget(context, connectWaitMs, () => this.closed);
+    return this.call("spawn", withKey, route, options);
   }
 
   /** Any control action; prefer the named helpers below. */
@@ -301,19 +286,8 @@ export class ZeroplaneClient {
     );
     const answered = outcomes.filter((o) => o.ok);
     if (answered.length === 0 && outcomes.length > 0) throw (outcomes[0] as { error: Error }).error;
-    const next: Record<string, string> = {};
-    const agents: AgentInfo[] = [];
-    let total = 0;
-    for (const outcome of answered) {
-      agents.push(...outcome.result.agents);
-      total += outcome.result.total;
-      if (outcome.result.nextCursor) next[outcome.endpoint] = outcome.result.nextCursor;
-    }
-    agents.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
     return {
-      agents,
-      total,
-      nextCursor: Object.keys(next).length ? encodeClusterCursor(next) : null,
+      ...mergeListPages(answered),
       unreachable: outcomes.flatMap((o) => (o.ok ? [] : [{ endpoint: o.endpoint, error: o.error.message }])),
     };
   }
@@ -423,7 +397,7 @@ export class ZeroplaneClient {
       connected: c.connected,
       downForMs: c.downForMs,
       breaker: c.breaker.state,
-      load: this.loadOf(c),
+      load: this.cluster.loadOf(c),
     }));
   }
 
@@ -457,7 +431,7 @@ export class ZeroplaneClient {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
-    for (const connection of [...this.connections.values(), ...this.retiring]) connection.close();
+    this.cluster.close();
     this.stream?.close();
   }
 
@@ -482,7 +456,7 @@ export class ZeroplaneClient {
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw lastError ?? this.deadlineError(method, timeoutMs);
         const result = await connection.request(method, params, Math.min(this.attemptTimeoutMs, remaining));
-        this.learn(connection, method, result);
+        this.cluster.learn(connection, method, result);
         return result;
       } catch (error) {
         const retryable = error instanceof ZeroplaneClientError && error.retryable;
@@ -502,53 +476,6 @@ export class ZeroplaneClient {
     );
   }
 
-  /**
-   * Spawn routing. After a timeout on a connection that is still up, the retry goes to the same
-   * server: it may have started the agent, and the idempotency key makes it answer with that agent.
-   * Otherwise (not delivered, refused with a retryable error, or the server went away) any server will do.
-   */
-  private async routeSpawn(context: RouteContext): Promise<ServerConnection> {
-    const { lastError, lastConnection } = context;
-    if (
-      lastConnection &&
-      lastError instanceof RequestTimeoutError &&
-      !lastError.connectionLost &&
-      !lastConnection.isClosed
-    ) {
-      return lastConnection;
-    }
-    const avoid = lastError ? lastConnection : null;
-    const usable = () => this.liveConnections().filter((c) => c.breaker.canPass());
-    const connected = (list: ServerConnection[]) => list.filter((c) => c.connected);
-    let candidates = connected(usable());
-    if (candidates.length === 0) {
-      // Nothing connected yet (a new client, or every server restarting): give connections a moment.
-      const waitUntil = Math.min(context.deadline, Date.now() + (this.options.connectTimeoutMs ?? 5_000));
-      while (candidates.length === 0 && Date.now() < waitUntil && !this.closed) {
-        await sleep(20);
-        candidates = connected(usable());
-      }
-    }
-    if (candidates.length === 0) candidates = usable().filter((c) => !c.down);
-    if (candidates.length === 0) candidates = usable();
-    if (candidates.length > 1 && avoid) candidates = candidates.filter((c) => c !== avoid);
-    if (candidates.length === 0) {
-      throw new UnreachableError(
-        `no server can take the spawn: all ${this.liveConnections().length} are failing (circuits open). Fix: check that the servers are running and reachable.`,
-      );
-    }
-    const chosen = this.placement.choose(
-      candidates.map((connection) => ({
-        endpoint: connection.endpoint,
-        load: this.loadOf(connection),
-        connection,
-      })),
-    ).connection;
-    const load = this.loads.get(chosen);
-    if (load) load.placedSince += 1;
-    return chosen;
-  }
-
   private async callAboutAgent<M extends "control" | "get" | "output">(
     method: M,
     agentId: string,
@@ -564,12 +491,12 @@ export class ZeroplaneClient {
   private async ownerOf(agentId: string, deadline: number): Promise<ServerConnection> {
     const live = this.liveConnections();
     if (live.length === 1) return live[0]!;
-    const known = this.serversById.get(this.agentOwners.get(agentId) ?? "");
-    if (known && !known.isClosed && !this.retiring.has(known)) return known;
+    const known = this.cluster.knownOwner(agentId);
+    if (known) return known;
     const timeoutMs = Math.max(1, deadline - Date.now());
     const outcomes = await this.fanOut(live, () => ({ agentId }), "get", { timeoutMs });
     const found = outcomes.find((o) => o.ok);
-    if (found) return this.connections.get(found.endpoint)!;
+    if (found) return this.cluster.byEndpoint(found.endpoint)!;
     const failures = outcomes.filter((o): o is Extract<typeof o, { ok: false }> => !o.ok);
     const other = failures.find(
       (o) => !(o.error instanceof RemoteError && o.error.code === ERROR_CODES.NOT_FOUND),
@@ -601,16 +528,7 @@ export class ZeroplaneClient {
       }
       return this.call(method, {} as MethodParams[M], () => connection, options);
     }
-    return this.call(
-      method,
-      {} as MethodParams[M],
-      ({ lastConnection, lastError }) => {
-        const live = this.liveConnections();
-        const ordered = [...live.filter((c) => c.connected), ...live.filter((c) => !c.connected)];
-        return ordered.find((c) => !(lastError && c === lastConnection)) ?? ordered[0]!;
-      },
-      options,
-    );
+    return this.call(method, {} as MethodParams[M], this.cluster.anyServer, options);
   }
 
   /** Sends one call to each of `targets` (with retries each) and reports every outcome. */
@@ -648,81 +566,16 @@ export class ZeroplaneClient {
       const result = await connection.request(method, params, this.attemptTimeoutMs, {
         failFastWhenDown: true,
       });
-      this.learn(connection, method, result);
+      this.cluster.learn(connection, method, result);
       return result;
     }
     return this.call(method, params, () => connection, options);
   }
 
-  // ---- What the client learns ---------------------------------------------------------------
-
-  private learn(connection: ServerConnection, method: Method, result: unknown): void {
-    const remember = (agent: AgentInfo | undefined) => {
-      if (!agent?.id || !agent.serverId) return;
-      this.rememberServer(connection, agent.serverId);
-      this.agentOwners.delete(agent.id);
-      this.agentOwners.set(agent.id, agent.serverId);
-      if (this.agentOwners.size > MAX_REMEMBERED_AGENTS) {
-        this.agentOwners.delete(this.agentOwners.keys().next().value!);
-      }
-    };
-    switch (method) {
-      case "spawn":
-      case "control":
-      case "get":
-        remember(result as AgentInfo);
-        break;
-      case "list":
-        for (const agent of (result as ListResult).agents) remember(agent);
-        break;
-      case "batchControl":
-        for (const entry of (result as BatchControlResult).results) remember(entry.agent);
-        break;
-      case "health": {
-        const health = result as HealthResult;
-        this.rememberServer(connection, health.serverId);
-        this.loads.set(connection, {
-          activeAgents: health.activeAgents,
-          maxAgents: health.maxAgents,
-          placedSince: 0,
-        });
-        break;
-      }
-      case "stats":
-        this.rememberServer(connection, (result as StatsResult).serverId);
-        break;
-      default:
-        break;
-    }
-  }
-
-  private rememberServer(connection: ServerConnection, serverId: string): void {
-    if (!serverId) return;
-    connection.serverId = serverId;
-    this.serversById.set(serverId, connection);
-  }
-
-  private loadOf(connection: ServerConnection): number | null {
-    const load = this.loads.get(connection);
-    if (!load || load.maxAgents <= 0) return null;
-    return (load.activeAgents + load.placedSince) / load.maxAgents;
-  }
-
   // ---- Background upkeep --------------------------------------------------------------------
 
   private liveConnections(): ServerConnection[] {
-    return [...this.connections.values()];
-  }
-
-  private addConnection(address: ServerAddress): void {
-    const connection = new ServerConnection(address, {
-      socket: this.options.socket,
-      curve: this.options.curve ?? null,
-      breaker: this.options.breaker,
-      connectTimeoutMs: this.options.connectTimeoutMs,
-    });
-    this.connections.set(address.endpoint, connection);
-    this.stream?.addEndpoint(address.publishEndpoint);
+    return this.cluster.live();
   }
 
   private every(ms: number, task: () => void): void {
@@ -733,21 +586,7 @@ export class ZeroplaneClient {
 
   /** Health of every server, for placement by load; also the circuit breakers' half-open probe. */
   private refreshHealth(): void {
-    for (const connection of this.liveConnections()) {
-      if (this.healthInFlight.has(connection) || !connection.breaker.canPass()) continue;
-      this.healthInFlight.add(connection);
-      connection
-        .request("health", {}, Math.min(this.attemptTimeoutMs, 5_000), { failFastWhenDown: true })
-        .then((result) => this.learn(connection, "health", result))
-        .catch(() => undefined)
-        .finally(() => this.healthInFlight.delete(connection));
-    }
-    for (const connection of this.retiring) {
-      if (connection.inFlight === 0) {
-        connection.close();
-        this.retiring.delete(connection);
-      }
-    }
+    this.cluster.refreshHealth(Math.min(this.attemptTimeoutMs, 5_000));
   }
 
   /** Re-resolves dns:// endpoints: new addresses get connections, vanished ones retire when idle. */
@@ -762,35 +601,6 @@ export class ZeroplaneClient {
       return; // Keep the servers we have while DNS is failing.
     }
     if (this.closed) return;
-    const wanted = new Set(addresses.map((a) => a.endpoint));
-    for (const address of addresses) if (!this.connections.has(address.endpoint)) this.addConnection(address);
-    for (const [endpoint, connection] of this.connections) {
-      if (wanted.has(endpoint)) continue;
-      this.connections.delete(endpoint);
-      this.loads.delete(connection);
-      this.stream?.removeEndpoint(connection.publishEndpoint);
-      this.retiring.add(connection);
-    }
-  }
-}
-
-function encodeClusterCursor(cursors: Record<string, string>): string {
-  return CLUSTER_CURSOR_PREFIX + Buffer.from(JSON.stringify(cursors)).toString("base64url");
-}
-
-function decodeClusterCursor(cursor: string): Record<string, string> {
-  if (!cursor.startsWith(CLUSTER_CURSOR_PREFIX)) {
-    throw new ClientUsageError(
-      `cursor "${cursor}" does not come from this client's list across several servers. Fix: pass nextCursor from the previous page unchanged.`,
-    );
-  }
-  try {
-    return JSON.parse(
-      Buffer.from(cursor.slice(CLUSTER_CURSOR_PREFIX.length), "base64url").toString(),
-    ) as Record<string, string>;
-  } catch {
-    throw new ClientUsageError(
-      `cursor "${cursor}" is damaged. Fix: pass nextCursor from the previous page unchanged.`,
-    );
+    this.cluster.update(addresses);
   }
 }

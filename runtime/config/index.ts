@@ -150,6 +150,11 @@ const natsSchema = z
     spoolMaxBytes: positiveInt,
     spoolFullPolicy: z.enum(["refuse-spawns", "drop-oldest"]),
     reconnectWaitMs: positiveDurationMs,
+    registry: z.boolean(),
+    registryPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, "must be 1-32 letters, digits, '-' or '_' (it names KV buckets)"),
+    heartbeatIntervalMs: positiveDurationMs,
   })
   .strict();
 
@@ -241,6 +246,10 @@ export function defaultConfig(): ZeroplaneConfig {
       spoolMaxBytes: 64 * MiB,
       spoolFullPolicy: "refuse-spawns",
       reconnectWaitMs: 2_000,
+      // The cluster registry (docs/events.md): on whenever NATS is; a lost agent reads lost within 3 intervals.
+      registry: true,
+      registryPrefix: "ZEROPLANE",
+      heartbeatIntervalMs: 2_000,
     },
     log: { level: SHARED_DEFAULTS["log.level"] },
   };

@@ -158,6 +158,9 @@ export const ENV_VARS = {
   "nats.spoolMaxBytes": "ZEROPLANE_NATS_SPOOL_MAX_BYTES",
   "nats.spoolFullPolicy": "ZEROPLANE_NATS_SPOOL_FULL_POLICY",
   "nats.reconnectWaitMs": "ZEROPLANE_NATS_RECONNECT_WAIT_MS",
+  "nats.registry": "ZEROPLANE_NATS_REGISTRY",
+  "nats.registryPrefix": "ZEROPLANE_NATS_REGISTRY_PREFIX",
+  "nats.heartbeatIntervalMs": "ZEROPLANE_NATS_HEARTBEAT_INTERVAL_MS",
   "log.level": "ZEROPLANE_LOG_LEVEL",
 } as const;
 
@@ -182,6 +185,8 @@ export const CLIENT_ENV_VARS = {
   timeoutMs: "ZEROPLANE_CLIENT_TIMEOUT_MS",
   /** A YAML client config file. */
   config: "ZEROPLANE_CLIENT_CONFIG",
+  /** The context to use instead of the current one ($XDG_CONFIG_HOME/zeroplane/config.yaml). */
+  context: "ZEROPLANE_CONTEXT",
 } as const;
 
 /** A config path such as `server.maxAgents`. */
@@ -208,6 +213,22 @@ export const SHARED_DEFAULTS = {
   "nats.replicas": 1,
   "log.level": "info",
 } as const;
+
+/**
+ * The cluster registry's JetStream KV buckets (runtime/events/registry.ts), named from
+ * `nats.registryPrefix`: agent records, spawn idempotency keys and server heartbeats. Each bucket is
+ * stored in the stream `KV_<bucket>`; the constructs and policies size and watch them by these names.
+ */
+export function registryBuckets(prefix: string): {
+  readonly agents: string;
+  readonly keys: string;
+  readonly servers: string;
+} {
+  return { agents: `${prefix}_AGENTS`, keys: `${prefix}_KEYS`, servers: `${prefix}_SERVERS` };
+}
+
+/** A server counts as gone once its heartbeat is older than this many heartbeat intervals. */
+export const HEARTBEAT_MISSES = 3;
 
 /** Prometheus metric names the agent server registers (runtime/observability/metrics.ts). */
 export const SERVER_METRIC_NAMES = {
@@ -240,6 +261,8 @@ export const EVENTS_METRIC_NAMES = {
   spawnsRefused: "zeroplane_events_spawns_refused_total",
   natsConnected: "zeroplane_events_nats_connected",
   commands: "zeroplane_nats_commands_total",
+  registryWrites: "zeroplane_registry_writes_total",
+  registryClaims: "zeroplane_registry_claims_total",
 } as const;
 
 /** Label keys on the runtime's metrics; alerts and dashboards group and select by them. */

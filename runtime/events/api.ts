@@ -2,6 +2,7 @@
  * The contract between the agent server and the lifecycle event publisher (NATS JetStream).
  */
 import type { LifecycleEvent } from "../protocol/index.js";
+import type { ClusterRegistry } from "./registry.js";
 
 export interface EventSink {
   /** Queues an event for publishing. Never throws; failures go to the spool. */
@@ -33,6 +34,8 @@ export interface EventsStatus {
 
 /** The running events service: the sink plus what the server and tests may inspect. */
 export interface EventsService extends EventSink {
+  /** The cluster registry, when started with `cluster` (nats.registry). */
+  readonly cluster: ClusterRegistry | null;
   status(): EventsStatus;
   /** Resolves true once the spool is empty and nothing is outstanding; false at the timeout. */
   whenDrained(timeoutMs: number): Promise<boolean>;

@@ -4,6 +4,7 @@
  *
  * The agent server calls `startEvents` when `nats.enabled`; see docs/events.md.
  */
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -15,10 +16,12 @@ import { connectionOptions, describeAuth } from "./connection.js";
 import { NatsLink, redactUrl } from "./link.js";
 import { createEventsMetrics } from "./metrics.js";
 import { EventPublisher } from "./publisher.js";
+import { ClusterRegistry } from "./registry.js";
 import { Spool } from "./spool.js";
 
 export type { EventSink, EventsService, EventsStatus } from "./api.js";
 export { METRIC_NAMES } from "./metrics.js";
+export { ClusterRegistry } from "./registry.js";
 export { eventFilter, eventMessageId, eventSubject, streamSubject, subjectToken } from "./subjects.js";
 
 export interface StartEventsOptions {
@@ -27,6 +30,8 @@ export interface StartEventsOptions {
   readonly registry: Registry;
   /** Validated dispatch, the same the ZeroMQ path uses; serves commands when `nats.commands`. */
   readonly handler: RequestHandler;
+  /** Keep the cluster registry (nats.registry): agent records, idempotency keys, heartbeats. @default false */
+  readonly cluster?: boolean;
 }
 
 /** The spool directory the config selects: `nats.spoolDir`, else `<runner.stateDir>/spool`. */
@@ -93,6 +98,17 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
     spoolUnavailable: () => publisher.diskProblem() !== null,
     spoolDiskFreeBytes: () => spool.freeDiskBytes(),
   });
+  // Records a previous run left in the spool: the registry heartbeats only once they are published.
+  const startupEnd = spool.endPosition();
+  const cluster = options.cluster
+    ? new ClusterRegistry({
+        config,
+        instance: randomUUID(),
+        logger: logger.child({ component: "registry" }),
+        caughtUp: () => spool.committedPosition() >= startupEnd,
+        claims: metrics.registryClaims,
+      })
+    : null;
   const publisher = new EventPublisher({
     spool,
     stream: nats.stream,
@@ -100,6 +116,15 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
     policy: nats.spoolFullPolicy,
     logger,
     metrics,
+    ...(cluster
+      ? {
+          records: {
+            bucket: cluster.buckets.agents,
+            instance: cluster.instance,
+            written: metrics.registryWrites,
+          },
+        }
+      : {}),
   });
   let intake: CommandIntake | null = null;
   link = new NatsLink(nats, connectOptions, logger, {
@@ -117,8 +142,15 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
       });
       logger.info({ subjects: intake.subjects(), queueGroup: nats.queueGroup }, "taking commands over NATS");
     },
-    onUsable: (js) => publisher.attach(js),
-    onUnusable: () => publisher.detach(),
+    ...(cluster ? { prepare: (connection) => cluster.prepare(connection) } : {}),
+    onUsable: (js) => {
+      cluster?.setConnected(true);
+      publisher.attach(js);
+    },
+    onUnusable: () => {
+      cluster?.setConnected(false);
+      publisher.detach();
+    },
   });
 
   logger.info(
@@ -147,6 +179,7 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
   let closing: Promise<void> | null = null;
   const activeLink = link;
   return {
+    cluster,
     publish(event: LifecycleEvent): void {
       publisher.publish(event);
     },
@@ -173,6 +206,8 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
       closing ??= (async () => {
         const deadline = Date.now() + deadlineMs;
         await intake?.close(Math.max(0, Math.floor((deadline - Date.now()) / 2)));
+        if (activeLink.isUsable()) await publisher.whenIdle(Math.max(0, deadline - Date.now()));
+        await cluster?.close();
         if (activeLink.isUsable()) await publisher.whenIdle(Math.max(0, deadline - Date.now()));
         publisher.close();
         await activeLink.close();

@@ -11,6 +11,8 @@ import { ensureStream, StreamMismatchError } from "./stream.js";
 export interface LinkCallbacks {
   /** Connected for the first time: subscribe here (subscriptions survive reconnects). */
   onConnected(connection: NatsConnection): void;
+  /** After the stream is ready and before the link is usable: more setup (the registry's buckets). */
+  prepare?(connection: NatsConnection): Promise<void>;
   /** Connected and the stream is ready. */
   onUsable(js: JetStreamClient): void;
   /** Disconnected, or the stream is not usable. */
@@ -125,6 +127,7 @@ export class NatsLink {
     try {
       const jsm = await connection.jetstreamManager({ checkAPI: false, timeout: 5000 });
       await ensureStream(jsm, this.nats, this.logger);
+      await this.callbacks.prepare?.(connection);
       if (generation !== this.generation || this.closed) return;
       this.problem = null;
       this.usable = true;

@@ -13,6 +13,10 @@ export interface EventsMetrics {
   readonly spoolWriteFailures: Counter;
   readonly spawnsRefused: Counter;
   readonly commands: Counter<"method" | "outcome">;
+  /** Agent records the registry bucket acknowledged. */
+  readonly registryWrites: Counter;
+  /** Idempotency-key claims by outcome: won, replay, takeover, wait. */
+  readonly registryClaims: Counter<"outcome">;
   remove(): void;
 }
 
@@ -108,8 +112,21 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
     labelNames: [METRIC_LABELS.method, METRIC_LABELS.outcome],
     registers,
   });
+  const registryWrites = new Counter({
+    name: METRIC_NAMES.registryWrites,
+    help: "Agent records written to the cluster registry's KV bucket (acknowledged), through the spool.",
+    registers,
+  });
+  const registryClaims = new Counter({
+    name: METRIC_NAMES.registryClaims,
+    help: "Spawn idempotency-key claims in the cluster registry, by outcome (won, replay, takeover, wait).",
+    labelNames: [METRIC_LABELS.outcome],
+    registers,
+  });
   return {
     published,
+    registryWrites,
+    registryClaims,
     publishFailures,
     duplicates,
     spoolDropped,

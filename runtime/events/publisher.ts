@@ -22,6 +22,7 @@ import { ENV_VARS, EVENTS_METRIC_NAMES } from "../config/names.js";
 import type { LifecycleEvent } from "../protocol/index.js";
 import type { EventsMetrics } from "./metrics.js";
 import { Spool, SpoolUnavailableError, type SpooledRecord } from "./spool.js";
+import { encodeRecordValue, recordSubject } from "./registry-keys.js";
 import { eventMessageId, eventSubject } from "./subjects.js";
 
 export type SpoolFullPolicy = "refuse-spawns" | "drop-oldest";
@@ -49,11 +50,23 @@ export interface PublisherOptions {
   readonly ackTimeoutMs?: number;
   /** Longest wait before retrying after a failed publish while connected. @default 2000 */
   readonly maxRetryDelayMs?: number;
+  /** When set, every event also writes the agent's record to the cluster registry (registry.ts). */
+  readonly records?: RecordWriter;
+}
+
+/** Where the publisher writes agent records: a KV bucket, stamped with this server instance. */
+export interface RecordWriter {
+  readonly bucket: string;
+  readonly instance: string;
+  /** Counts records the bucket acknowledged. */
+  readonly written: { inc(): void };
 }
 
 interface InFlight {
   readonly record: SpooledRecord;
   state: "pending" | "ok" | "failed";
+  /** An agent record for the registry rather than an event. */
+  isRecord?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -119,6 +132,19 @@ export class EventPublisher {
       const body = encodeRecord(subject, eventMessageId(event), encoder.encode(JSON.stringify(event)));
       this.makeRoom(Spool.sizeOf(body.byteLength));
       this.spool.append(body);
+      const records = this.options.records;
+      if (records) {
+        // No message id: a KV put is last-writer-wins, so a resend after a newer put must store again.
+        const record = encodeRecord(
+          recordSubject(records.bucket, event.agentId),
+          "",
+          encodeRecordValue(event, records.instance),
+        );
+        this.makeRoom(Spool.sizeOf(record.byteLength));
+        this.spool.append(record);
+        // The runner announces an agent before forking it: on disk first, so a crash cannot hide a start.
+        if (event.type === "spawned") this.spool.flush();
+      }
       // Once per event-loop turn: events published together are written and sent together.
       if (!this.pumpScheduled) {
         this.pumpScheduled = true;
@@ -260,14 +286,16 @@ export class EventPublisher {
     const { subject, messageId, payload } = decodeRecord(record.body);
     const headers = natsHeaders();
     headers.set("Content-Type", "application/json");
+    const isRecord = messageId === "" && this.options.records !== undefined;
     js.publish(subject, payload, {
-      msgID: messageId,
+      ...(isRecord ? {} : { msgID: messageId }),
       timeout: this.ackTimeoutMs,
       headers,
-      expect: { streamName: this.options.stream },
+      expect: { streamName: isRecord ? `KV_${this.options.records!.bucket}` : this.options.stream },
     }).then(
       (ack: PubAck) => {
         entry.state = "ok";
+        entry.isRecord = isRecord;
         if (ack.duplicate) this.options.metrics.duplicates.inc();
         this.settle();
       },
@@ -289,7 +317,9 @@ export class EventPublisher {
   private settle(): void {
     while (this.inflight[0]?.state === "ok") {
       const head = this.inflight.shift()!;
-      if (this.spool.commit(head.record)) this.options.metrics.published.inc();
+      if (!this.spool.commit(head.record)) continue;
+      if (head.isRecord) this.options.records?.written.inc();
+      else this.options.metrics.published.inc();
     }
     if (!this.failing) {
       this.retryDelayMs = 0;

@@ -192,6 +192,17 @@ export class Spool {
     return this.bytes;
   }
 
+  /** The global position after the last appended record. */
+  endPosition(): number {
+    const last = this.segments.at(-1);
+    return last ? last.start + last.size : this.committedPos;
+  }
+
+  /** The global position below which every record is committed (published or dropped). */
+  committedPosition(): number {
+    return this.committedPos;
+  }
+
   /** The configured bound. */
   maxBytes(): number {
     return this.options.maxBytes;

@@ -23,6 +23,8 @@ export const AGENT_STATUSES = [
   "failed",
   "killed",
   "timed_out",
+  /** Read from the cluster registry: the agent's server stopped heartbeating (docs/events.md). */
+  "lost",
 ] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
@@ -32,6 +34,7 @@ export const TERMINAL_STATUSES: ReadonlySet<AgentStatus> = new Set([
   "failed",
   "killed",
   "timed_out",
+  "lost",
 ]);
 
 export const OUTPUT_STREAMS = ["stdout", "stderr"] as const;

@@ -61,8 +61,11 @@ export interface AgentRunnerEvents {
 }
 
 export interface AgentRunner {
-  /** Starts an agent. Resolves with status running, or failed if the process could not start. Throws CAPACITY. */
-  spawn(params: ParsedParams<"spawn">): Promise<AgentInfo>;
+  /**
+   * Starts an agent. Resolves with status running, or failed if the process could not start. Throws CAPACITY.
+   * `agentId`, when given, is the new agent's id (the cluster registry claims it before the start).
+   */
+  spawn(params: ParsedParams<"spawn">, agentId?: string): Promise<AgentInfo>;
   /** pause, resume, stop, kill, signal, write. Throws NOT_FOUND or INVALID_STATE. */
   control(params: ParsedParams<"control">): Promise<AgentInfo>;
   /** Throws NOT_FOUND. */

@@ -96,7 +96,7 @@ export class ProcessRunner implements AgentRunner {
     return this;
   }
 
-  async spawn(params: ParsedParams<"spawn">): Promise<AgentInfo> {
+  async spawn(params: ParsedParams<"spawn">, agentId?: string): Promise<AgentInfo> {
     if (this.closed) throw new ProtocolError("UNAVAILABLE", "the process runner is closed; no new agents");
     const { maxAgents, serverId } = this.options;
     if (this.active >= maxAgents) {
@@ -107,8 +107,11 @@ export class ProcessRunner implements AgentRunner {
       );
     }
     const limits = effectiveLimits(params.limits, this.options.limits);
+    if (agentId !== undefined && this.agents.has(agentId)) {
+      throw new ProtocolError("INTERNAL", `agent id ${agentId} is already in use on this server`);
+    }
     const agent = new Agent(
-      randomUUID(),
+      agentId ?? randomUUID(),
       this.nextOrder++,
       serverId,
       params,

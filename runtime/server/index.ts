@@ -18,6 +18,7 @@ import { readSecretKey } from "../security/keys.js";
 import { ZapHandler } from "../security/zap.js";
 import { withTimeout } from "./deadline.js";
 import { shutdownBudgetMs, waitForAgents } from "./drain.js";
+import { createClusterView, type ClusterView } from "./cluster.js";
 import { createRequestHandler } from "./handler.js";
 import { StreamPublisher } from "./stream-publisher.js";
 import { RequestSocket } from "./request-socket.js";
@@ -150,6 +151,7 @@ export async function startServer(
 
     let draining = false;
     let sink: EventSink | null = null;
+    let cluster: ClusterView | null = null;
     const ready = () => !draining && (!config.nats.required || sink === null || sink.ready());
     const handler = createRequestHandler({
       runner,
@@ -164,6 +166,7 @@ export async function startServer(
         ready,
         sink: () => sink,
       },
+      cluster: () => cluster,
     });
 
     if (config.nats.enabled) {
@@ -174,8 +177,17 @@ export async function startServer(
         logger: logger.child({ component: "events" }),
         registry: metrics.registry,
         handler: handler.handle,
+        cluster: config.nats.registry,
       });
       sink = started;
+      if (started.cluster) {
+        cluster = createClusterView({
+          registry: started.cluster,
+          runner,
+          commands: config.nats.commands,
+          claimWaitMs: config.server.requestTimeoutMs,
+        });
+      }
       cleanup.add(() => started.close(1_000));
     }
 

@@ -20,6 +20,7 @@ import {
 } from "../protocol/index.js";
 import type { AgentRunner } from "../runner/api.js";
 import { VERSION } from "../version.js";
+import type { ClusterView } from "./cluster.js";
 import { IdempotencyCache } from "./idempotency.js";
 
 /** Server state the methods read: whether it is draining and whether it is ready. */
@@ -40,6 +41,8 @@ export interface MethodDeps {
   readonly idempotencyWindowMs: number;
   /** The idempotency window's clock. @default Date.now */
   readonly now?: () => number;
+  /** The cluster registry's view (nats.registry), once NATS is set up; null answers from this server only. */
+  readonly cluster?: () => ClusterView | null;
 }
 
 /** One implementation per method. A method answers synchronously where it can (health, get, list…). */
@@ -69,6 +72,24 @@ export function createMethods(deps: MethodDeps): MethodTable {
   const { runner, metrics, state } = deps;
   const idempotency = new IdempotencyCache(deps.idempotencyWindowMs, undefined, deps.now);
 
+  function controlAgent(params: ParsedParams<"control">): Promise<AgentInfo> {
+    const cluster = deps.cluster?.();
+    return cluster ? cluster.control(params) : runner.control(params);
+  }
+
+  function startAgent(params: ParsedParams<"spawn">, agentId?: string): Promise<AgentInfo> {
+    return runner.spawn(params, agentId).then(
+      (agent) => {
+        metrics.recordSpawn(agent.status === "failed");
+        return agent;
+      },
+      (error: unknown) => {
+        metrics.recordSpawnFailure();
+        throw error;
+      },
+    );
+  }
+
   function spawn(params: ParsedParams<"spawn">): Promise<AgentInfo> {
     const key = params.idempotencyKey;
     if (key !== undefined) {
@@ -83,16 +104,17 @@ export function createMethods(deps: MethodDeps): MethodTable {
     }
     const refusal = state.sink()?.spawnRefusal() ?? null;
     if (refusal !== null) throw new ProtocolError(ERROR_CODES.UNAVAILABLE, refusal);
-    const started = runner.spawn(params).then(
-      (agent) => {
-        metrics.recordSpawn(agent.status === "failed");
-        return agent;
-      },
-      (error: unknown) => {
-        metrics.recordSpawnFailure();
-        throw error;
-      },
-    );
+    // With the cluster registry a keyed spawn claims its key cluster-wide first (cluster.ts).
+    const cluster = key === undefined ? null : (deps.cluster?.() ?? null);
+    const started =
+      cluster && key !== undefined
+        ? cluster.spawnOnce(
+            params,
+            key,
+            (agentId) => startAgent(params, agentId),
+            () => metrics.recordReplay(),
+          )
+        : startAgent(params);
     if (key !== undefined) idempotency.remember(key, started);
     return started;
   }
@@ -104,7 +126,7 @@ export function createMethods(deps: MethodDeps): MethodTable {
     const controlOne = async (index: number): Promise<boolean> => {
       const agentId = agentIds[index]!;
       try {
-        const agent = await runner.control({ ...control, agentId });
+        const agent = await controlAgent({ ...control, agentId });
         results[index] = { agentId, ok: true, agent };
         return true;
       } catch (error) {
@@ -163,12 +185,18 @@ export function createMethods(deps: MethodDeps): MethodTable {
     spawn,
     control: (params) => {
       requireActionArguments(params);
-      return runner.control(params);
+      return controlAgent(params);
     },
     batchControl,
-    list: (params) => runner.list(params),
-    get: (params) => runner.get(params.agentId),
-    output: (params) => runner.output(params),
+    list: (params) => deps.cluster?.()?.list(params) ?? runner.list(params),
+    get: (params) => {
+      const cluster = deps.cluster?.();
+      return cluster ? cluster.get(params.agentId) : runner.get(params.agentId);
+    },
+    output: (params) => {
+      const cluster = deps.cluster?.();
+      return cluster ? cluster.output(params) : runner.output(params);
+    },
     health,
     stats,
   };

@@ -46,7 +46,38 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
     super("zeroplane:aws:Environment", name, {}, opts);
     const { environment: env, aws: config } = args;
     const names = awsNames(env, config);
-    const provider = new aws.Provider(
+    const child = { parent: this, provider: this.provider(env, config) };
+
+    this.repositoryUrl = this.imageRepository(names, config, child);
+    const key = this.kmsKey(env, names, config, child);
+    this.kmsKeyArn = key.arn;
+
+    // Generated once; protected in production so a stray destroy cannot lose the server identity.
+    const keypair = new CurveServerKey("curve-server-key", {
+      parent: this,
+      protect: env.production === true,
+    });
+    this.curvePublicKey = keypair.publicKey;
+    this.curveSecretKey = pulumi.secret(keypair.secretKey);
+    const secret = this.curveSecret(env, names, config, key, keypair, child);
+    this.curveSecretArn = secret.arn;
+    this.curveSecretVersion = secret.version;
+
+    this.readerPolicy = pulumi.jsonStringify(readerPolicy(secret.arn, key.arn, config.region));
+    this.readerRoleArn = this.readerRole(env, names, config, child);
+    this.nlbSecurityGroupIds = this.nlbSecurityGroups(env, names, config, child);
+
+    this.registerOutputs({
+      repositoryUrl: this.repositoryUrl,
+      curvePublicKey: this.curvePublicKey,
+      curveSecretArn: this.curveSecretArn,
+      readerRoleArn: this.readerRoleArn,
+    });
+  }
+
+  /** The account's provider: only the account the spec names, every resource tagged. */
+  private provider(env: Environment, config: AwsEnabledConfig): aws.Provider {
+    return new aws.Provider(
       "aws",
       {
         region: config.region as aws.Region,
@@ -62,8 +93,10 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const child = { parent: this, provider };
+  }
 
+  /** The ECR repository (immutable tags, scanned on push) and its lifecycle policy; returns its URL. */
+  private imageRepository(names: AwsNames, config: AwsEnabledConfig, child: Child): pulumi.Output<string> {
     const repository = new aws.ecr.Repository(
       "image",
       {
@@ -79,8 +112,11 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
       { repository: repository.name, policy: JSON.stringify(lifecyclePolicy(config)) },
       child,
     );
-    this.repositoryUrl = repository.repositoryUrl;
+    return repository.repositoryUrl;
+  }
 
+  /** The KMS key (rotated) that encrypts the CURVE key in Secrets Manager, and its alias. */
+  private kmsKey(env: Environment, names: AwsNames, config: AwsEnabledConfig, child: Child): aws.kms.Key {
     const key = new aws.kms.Key(
       "curve",
       {
@@ -91,16 +127,18 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
       child,
     );
     new aws.kms.Alias("curve", { name: names.kmsAlias, targetKeyId: key.keyId }, child);
-    this.kmsKeyArn = key.arn;
+    return key;
+  }
 
-    // Generated once; protected in production so a stray destroy cannot lose the server identity.
-    const keypair = new CurveServerKey("curve-server-key", {
-      parent: this,
-      protect: env.production === true,
-    });
-    this.curvePublicKey = keypair.publicKey;
-    this.curveSecretKey = pulumi.secret(keypair.secretKey);
-
+  /** The Secrets Manager secret holding the keypair as JSON; its value is a Pulumi secret. */
+  private curveSecret(
+    env: Environment,
+    names: AwsNames,
+    config: AwsEnabledConfig,
+    key: aws.kms.Key,
+    keypair: CurveServerKey,
+    child: Child,
+  ): { arn: pulumi.Output<string>; version: aws.secretsmanager.SecretVersion } {
     const secret = new aws.secretsmanager.Secret(
       "curve",
       {
@@ -111,7 +149,7 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
       },
       child,
     );
-    this.curveSecretVersion = new aws.secretsmanager.SecretVersion(
+    const version = new aws.secretsmanager.SecretVersion(
       "curve",
       {
         secretId: secret.id,
@@ -121,8 +159,11 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
       },
       child,
     );
-    this.curveSecretArn = secret.arn;
+    return { arn: secret.arn, version };
+  }
 
+  /** The IRSA role the SecretStore's service account assumes, allowed readerPolicy only; returns its ARN. */
+  private readerRole(env: Environment, names: AwsNames, config: AwsEnabledConfig, child: Child) {
     const role = new aws.iam.Role(
       "curve-reader",
       {
@@ -133,11 +174,18 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
       },
       child,
     );
-    this.readerPolicy = pulumi.jsonStringify(readerPolicy(secret.arn, key.arn, config.region));
     new aws.iam.RolePolicy("curve-reader", { role: role.id, policy: this.readerPolicy }, child);
-    this.readerRoleArn = role.arn;
+    return role.arn;
+  }
 
-    this.nlbSecurityGroupIds = {};
+  /** One security group per NLB-exposed group: ZeroMQ in from its source ranges, out to the pods only. */
+  private nlbSecurityGroups(
+    env: Environment,
+    names: AwsNames,
+    config: AwsEnabledConfig,
+    child: Child,
+  ): Record<string, pulumi.Output<string>> {
+    const ids: Record<string, pulumi.Output<string>> = {};
     for (const [group, spec] of Object.entries(env.agentServers).sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (spec.exposure?.type !== "nlb") continue;
       const sgName = names.nlbSecurityGroup(group);
@@ -174,17 +222,15 @@ export class ZeroplaneAws extends pulumi.ComponentResource {
         },
         child,
       );
-      this.nlbSecurityGroupIds[group] = sg.id;
+      ids[group] = sg.id;
     }
-
-    this.registerOutputs({
-      repositoryUrl: this.repositoryUrl,
-      curvePublicKey: this.curvePublicKey,
-      curveSecretArn: this.curveSecretArn,
-      readerRoleArn: this.readerRoleArn,
-    });
+    return ids;
   }
 }
+
+type AwsNames = ReturnType<typeof awsNames>;
+/** Options of every resource the component creates: its child, through its provider. */
+type Child = { parent: pulumi.Resource; provider: aws.Provider };
 
 /** ECR lifecycle: expire untagged images after some days, keep the newest N images. */
 export function lifecyclePolicy(config: AwsEnabledConfig) {

@@ -5,7 +5,7 @@
  */
 import { App, Chart } from "cdk8s";
 import { ConstructPropsError, ZeroplanePlatform, type ClientService } from "../../constructs/index.js";
-import type { Environment } from "../environment/load.js";
+import { configKey, type Environment } from "../environment/load.js";
 import { needsAwsSecretStore, platformProps } from "../platform-props.js";
 import { AwsSecretStore } from "./secret-store.js";
 
@@ -50,22 +50,10 @@ export function synthesizeEnvironment(env: Environment): SynthesizedEnvironment 
     return { objects, clientServices: platform.clientServices };
   } catch (error) {
     if (!(error instanceof ConstructPropsError)) throw error;
-    const key = propToConfigKey(env, error.prop);
+    // The error's path is the config key's: the props key groups by name, as the config does.
+    const key = configKey(error.path);
     throw new PlatformSpecError(key, `${env.source}: ${key} (platform prop ${error.message})`);
   }
-}
-
-/**
- * `agentServers[1].replicas` or `agentServers[default].replicas` -> `zeroplane:agentServers.default.replicas`
- * (the props list groups sorted by name).
- */
-function propToConfigKey(env: Environment, prop: string): string {
-  const groups = Object.keys(env.agentServers).sort();
-  const mapped = prop.replace(/^agentServers\[([^\]]+)\]/, (whole, ref: string) => {
-    const name = /^\d+$/.test(ref) ? groups[Number(ref)] : ref;
-    return name === undefined ? whole : `agentServers.${name}`;
-  });
-  return `zeroplane:${mapped}`;
 }
 
 /** Namespaces and CRDs: what the rest needs to exist first. */

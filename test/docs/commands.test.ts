@@ -278,23 +278,31 @@ describe("README.md and docs/client.md: the agent server locally", () => {
   }, 60_000);
 });
 
-describe("docs/client.md: a server with CURVE", () => {
-  // `zeroplane` as docs/client.md defines it: the CLI on PATH; run from a scratch folder so keys/ lands there.
-  const work = join(scratch, "curve");
+/**
+ * `zeroplane` as docs/client.md defines it: the CLI on PATH. Returns the PATH that has it. `--import tsx`
+ * would resolve tsx from the command's folder: the wrapper names the loader by its path instead.
+ */
+function zeroplaneOnPath(): string {
   const bin = join(scratch, "bin");
+  mkdirSync(bin, { recursive: true });
+  const tsx = pathToFileURL(join(repoRoot, "node_modules/tsx/dist/loader.mjs")).href;
+  writeFileSync(
+    join(bin, "zeroplane"),
+    `#!/bin/sh\nexec "${process.execPath}" --import "${tsx}" "${cliMain}" "$@"\n`,
+  );
+  chmodSync(join(bin, "zeroplane"), 0o755);
+  return `${bin}:${process.env.PATH ?? ""}`;
+}
+
+describe("docs/client.md: a server with CURVE", () => {
+  // Run from a scratch folder so keys/ lands there.
+  const work = join(scratch, "curve");
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
     rmSync(work, { recursive: true, force: true });
-    for (const dir of [work, bin]) mkdirSync(dir, { recursive: true });
-    // `--import tsx` would resolve tsx from the scratch folder: name the loader by its path instead.
-    const tsx = pathToFileURL(join(repoRoot, "node_modules/tsx/dist/loader.mjs")).href;
-    writeFileSync(
-      join(bin, "zeroplane"),
-      `#!/bin/sh\nexec "${process.execPath}" --import "${tsx}" "${cliMain}" "$@"\n`,
-    );
-    chmodSync(join(bin, "zeroplane"), 0o755);
+    mkdirSync(work, { recursive: true });
     const ports = await freePortEnv(join(scratch, "curve-state"));
-    env = { ...ports, PATH: `${bin}:${process.env.PATH ?? ""}` };
+    env = { ...ports, PATH: zeroplaneOnPath() };
   });
 
   it("keygen, allowlist, server and an authenticated health check, as written", async () => {
@@ -322,6 +330,42 @@ describe("docs/client.md: a server with CURVE", () => {
     await server.stop();
     expect(server.output()).toContain('"msg":"shutdown complete"');
   }, 180_000);
+});
+
+describe("docs/client.md: the whole platform on one machine", () => {
+  // The contexts file and up's default directory in the scratch folder, not the home of whoever runs this.
+  const home = join(scratch, "up-home");
+  let env: NodeJS.ProcessEnv;
+  beforeAll(() => {
+    env = {
+      PATH: zeroplaneOnPath(),
+      XDG_CONFIG_HOME: join(home, "config"),
+      XDG_STATE_HOME: join(home, "state"),
+    };
+  });
+  afterAll(async () => {
+    // A failed step must not leave the platform running.
+    if (existsSync(join(home, "state", "zeroplane", "local", "up.json")))
+      await shell("zeroplane down", { env });
+  }, 60_000);
+
+  it("up, health, spawn --wait, events and down, as written", async () => {
+    const up = await shell("zeroplane up", { env, timeoutMs: 150_000 });
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toContain(`running in ${join(home, "state", "zeroplane", "local")}`);
+    const health = await shell("zeroplane health", { env });
+    expect(health.code, health.stderr).toBe(0);
+    expect(health.stdout.match(/ ready /g)).toHaveLength(2);
+    const spawn = await shell("zeroplane spawn --wait -- echo hello", { env });
+    expect(spawn.code, spawn.stderr).toBe(0);
+    expect(spawn.stdout).toBe("hello\n");
+    const events = await shell("zeroplane events --no-follow", { env });
+    expect(events.code, events.stderr).toBe(0);
+    expect(events.stdout).toMatch(/ exited +seq=3 status=exited/);
+    const down = await shell("zeroplane down", { env, timeoutMs: 90_000 });
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toContain("stopped 5 processes");
+  }, 400_000);
 });
 
 describe("documented commands", () => {

@@ -15,10 +15,11 @@ import {
   type NatsConnection,
   type OrderedConsumerOptions,
 } from "nats";
-import { loadConfig, type ZeroplaneConfig } from "../../config/index.js";
+import { CONFIG_FILE_ENV, ENV_VARS, loadConfig, type ZeroplaneConfig } from "../../config/index.js";
 import { connectionOptions } from "../../events/connection.js";
 import { eventFilter } from "../../events/subjects.js";
 import { LIFECYCLE_EVENT_TYPES, type LifecycleEvent } from "../../protocol/index.js";
+import { activeContext } from "../contexts.js";
 import { action, CliError, collectRepeatable, EXIT_CODES } from "../shared.js";
 
 export interface EventsCommandOptions {
@@ -177,6 +178,7 @@ export function formatEvent({ streamSeq, event }: TailedEvent): string {
 
 interface EventsFlags {
   readonly serverConfig?: string;
+  readonly context?: string;
   readonly natsUrl?: string[];
   readonly stream?: string;
   readonly subjectPrefix?: string;
@@ -187,6 +189,16 @@ interface EventsFlags {
   readonly since?: string;
   readonly follow: boolean;
   readonly json?: boolean;
+}
+
+/**
+ * The context's NATS URLs, used only when neither a server config (--server-config, ZEROPLANE_CONFIG)
+ * nor ZEROPLANE_NATS_URLS names them: flags, then the environment, then the context.
+ */
+function contextNatsUrls(flags: EventsFlags, env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  if (flags.serverConfig || env[CONFIG_FILE_ENV] || env[ENV_VARS["nats.urls"]]) return undefined;
+  const urls = activeContext(flags.context, env)?.context.natsUrls;
+  return urls?.length ? [...urls] : undefined;
 }
 
 function parseFromSeq(value: string): number {
@@ -208,7 +220,12 @@ export function register(program: Command): void {
       "--server-config <file>",
       "the agent server's config file, for its nats.* settings (else ZEROPLANE_CONFIG)",
     )
-    .option("--nats-url <url>", "NATS URL, repeatable (default: nats.urls)", collectRepeatable)
+    .option(
+      "--nats-url <url>",
+      "NATS URL, repeatable (default: nats.urls, else the context's NATS URLs)",
+      collectRepeatable,
+    )
+    .option("--context <name>", "take the NATS URLs from this context instead of the current one")
     .option("--stream <name>", "JetStream stream (default: nats.stream)")
     .option("--subject-prefix <prefix>", "event subject prefix (default: nats.subjectPrefix)")
     .option("--server-id <id>", "only events of this agent server")
@@ -220,11 +237,12 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object per line: { streamSeq, subject, event }")
     .action(
       action(async (flags: EventsFlags) => {
+        const urls = flags.natsUrl?.length ? flags.natsUrl : contextNatsUrls(flags);
         const config = loadConfig({
           ...(flags.serverConfig ? { file: flags.serverConfig } : {}),
           overrides: {
             nats: {
-              ...(flags.natsUrl?.length ? { urls: flags.natsUrl } : {}),
+              ...(urls ? { urls } : {}),
               ...(flags.stream ? { stream: flags.stream } : {}),
               ...(flags.subjectPrefix ? { subjectPrefix: flags.subjectPrefix } : {}),
             },

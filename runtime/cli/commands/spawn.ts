@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import type { SpawnParams } from "../../protocol/index.js";
 import { parseSize } from "../../runner/limits.js";
 import { SPAWN_EXIT_HELP, spawnExitCode } from "../agent-exit.js";
-import { formatAgent } from "../agents-format.js";
+import { describeEnd, formatAgent } from "../agents-format.js";
+import { followAgentOutput, PROCESS_OUTPUT } from "../follow-output.js";
 import {
   action,
   CliError,
@@ -58,7 +59,10 @@ export function register(program: Command): void {
       .option("--cpu-seconds <n>", "CPU time limit in seconds", parsePositiveInt("--cpu-seconds"))
       .option("--max-processes <n>", "processes of the agent uid limit", parsePositiveInt("--max-processes"))
       .option("--max-open-files <n>", "open files limit", parsePositiveInt("--max-open-files"))
-      .option("-w, --wait", "wait until the agent has ended, print it and exit with its code")
+      .option(
+        "-w, --wait",
+        "print the agent's output until it ends (stdout and stderr to ours), then exit with its code",
+      )
       .option("-q, --quiet", "print only the agent id")
       .addHelpText("after", SPAWN_EXIT_HELP),
   ).action(
@@ -75,10 +79,14 @@ export function register(program: Command): void {
           idempotencyKey: flags.idempotencyKey,
           limits: limitsFrom(flags),
         });
+        const streamOutput = flags.wait && !flags.json && !flags.quiet && agent.status !== "failed";
+        // Like docker run: the agent's output as it runs, stdout to stdout and stderr to stderr.
+        if (streamOutput) await followAgentOutput(client, agent.id, PROCESS_OUTPUT);
         if (flags.wait)
           agent = await client.waitFor(agent.id, { timeoutMs: flags.timeout ?? 24 * 3_600_000 });
         if (flags.json) printJson(agent);
         else if (flags.quiet) process.stdout.write(`${agent.id}\n`);
+        else if (streamOutput) process.stderr.write(`zeroplane: ${describeEnd(agent)}\n`);
         else process.stdout.write(formatAgent(agent));
         if (agent.status === "failed" && !flags.json) {
           process.stderr.write(`zeroplane: the agent could not start: ${agent.error ?? "no reason given"}\n`);

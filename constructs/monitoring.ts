@@ -33,6 +33,8 @@ export const METRICS = {
   spoolUnavailable: EVENTS_METRIC_NAMES.spoolUnavailable,
   /** Spawns refused because the spool was nearly full (the refuse-spawns overflow policy). */
   spawnsRefused: EVENTS_METRIC_NAMES.spawnsRefused,
+  /** 1 while the server heartbeats into the cluster registry (JetStream KV). */
+  registryReady: EVENTS_METRIC_NAMES.registryReady,
 } as const;
 
 /** Agent statuses that hold a slot against maxAgents (the same regex the HPA's adapter rule uses). */
@@ -270,6 +272,17 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
           summary: `An agent server in ${group.name} has been disconnected from NATS for 5 minutes`,
           description:
             "{{ $labels.pod }} cannot reach NATS; lifecycle events are spooling on disk and will be dropped when the spool is full. Check the NATS pods, credentials and NetworkPolicy.",
+        },
+      },
+      {
+        alert: "ZeroplaneRegistryUnavailable",
+        expr: `max by (pod) (${METRICS.registryReady}${groupSelector(props, group)}) == 0`,
+        for: "5m",
+        labels: { severity: "warning", group: group.name },
+        annotations: {
+          summary: `An agent server in ${group.name} has been out of the cluster registry for 5 minutes`,
+          description:
+            "{{ $labels.pod }} does not heartbeat into the registry's KV buckets: other servers read its agents as lost and its spawns with an idempotencyKey are refused with UNAVAILABLE. Check NATS, JetStream storage for the KV_<prefix>_* streams and the credentials.",
         },
       },
     );

@@ -29,6 +29,8 @@ export interface EventsGaugeSource {
   spoolUnavailable(): boolean;
   /** Free bytes on the spool's filesystem, or null if unknown. */
   spoolDiskFreeBytes(): number | null;
+  /** True, false, or null when the cluster registry is off (no gauge value then). @default null */
+  registryReady?(): boolean | null;
 }
 
 /** The names live in runtime/config/names.ts, shared with the monitoring construct. */
@@ -96,6 +98,16 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
     help: "Commands received over NATS, by method and outcome (ok or an error code).",
     labelNames: [METRIC_LABELS.method, METRIC_LABELS.outcome],
     registers,
+  });
+  new Gauge({
+    name: METRIC_NAMES.registryReady,
+    help: "1 while the cluster registry is connected and this server heartbeats, 0 when not; absent when nats.registry is off.",
+    registers,
+    collect() {
+      const ready = source.registryReady?.() ?? null;
+      if (ready === null) this.reset();
+      else this.set(ready ? 1 : 0);
+    },
   });
   const registryWrites = new Counter({
     name: METRIC_NAMES.registryWrites,

@@ -14,7 +14,7 @@ import {
 import { ERROR_CODES } from "../runtime/protocol/index.js";
 import { AGENT_SERVER_CONTAINER, AGENT_SERVER_PORT_NAMES } from "./agent-server.js";
 import { ACTIVE_AGENT_STATUSES } from "./autoscaling.js";
-import { LABELS, checkLabels, parseQuantity, sortedRecord } from "./common.js";
+import { LABELS, checkLabels, parseQuantity, sortedRecord, recommendedLabels } from "./common.js";
 import { PodMonitor, PrometheusRule, ServiceMonitor, type AlertRule } from "./crds.js";
 
 /** The runtime's metric names the alerts and the dashboard use (runtime/config/names.ts). */
@@ -85,15 +85,10 @@ export class Monitoring extends Construct {
     checkLabels(props.selectorLabels, "monitoring.selectorLabels");
     const ns = props.namespace;
     const name = props.platformName;
-    const labels = sortedRecord({
-      ...props.labels,
-      ...props.selectorLabels,
-      [LABELS.name]: "zeroplane",
-      [LABELS.instance]: name,
-      [LABELS.component]: "monitoring",
-      [LABELS.partOf]: name,
-      [LABELS.managedBy]: "cdk8s",
-    });
+    const labels = recommendedLabels(
+      { ...props.labels, ...props.selectorLabels },
+      { name: "zeroplane", instance: name, component: "monitoring", partOf: name },
+    );
     const selector = {
       matchLabels: { [LABELS.component]: "agent-server", [LABELS.partOf]: name },
     };

@@ -26,6 +26,7 @@ import { register as registerSpawn } from "./commands/spawn.js";
 import { register as registerStats } from "./commands/stats.js";
 import { register as registerStop } from "./commands/stop.js";
 import { register as registerUp } from "./commands/up.js";
+import { register as registerWrite } from "./commands/write.js";
 import { holdEventLoop } from "./keep-alive.js";
 import { CliError, EXIT_CODES, EXIT_CODES_HELP, agentFlagHint, exitCodeFor, reportError } from "./shared.js";
 
@@ -56,6 +57,7 @@ export function buildProgram(argv: readonly string[] = []): Command {
     registerList,
     registerGet,
     registerLogs,
+    registerWrite,
     registerPause,
     registerResume,
     registerStop,

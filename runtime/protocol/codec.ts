@@ -6,7 +6,13 @@
  * request becomes an error reply; messages name the limit and never quote client data at length.
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import { ERROR_CODES, PROTOCOL_VERSION, ProtocolError, type ProtocolErrorBody } from "./index.js";
+import {
+  ERROR_CODES,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ProtocolErrorBody,
+  type StreamEvent,
+} from "./index.js";
 import { WIRE_LIMITS } from "./limits.js";
 import { scanJson, scanMessagePack, type ScanProblem } from "./scan.js";
 
@@ -228,7 +234,33 @@ export function encodeError(
   );
 }
 
-/** A PUB stream body. */
-export function encodeStreamEvent(event: unknown): Uint8Array {
-  return encoder.encode(event);
+/** The msgpack bytes of the key "data". */
+const DATA_KEY = [0xa4, 0x64, 0x61, 0x74, 0x61];
+
+/** A msgpack bin header for `length` bytes. */
+function binHeader(length: number): number[] {
+  if (length < 0x100) return [0xc4, length];
+  if (length < 0x10000) return [0xc5, length >>> 8, length & 0xff];
+  return [0xc6, (length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff];
+}
+
+/**
+ * A PUB stream body. Output events, the bulk of the stream, are built with their bytes copied once,
+ * straight into the frame (the encoder would copy them into its buffer and then out again): the
+ * map without `data` is encoded, counted one entry more, and `data` appended as a bin field.
+ */
+export function encodeStreamEvent(event: StreamEvent): Uint8Array {
+  if (event.kind !== "output") return encoder.encode(event);
+  const { data, ...fields } = event;
+  const head = encoder.encode(fields);
+  const first = head[0]!;
+  // A fixmap of fewer than 15 entries (always, for these four fields); otherwise take the plain way.
+  if ((first & 0xf0) !== 0x80 || (first & 0x0f) >= 15) return encoder.encode(event);
+  const tail = [...DATA_KEY, ...binHeader(data.byteLength)];
+  const frame = Buffer.allocUnsafe(head.byteLength + tail.length + data.byteLength);
+  frame.set(head, 0);
+  frame[0] = first + 1;
+  frame.set(tail, head.byteLength);
+  frame.set(data, head.byteLength + tail.length);
+  return frame;
 }

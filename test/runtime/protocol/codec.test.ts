@@ -3,18 +3,19 @@
  * the structure is bounded before the decoder runs, nothing throws, and no error message quotes
  * client data at length.
  */
-import { encode } from "@msgpack/msgpack";
+import { decode as unpack, encode } from "@msgpack/msgpack";
 import { describe, expect, it } from "vitest";
 import {
   decodeRequest,
   describeWireValue,
   encodeError,
   encodeResult,
+  encodeStreamEvent,
   ID_PEEK_BYTES,
   peekRequestId,
   type DecodeOutcome,
 } from "../../../runtime/protocol/codec.js";
-import { ERROR_CODES, WIRE_LIMITS } from "../../../runtime/protocol/index.js";
+import { ERROR_CODES, WIRE_LIMITS, type StreamEvent } from "../../../runtime/protocol/index.js";
 
 const MiB = 1024 * 1024;
 const LIMIT = 20 * MiB;
@@ -200,5 +201,29 @@ describe("describeWireValue", () => {
     expect(describeWireValue({ a: 1 })).toBe("a map");
     expect(describeWireValue(2)).toBe("2");
     expect(describeWireValue(null)).toBe("null");
+  });
+});
+
+describe("encodeStreamEvent", () => {
+  it("encodes output events of every bin size so they decode to the event", () => {
+    for (const size of [0, 1, 255, 256, 65_535, 65_536, 200_000]) {
+      const data = new Uint8Array(size).map((_, i) => i % 251);
+      const event = {
+        kind: "output",
+        agentId: "a-1",
+        stream: "stderr",
+        offset: 12_345_678_901,
+        data,
+      } as const;
+      const frame = encodeStreamEvent(event);
+      const decoded = unpack(frame) as { data: Uint8Array };
+      expect({ ...decoded, data: [...decoded.data] }, `size ${size}`).toEqual({ ...event, data: [...data] });
+      expect(frame.byteLength).toBe(encode(event).byteLength);
+    }
+  });
+
+  it("encodes status events as they are", () => {
+    const event = { kind: "status", agent: { id: "a-1" }, previous: null } as unknown as StreamEvent;
+    expect(unpack(encodeStreamEvent(event))).toEqual(unpack(encode(event)));
   });
 });

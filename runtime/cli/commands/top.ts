@@ -61,7 +61,10 @@ export function register(program: Command): void {
         try {
           for (let repaint = 1; !stop.signal.aborted; repaint++) {
             const screen = await snapshot(client, events, flags.interval);
-            if (flags.json) process.stdout.write(`${JSON.stringify(screen)}\n`);
+            if (flags.json)
+              process.stdout.write(
+                `${JSON.stringify(screen, (_key, value: unknown) => (value instanceof Error ? value.message : value))}\n`,
+              );
             else process.stdout.write(`${process.stdout.isTTY ? CLEAR : ""}${renderTop(screen)}`);
             if (flags.iterations !== undefined && repaint >= flags.iterations) break;
             await new Promise<void>((resolve) => {

@@ -5,64 +5,35 @@
  */
 import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
+import { DEFAULT_PORTS, SHARED_DEFAULTS } from "../runtime/config/names.js";
+import { DEFAULT_RUNNER_RESOURCES } from "./agent-runner.js";
 import {
-  ALLOWLIST_KEY,
-  CURVE_SECRET_KEYS,
-  DEFAULT_PATHS,
-  DEFAULT_PORTS,
-  ENV_VARS,
-  HTTP_PATHS,
-  SHARED_DEFAULTS,
-  shutdownBudgetMs,
-} from "../runtime/config/names.js";
-import {
-  DEFAULT_RUNNER_RESOURCES,
-  SERVER_SOCKET_MOUNT,
-  runnerContainer,
-  runnerVolumes,
-  serverRunnerEnv,
-  type AgentRunnerProps,
-} from "./agent-runner.js";
+  AGENT_SERVER_PORT_NAMES,
+  agentServerPodSpec,
+  terminationGraceSeconds,
+  type DrainTimes,
+} from "./agent-server-pod.js";
 import { AgentServerAutoscaler } from "./autoscaling.js";
 import {
   LABELS,
   check,
   checkDnsLabel,
-  containerResources,
   operatorCreatedMetadata,
   parseQuantity,
-  pullPolicy,
-  restrictedContainerSecurityContext,
-  restrictedPodSecurityContext,
   sortedRecord,
-  spreadConstraints,
+  recommendedLabels,
 } from "./common.js";
 import { checkExposure, publicServiceSpec } from "./load-balancer.js";
-import { NATS_AUTH_SECRET_KEYS, NATS_TLS_SECRET_KEYS } from "./nats-config.js";
 import type { AgentServerGroupSpec, ResourceSpec } from "./platform.js";
 
-/** Seconds added to the server's drain time so the kubelet never kills a draining server. */
-export const TERMINATION_MARGIN_SECONDS = 10;
-
-/** The two parts of a server's SIGTERM drain (server.agentDrainMs and server.shutdownGraceMs). */
-export interface DrainTimes {
-  readonly agentDrainMs: number;
-  readonly shutdownGraceMs: number;
-}
-
-/** The pod's terminationGracePeriodSeconds: the server's whole shutdown budget plus a margin. */
-export function terminationGraceSeconds(drain: DrainTimes): number {
-  return Math.ceil(shutdownBudgetMs(drain) / 1000) + TERMINATION_MARGIN_SECONDS;
-}
-
-/** The container name; alerts and dashboards select on it. */
-export const AGENT_SERVER_CONTAINER = "agent-server";
-
-/**
- * Named container ports (at most 15 characters each). The stream's port keeps the name `events`,
- * which NetworkPolicies, monitors and clients already select on.
- */
-export const AGENT_SERVER_PORT_NAMES = { router: "router", stream: "events", http: "http-metrics" } as const;
+export {
+  AGENT_SERVER_CONTAINER,
+  AGENT_SERVER_PORT_NAMES,
+  NATS_CA_DIR,
+  TERMINATION_MARGIN_SECONDS,
+  terminationGraceSeconds,
+  type DrainTimes,
+} from "./agent-server-pod.js";
 
 /**
  * A Service clients connect through (ROUTER and PUB ports). The Pulumi stack turns each into a
@@ -178,12 +149,11 @@ export class AgentServer extends Construct {
       [LABELS.name]: "zeroplane",
       [LABELS.instance]: name,
     };
-    const labels = sortedRecord({
-      ...props.labels,
-      ...this.selectorLabels,
-      [LABELS.component]: "agent-server",
-      [LABELS.partOf]: props.platformName,
-      [LABELS.managedBy]: "cdk8s",
+    const labels = recommendedLabels(props.labels, {
+      name: "zeroplane",
+      instance: name,
+      component: "agent-server",
+      partOf: props.platformName,
     });
     const metadata = { name, namespace: props.namespace, labels };
 
@@ -222,7 +192,16 @@ export class AgentServer extends Construct {
           props.nats?.tlsCaSecret && `Secret/${props.nats.tlsCaSecret}`,
         ]),
       },
-      spec: this.podSpec(props, metadata.name, drain),
+      spec: agentServerPodSpec({
+        props,
+        name: metadata.name,
+        drain,
+        selectorLabels: this.selectorLabels,
+        workloadKind: this.workloadKind,
+        resources: this.resources,
+        runnerResources: this.runnerResources,
+        maxAgents: this.maxAgents,
+      }),
     };
     const count = replicas === undefined ? {} : { replicas };
     if (this.workloadKind === "Deployment") {
@@ -345,162 +324,6 @@ export class AgentServer extends Construct {
     if (withMetrics) ports.push(port(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http));
     return ports;
   }
-
-  private podSpec(props: AgentServerProps, name: string, drain: DrainTimes): k8s.PodSpec {
-    const { volumes, mounts } = serverVolumes(props, this.workloadKind);
-    const runner: AgentRunnerProps = {
-      image: props.image,
-      resources: this.runnerResources,
-      logLevel: props.logLevel ?? "info",
-    };
-    return {
-      serviceAccountName: name,
-      // Neither container calls the Kubernetes API; the runner must never hold a token.
-      automountServiceAccountToken: false,
-      // Separate process namespaces: an agent cannot see the server's /proc/<pid>/environ or memory.
-      shareProcessNamespace: false,
-      enableServiceLinks: false,
-      securityContext: restrictedPodSecurityContext(),
-      terminationGracePeriodSeconds: terminationGraceSeconds(drain),
-      topologySpreadConstraints: spreadConstraints(this.selectorLabels),
-      containers: [
-        {
-          name: AGENT_SERVER_CONTAINER,
-          image: props.image,
-          imagePullPolicy: pullPolicy(props.image),
-          args: ["server"],
-          env: this.env(props, drain),
-          ports: [
-            containerPort(AGENT_SERVER_PORT_NAMES.router, DEFAULT_PORTS.router),
-            containerPort(AGENT_SERVER_PORT_NAMES.stream, DEFAULT_PORTS.stream),
-            containerPort(AGENT_SERVER_PORT_NAMES.http, DEFAULT_PORTS.http),
-          ],
-          resources: containerResources(this.resources),
-          startupProbe: httpProbe(HTTP_PATHS.healthz, { periodSeconds: 2, failureThreshold: 60 }),
-          livenessProbe: httpProbe(HTTP_PATHS.healthz, { periodSeconds: 10, failureThreshold: 3 }),
-          readinessProbe: httpProbe(HTTP_PATHS.readyz, { periodSeconds: 5, failureThreshold: 2 }),
-          securityContext: restrictedContainerSecurityContext(),
-          volumeMounts: [...mounts, SERVER_SOCKET_MOUNT],
-        },
-        runnerContainer(runner),
-      ],
-      volumes: [...volumes, ...runnerVolumes(runner)],
-    };
-  }
-
-  /** The server's environment. Every name comes from the runtime's config module. */
-  private env(props: AgentServerProps, drain: DrainTimes): k8s.EnvVar[] {
-    const env: k8s.EnvVar[] = [
-      { name: ENV_VARS["server.id"], valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-      { name: ENV_VARS["server.bind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.router}` },
-      { name: ENV_VARS["server.publishBind"], value: `tcp://0.0.0.0:${DEFAULT_PORTS.stream}` },
-      { name: ENV_VARS["server.maxAgents"], value: String(this.maxAgents) },
-      { name: ENV_VARS["server.shutdownGraceMs"], value: String(drain.shutdownGraceMs) },
-      { name: ENV_VARS["server.agentDrainMs"], value: String(drain.agentDrainMs) },
-      { name: ENV_VARS["http.host"], value: "0.0.0.0" },
-      { name: ENV_VARS["http.port"], value: String(DEFAULT_PORTS.http) },
-      { name: ENV_VARS["runner.stateDir"], value: DEFAULT_PATHS.stateDir },
-      { name: ENV_VARS["log.level"], value: props.logLevel ?? SHARED_DEFAULTS["log.level"] },
-      ...serverRunnerEnv(),
-    ];
-    if (props.curveSecretName) {
-      env.push(
-        { name: ENV_VARS["security.curve"], value: "true" },
-        { name: ENV_VARS["security.secretKeyFile"], value: DEFAULT_PATHS.curveSecretKeyFile },
-      );
-    } else {
-      // Empty values override the image's defaults (the runtime treats "" as unset).
-      env.push(
-        { name: ENV_VARS["security.curve"], value: "false" },
-        { name: ENV_VARS["security.allowInsecure"], value: "true" },
-        { name: ENV_VARS["security.secretKeyFile"], value: "" },
-      );
-    }
-    env.push({
-      name: ENV_VARS["security.allowlistFile"],
-      value: props.allowlist ? DEFAULT_PATHS.allowlistFile : "",
-    });
-    if (props.nats) {
-      env.push(
-        { name: ENV_VARS["nats.enabled"], value: "true" },
-        { name: ENV_VARS["nats.urls"], value: props.nats.url },
-        { name: ENV_VARS["nats.replicas"], value: String(props.nats.streamReplicas) },
-        ...(props.nats.streamMaxBytes === undefined
-          ? []
-          : [{ name: ENV_VARS["nats.maxBytes"], value: String(props.nats.streamMaxBytes) }]),
-        { name: ENV_VARS["nats.spoolDir"], value: `${DEFAULT_PATHS.stateDir}/spool` },
-      );
-      if (props.nats.credentialsSecret) {
-        env.push(
-          {
-            name: ENV_VARS["nats.userFile"],
-            value: `${DEFAULT_PATHS.natsCredentialsDir}/${NATS_AUTH_SECRET_KEYS.user}`,
-          },
-          {
-            name: ENV_VARS["nats.passwordFile"],
-            value: `${DEFAULT_PATHS.natsCredentialsDir}/${NATS_AUTH_SECRET_KEYS.password}`,
-          },
-        );
-      }
-      if (props.nats.tlsCaSecret) {
-        env.push({ name: ENV_VARS["nats.tlsCaFile"], value: `${NATS_CA_DIR}/${NATS_TLS_SECRET_KEYS.ca}` });
-      }
-    }
-    return env.sort((a, b) => a.name.localeCompare(b.name));
-  }
-}
-
-/** The server container's volumes: scratch, state, CURVE keys, allowlist and the NATS Secrets. */
-function serverVolumes(
-  props: AgentServerProps,
-  workloadKind: "Deployment" | "StatefulSet",
-): { volumes: k8s.Volume[]; mounts: k8s.VolumeMount[] } {
-  const volumes: k8s.Volume[] = [{ name: "tmp", emptyDir: { sizeLimit: k8s.Quantity.fromString("256Mi") } }];
-  const mounts: k8s.VolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
-  if (workloadKind === "Deployment") {
-    volumes.push({
-      name: "state",
-      emptyDir: { sizeLimit: k8s.Quantity.fromString(props.stateSize ?? "1Gi") },
-    });
-  }
-  mounts.push({ name: "state", mountPath: DEFAULT_PATHS.stateDir });
-  if (props.curveSecretName) {
-    // The whole directory is mounted (no subPath), so a rotated Secret reaches the pod without a restart.
-    volumes.push(
-      secretVolume(
-        "curve",
-        props.curveSecretName,
-        [CURVE_SECRET_KEYS.secretKey, CURVE_SECRET_KEYS.publicKey],
-        0o440,
-      ),
-    );
-    mounts.push({ name: "curve", mountPath: DEFAULT_PATHS.curveDir, readOnly: true });
-  }
-  if (props.allowlist) {
-    const items = [{ key: ALLOWLIST_KEY, path: ALLOWLIST_KEY }];
-    volumes.push(
-      props.allowlist.kind === "configMap"
-        ? { name: "allowlist", configMap: { name: props.allowlist.name, items, defaultMode: 0o444 } }
-        : { name: "allowlist", secret: { secretName: props.allowlist.name, items, defaultMode: 0o440 } },
-    );
-    mounts.push({ name: "allowlist", mountPath: DEFAULT_PATHS.allowlistDir, readOnly: true });
-  }
-  if (props.nats?.credentialsSecret) {
-    volumes.push(
-      secretVolume(
-        "nats-credentials",
-        props.nats.credentialsSecret,
-        [NATS_AUTH_SECRET_KEYS.user, NATS_AUTH_SECRET_KEYS.password],
-        0o440,
-      ),
-    );
-    mounts.push({ name: "nats-credentials", mountPath: DEFAULT_PATHS.natsCredentialsDir, readOnly: true });
-  }
-  if (props.nats?.tlsCaSecret) {
-    volumes.push(secretVolume("nats-ca", props.nats.tlsCaSecret, [NATS_TLS_SECRET_KEYS.ca], 0o444));
-    mounts.push({ name: "nats-ca", mountPath: NATS_CA_DIR, readOnly: true });
-  }
-  return { volumes, mounts };
 }
 
 /** A PodDisruptionBudget that can never be met would block every node drain. */
@@ -514,34 +337,8 @@ function checkMinAvailable(props: AgentServerProps, minAvailable: number, minRep
   );
 }
 
-/** Where the NATS CA certificate is mounted in the agent server. */
-export const NATS_CA_DIR = "/var/run/zeroplane/nats-ca";
-
 function port(name: string, number: number): k8s.ServicePort {
   return { name, port: number, targetPort: k8s.IntOrString.fromString(name), protocol: "TCP" };
-}
-
-/** A Secret volume holding exactly `keys`, each as a file of its own name. */
-function secretVolume(
-  name: string,
-  secretName: string,
-  keys: readonly string[],
-  defaultMode: number,
-): k8s.Volume {
-  return { name, secret: { secretName, defaultMode, items: keys.map((key) => ({ key, path: key })) } };
-}
-
-function containerPort(name: string, number: number): k8s.ContainerPort {
-  return { name, containerPort: number, protocol: "TCP" };
-}
-
-function httpProbe(path: string, timing: { periodSeconds: number; failureThreshold: number }): k8s.Probe {
-  return {
-    httpGet: { path, port: k8s.IntOrString.fromString(AGENT_SERVER_PORT_NAMES.http), scheme: "HTTP" },
-    timeoutSeconds: 3,
-    successThreshold: 1,
-    ...timing,
-  };
 }
 
 /**

@@ -89,6 +89,29 @@ export const LABELS = {
   managedBy: "app.kubernetes.io/managed-by",
 } as const;
 
+/**
+ * The recommended labels of a component's objects over the user's `base` labels (which they
+ * override), keys sorted.
+ */
+export function recommendedLabels(
+  base: Readonly<Record<string, string>> | undefined,
+  own: {
+    readonly name: string;
+    readonly instance?: string;
+    readonly component?: string;
+    readonly partOf: string;
+  },
+): Record<string, string> {
+  return sortedRecord({
+    ...base,
+    [LABELS.name]: own.name,
+    ...(own.instance === undefined ? {} : { [LABELS.instance]: own.instance }),
+    ...(own.component === undefined ? {} : { [LABELS.component]: own.component }),
+    [LABELS.partOf]: own.partOf,
+    [LABELS.managedBy]: "cdk8s",
+  });
+}
+
 /** Returns a copy of a label map with its keys sorted, so output order never depends on input order. */
 export function sortedRecord<T>(record: Readonly<Record<string, T>> | undefined): Record<string, T> {
   const out: Record<string, T> = {};

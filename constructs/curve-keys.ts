@@ -18,6 +18,7 @@ import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   sortedRecord,
+  recommendedLabels,
 } from "./common.js";
 import { ExternalSecret } from "./crds.js";
 import { renderKeygenScript } from "./keygen-script.js";
@@ -57,12 +58,10 @@ export class CurveKeys extends Construct {
     super(scope, id);
     const spec = props.spec;
     const base = props.platformName;
-    const labels = sortedRecord({
-      ...props.labels,
-      [LABELS.name]: "zeroplane",
-      [LABELS.component]: "curve-keys",
-      [LABELS.partOf]: base,
-      [LABELS.managedBy]: "cdk8s",
+    const labels = recommendedLabels(props.labels, {
+      name: "zeroplane",
+      component: "curve-keys",
+      partOf: base,
     });
     const publicName = `${base}-curve-public`;
     switch (spec.mode) {

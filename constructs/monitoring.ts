@@ -14,7 +14,7 @@ import {
 import { ERROR_CODES } from "../runtime/protocol/index.js";
 import { AGENT_SERVER_CONTAINER, AGENT_SERVER_PORT_NAMES } from "./agent-server.js";
 import { ACTIVE_AGENT_STATUSES } from "./autoscaling.js";
-import { LABELS, checkLabels, parseQuantity, sortedRecord } from "./common.js";
+import { LABELS, checkLabels, parseQuantity, sortedRecord, recommendedLabels } from "./common.js";
 import { PodMonitor, PrometheusRule, ServiceMonitor, type AlertRule } from "./crds.js";
 
 /** The runtime's metric names the alerts and the dashboard use (runtime/config/names.ts). */
@@ -33,6 +33,8 @@ export const METRICS = {
   spoolUnavailable: EVENTS_METRIC_NAMES.spoolUnavailable,
   /** Spawns refused because the spool was nearly full (the refuse-spawns overflow policy). */
   spawnsRefused: EVENTS_METRIC_NAMES.spawnsRefused,
+  /** 1 while the server heartbeats into the cluster registry (JetStream KV). */
+  registryReady: EVENTS_METRIC_NAMES.registryReady,
 } as const;
 
 /** Agent statuses that hold a slot against maxAgents (the same regex the HPA's adapter rule uses). */
@@ -83,15 +85,10 @@ export class Monitoring extends Construct {
     checkLabels(props.selectorLabels, "monitoring.selectorLabels");
     const ns = props.namespace;
     const name = props.platformName;
-    const labels = sortedRecord({
-      ...props.labels,
-      ...props.selectorLabels,
-      [LABELS.name]: "zeroplane",
-      [LABELS.instance]: name,
-      [LABELS.component]: "monitoring",
-      [LABELS.partOf]: name,
-      [LABELS.managedBy]: "cdk8s",
-    });
+    const labels = recommendedLabels(
+      { ...props.labels, ...props.selectorLabels },
+      { name: "zeroplane", instance: name, component: "monitoring", partOf: name },
+    );
     const selector = {
       matchLabels: { [LABELS.component]: "agent-server", [LABELS.partOf]: name },
     };
@@ -275,6 +272,17 @@ export function alertRules(props: MonitoringProps): AlertRule[] {
           summary: `An agent server in ${group.name} has been disconnected from NATS for 5 minutes`,
           description:
             "{{ $labels.pod }} cannot reach NATS; lifecycle events are spooling on disk and will be dropped when the spool is full. Check the NATS pods, credentials and NetworkPolicy.",
+        },
+      },
+      {
+        alert: "ZeroplaneRegistryUnavailable",
+        expr: `max by (pod) (${METRICS.registryReady}${groupSelector(props, group)}) == 0`,
+        for: "5m",
+        labels: { severity: "warning", group: group.name },
+        annotations: {
+          summary: `An agent server in ${group.name} has been out of the cluster registry for 5 minutes`,
+          description:
+            "{{ $labels.pod }} does not heartbeat into the registry's KV buckets: other servers read its agents as lost and its spawns with an idempotencyKey are refused with UNAVAILABLE. Check NATS, JetStream storage for the KV_<prefix>_* streams and the credentials.",
         },
       },
     );

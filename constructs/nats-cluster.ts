@@ -11,6 +11,7 @@ import {
   operatorCreatedMetadata,
   parseQuantity,
   sortedRecord,
+  recommendedLabels,
 } from "./common.js";
 import { PodMonitor } from "./crds.js";
 import { NATS_PORTS, renderNatsConfig } from "./nats-config.js";
@@ -93,12 +94,11 @@ export class NatsCluster extends Construct {
     this.streamMaxBytes = limits?.streamMaxBytes;
     this.clientUrl = `${props.tls?.client ? "tls" : "nats"}://${name}.${ns}.svc.cluster.local:${NATS_PORTS.client}`;
     this.selectorLabels = { [LABELS.name]: "nats", [LABELS.instance]: name };
-    const labels = sortedRecord({
-      ...props.labels,
-      ...this.selectorLabels,
-      [LABELS.component]: "nats",
-      [LABELS.partOf]: props.platformName,
-      [LABELS.managedBy]: "cdk8s",
+    const labels = recommendedLabels(props.labels, {
+      name: "nats",
+      instance: name,
+      component: "nats",
+      partOf: props.platformName,
     });
     const metadata = { name, namespace: ns, labels };
 
@@ -282,7 +282,6 @@ function servicePort(name: string, port: number): k8s.ServicePort {
   return { name, port, targetPort: k8s.IntOrString.fromString(name), protocol: "TCP" };
 }
 
-/** Checks the NATS props early: sizes, quorum rules and what the remotes need. */
 /**
  * The NATS checks the environment spec (constructs/spec.ts) cannot make: sizes as quantities, the
  * gateway's own name, URL formats, remote CIDRs when remotes are set. The platform validated the

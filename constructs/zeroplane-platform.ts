@@ -7,7 +7,7 @@ import { Construct } from "constructs";
 import * as k8s from "cdk8s-plus-27/lib/imports/k8s.js";
 import { ALLOWLIST_KEY } from "../runtime/config/names.js";
 import { AgentServer, type AllowlistSource, type ClientService } from "./agent-server.js";
-import { LABELS, check, imageRef, sortedRecord } from "./common.js";
+import { LABELS, check, imageRef, sortedRecord, recommendedLabels } from "./common.js";
 import { CurveKeys } from "./curve-keys.js";
 import { Monitoring } from "./monitoring.js";
 import { NatsCluster } from "./nats-cluster.js";
@@ -52,12 +52,7 @@ export class ZeroplanePlatform extends Construct {
           podLabels: props.monitoring?.prometheusPodLabels ?? DEFAULT_PROMETHEUS.podLabels,
         }
       : undefined;
-    const platformLabels = sortedRecord({
-      ...labels,
-      [LABELS.name]: "zeroplane",
-      [LABELS.partOf]: name,
-      [LABELS.managedBy]: "cdk8s",
-    });
+    const platformLabels = recommendedLabels(labels, { name: "zeroplane", partOf: name });
 
     if (props.createNamespace ?? true) {
       new k8s.KubeNamespace(this, "namespace", {

@@ -4,7 +4,12 @@
  * authentication (agent pods run arbitrary commands, and must not read or forge every subject)
  * and, as advice, TLS on the client and cluster ports.
  */
-import { ENV_VARS, SHARED_DEFAULTS } from "../../runtime/config/names.js";
+import {
+  ENV_VARS,
+  jetStreamBytesWithRegistry,
+  REGISTRY_BYTES_SHARE,
+  SHARED_DEFAULTS,
+} from "../../runtime/config/names.js";
 import type { K8sObject, ObjectFinding, SetRule } from "../core/types.js";
 import { parseEnvBoolean, resolveEnv } from "../k8s/env.js";
 import { imageBaseName } from "../k8s/images.js";
@@ -16,6 +21,9 @@ const MIN_STREAM_REPLICAS = 3;
 const NATS_ENABLED = ENV_VARS["nats.enabled"];
 const NATS_REPLICAS = ENV_VARS["nats.replicas"];
 const NATS_MAX_BYTES = ENV_VARS["nats.maxBytes"];
+const NATS_REGISTRY = ENV_VARS["nats.registry"];
+/** The registry's buckets as a percentage of the stream limit (runtime/events/registry.ts). */
+const REGISTRY_PERCENT = Math.round((REGISTRY_BYTES_SHARE.agents + REGISTRY_BYTES_SHARE.keys) * 1000) / 10;
 /** max_file_store may use at most this share of the JetStream volume (the constructs use 0.8). */
 const MAX_STORE_SHARE = 0.9;
 const JETSTREAM_FLAG = /^(--jetstream|-js)$/;
@@ -313,8 +321,8 @@ export const natsRules: readonly SetRule[] = [
     id: "jetstream-limits-below-volume",
     severity: "error",
     scope: "set",
-    description: `JetStream fills up before its volume does: every NATS StatefulSet with JetStream on a PVC sets max_file_store to at most ${MAX_STORE_SHARE * 100}% of the volume, and agent servers writing to it set a stream byte limit (${NATS_MAX_BYTES}) no larger than max_file_store.`,
-    fix: `Set jetstream.max_file_store below the PVC size with headroom (the constructs use 80%), and ${NATS_MAX_BYTES} on the agent servers below it (the constructs use 75% of max_file_store).`,
+    description: `JetStream fills up before its volume does: every NATS StatefulSet with JetStream on a PVC sets max_file_store to at most ${MAX_STORE_SHARE * 100}% of the volume, and agent servers writing to it set a stream byte limit (${NATS_MAX_BYTES}) such that the stream plus the cluster registry's KV buckets (${REGISTRY_PERCENT}% more, unless ${NATS_REGISTRY}=false) fit in max_file_store.`,
+    fix: `Set jetstream.max_file_store below the PVC size with headroom (the constructs use 80%), and ${NATS_MAX_BYTES} on the agent servers below it with room for the registry's buckets (the constructs use 75% of max_file_store).`,
     checks: [],
     check(objects) {
       const findings: ObjectFinding[] = [];
@@ -352,10 +360,16 @@ export const natsRules: readonly SetRule[] = [
           const maxBytes = resolveEnv(c.container, NATS_MAX_BYTES, objects, namespace);
           if (maxBytes.kind === "unresolved") continue;
           const value = maxBytes.kind === "literal" ? Number(maxBytes.value) : 0;
-          if (!(value > 0 && value <= store)) {
+          const registry = resolveEnv(c.container, NATS_REGISTRY, objects, namespace);
+          const registryOn = registry.kind !== "literal" || parseEnvBoolean(registry.value) !== false;
+          const needed = registryOn ? jetStreamBytesWithRegistry(value) : value;
+          if (!(value > 0 && needed <= store)) {
+            const what = registryOn
+              ? `its stream and the registry's buckets to ${gib(needed)}`
+              : `its stream to ${gib(value)}`;
             findings.push({
               object,
-              message: `${describeContainer(c)} ${value > 0 ? `limits its stream to ${gib(value)}, more than JetStream's max_file_store of ${gib(store)}` : "sets no stream byte limit"}: the stream can take the whole store, and events back up into the servers' spools until spawns are refused`,
+              message: `${describeContainer(c)} ${value > 0 ? `limits ${what}, more than JetStream's max_file_store of ${gib(store)}` : "sets no stream byte limit"}: the stream can take the whole store, and events back up into the servers' spools until spawns are refused`,
               path: [...c.path, "env"],
             });
           }

@@ -4,6 +4,7 @@
  */
 import { constants } from "node:os";
 import type { AgentInfo } from "../protocol/index.js";
+import { EXIT_CODES } from "./errors.js";
 
 /** Exit codes `spawn` adds to the common ones (see EXIT_CODES in shared.ts). */
 export const SPAWN_EXIT_CODES = {
@@ -24,6 +25,7 @@ Exit codes of spawn (like docker run):
   1-255    with --wait: the agent's own exit code
   128+N    with --wait: signal N ended the agent (137 SIGKILL, 143 SIGTERM)
   124      with --wait: --agent-timeout ended the agent
+  3        with --wait: the agent is lost (its server stopped; cluster registry)
   126      the agent could not start (not executable, missing --cwd, no processes left)
   127      the agent's command was not found
   1-5      zeroplane's own failure (see zeroplane --help); with --wait use --json to tell
@@ -38,6 +40,8 @@ export function spawnExitCode(agent: AgentInfo, waited: boolean): number {
   }
   if (!waited) return 0;
   if (agent.status === "timed_out") return SPAWN_EXIT_CODES.timedOut;
+  // Its server died with it: how it ended is unknown, as when no server answers.
+  if (agent.status === "lost") return EXIT_CODES.unreachable;
   if (agent.exitCode !== null) return agent.exitCode;
   if (agent.signal) {
     const number = (constants.signals as Record<string, number | undefined>)[agent.signal];

@@ -339,7 +339,14 @@ export class ZeroplaneClient {
    */
   async *follow(
     agentId: string,
-    options: { stream?: OutputStream; offset?: number; pollMs?: number; signal?: AbortSignal } = {},
+    options: {
+      stream?: OutputStream;
+      offset?: number;
+      pollMs?: number;
+      signal?: AbortSignal;
+      /** Ask for write times (OutputResult.times). */
+      times?: boolean;
+    } = {},
   ): AsyncGenerator<OutputResult> {
     const stream = options.stream ?? "stdout";
     let offset = options.offset ?? 0;
@@ -347,7 +354,7 @@ export class ZeroplaneClient {
     const unsubscribe = this.subscribe({ agentId, kinds: ["output", "status"] }, () => wake?.());
     try {
       while (!options.signal?.aborted) {
-        const chunk = await this.output({ agentId, stream, offset });
+        const chunk = await this.output({ agentId, stream, offset, times: options.times });
         if (chunk.data.byteLength > 0 || chunk.offset > offset) yield chunk;
         offset = chunk.nextOffset;
         if (chunk.eof) return;

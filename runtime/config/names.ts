@@ -227,6 +227,17 @@ export function registryBuckets(prefix: string): {
   return { agents: `${prefix}_AGENTS`, keys: `${prefix}_KEYS`, servers: `${prefix}_SERVERS` };
 }
 
+/**
+ * Byte limits of the registry's agents and keys buckets, as shares of the events stream's limit
+ * (`nats.maxBytes`; none when it is 0). JetStream must hold the stream plus these shares.
+ */
+export const REGISTRY_BYTES_SHARE = { agents: 1 / 8, keys: 1 / 16 } as const;
+
+/** The bytes the events stream and the registry's buckets may take together for `nats.maxBytes`. */
+export function jetStreamBytesWithRegistry(streamMaxBytes: number): number {
+  return Math.ceil(streamMaxBytes * (1 + REGISTRY_BYTES_SHARE.agents + REGISTRY_BYTES_SHARE.keys));
+}
+
 /** A server counts as gone once its heartbeat is older than this many heartbeat intervals. */
 export const HEARTBEAT_MISSES = 3;
 
@@ -263,6 +274,7 @@ export const EVENTS_METRIC_NAMES = {
   commands: "zeroplane_nats_commands_total",
   registryWrites: "zeroplane_registry_writes_total",
   registryClaims: "zeroplane_registry_claims_total",
+  registryReady: "zeroplane_registry_ready",
 } as const;
 
 /** Label keys on the runtime's metrics; alerts and dashboards group and select by them. */

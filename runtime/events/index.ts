@@ -97,6 +97,7 @@ export async function startEvents(options: StartEventsOptions): Promise<EventsSe
     connected: () => link?.isUsable() ?? false,
     spoolUnavailable: () => publisher.diskProblem() !== null,
     spoolDiskFreeBytes: () => spool.freeDiskBytes(),
+    registryReady: () => cluster?.heartbeating() ?? null,
   });
   // Records a previous run left in the spool: the registry heartbeats only once they are published.
   const startupEnd = spool.endPosition();

@@ -29,6 +29,8 @@ export interface EventsGaugeSource {
   spoolUnavailable(): boolean;
   /** Free bytes on the spool's filesystem, or null if unknown. */
   spoolDiskFreeBytes(): number | null;
+  /** True, false, or null when the cluster registry is off (no gauge value then). @default null */
+  registryReady?(): boolean | null;
 }
 
 /** The names live in runtime/config/names.ts, shared with the monitoring construct. */
@@ -36,81 +38,76 @@ export const METRIC_NAMES = EVENTS_METRIC_NAMES;
 
 export function createEventsMetrics(registry: Registry, source: EventsGaugeSource): EventsMetrics {
   const registers = [registry];
-  const published = new Counter({
-    name: METRIC_NAMES.published,
-    help: "Lifecycle events acknowledged by JetStream.",
-    registers,
-  });
-  const publishFailures = new Counter({
-    name: METRIC_NAMES.publishFailures,
-    help: "JetStream publish attempts that failed (timeout, disconnect, error); the event stays spooled and is retried.",
-    registers,
-  });
-  const duplicates = new Counter({
-    name: METRIC_NAMES.duplicates,
-    help: "Retried publishes JetStream recognised by Nats-Msg-Id and did not store again.",
-    registers,
-  });
-  new Gauge({
-    name: METRIC_NAMES.spoolDepthEvents,
-    help: "Lifecycle events in the on-disk spool, not yet acknowledged by JetStream.",
-    registers,
-    collect() {
-      this.set(source.spoolEvents());
-    },
-  });
-  new Gauge({
-    name: METRIC_NAMES.spoolDepthBytes,
-    help: "Bytes of lifecycle events in the on-disk spool, not yet acknowledged by JetStream.",
-    registers,
-    collect() {
-      this.set(source.spoolBytes());
-    },
-  });
-  const spoolDropped = new Counter({
-    name: METRIC_NAMES.spoolDropped,
-    help: "Lifecycle events dropped, oldest first, because the spool was full.",
-    registers,
-  });
-  const spoolWriteFailures = new Counter({
-    name: METRIC_NAMES.spoolWriteFailures,
-    help: "Failed writes to the spool's disk (ENOSPC, EIO…), first attempts and retries; the events wait in memory.",
-    registers,
-  });
-  new Gauge({
-    name: METRIC_NAMES.spoolUnavailable,
-    help: "1 while the spool's disk fails or has less free space than the reserve: spawns are refused with UNAVAILABLE.",
-    registers,
-    collect() {
-      this.set(source.spoolUnavailable() ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: METRIC_NAMES.spoolDiskFreeBytes,
-    help: "Free bytes on the spool's filesystem (statfs), -1 when unknown.",
-    registers,
-    collect() {
-      this.set(source.spoolDiskFreeBytes() ?? -1);
-    },
-  });
-  const spawnsRefused = new Counter({
-    name: METRIC_NAMES.spawnsRefused,
-    help: "Spawns refused because the spool was full under the refuse-spawns policy.",
-    registers,
-  });
-  new Gauge({
-    name: METRIC_NAMES.natsConnected,
-    help: "1 when connected to NATS with the events stream ready, else 0.",
-    registers,
-    collect() {
-      this.set(source.connected() ? 1 : 0);
-    },
-  });
+  const counter = (name: string, help: string) => new Counter({ name, help, registers });
+  // Gauges read their value from the source at scrape time.
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  const published = counter(METRIC_NAMES.published, "Lifecycle events acknowledged by JetStream.");
+  const publishFailures = counter(
+    METRIC_NAMES.publishFailures,
+    "JetStream publish attempts that failed (timeout, disconnect, error); the event stays spooled and is retried.",
+  );
+  const duplicates = counter(
+    METRIC_NAMES.duplicates,
+    "Retried publishes JetStream recognised by Nats-Msg-Id and did not store again.",
+  );
+  gauge(
+    METRIC_NAMES.spoolDepthEvents,
+    "Lifecycle events in the on-disk spool, not yet acknowledged by JetStream.",
+    () => source.spoolEvents(),
+  );
+  gauge(
+    METRIC_NAMES.spoolDepthBytes,
+    "Bytes of lifecycle events in the on-disk spool, not yet acknowledged by JetStream.",
+    () => source.spoolBytes(),
+  );
+  const spoolDropped = counter(
+    METRIC_NAMES.spoolDropped,
+    "Lifecycle events dropped, oldest first, because the spool was full.",
+  );
+  const spoolWriteFailures = counter(
+    METRIC_NAMES.spoolWriteFailures,
+    "Failed writes to the spool's disk (ENOSPC, EIO…), first attempts and retries; the events wait in memory.",
+  );
+  gauge(
+    METRIC_NAMES.spoolUnavailable,
+    "1 while the spool's disk fails or has less free space than the reserve: spawns are refused with UNAVAILABLE.",
+    () => (source.spoolUnavailable() ? 1 : 0),
+  );
+  gauge(
+    METRIC_NAMES.spoolDiskFreeBytes,
+    "Free bytes on the spool's filesystem (statfs), -1 when unknown.",
+    () => source.spoolDiskFreeBytes() ?? -1,
+  );
+  const spawnsRefused = counter(
+    METRIC_NAMES.spawnsRefused,
+    "Spawns refused because the spool was full under the refuse-spawns policy.",
+  );
+  gauge(METRIC_NAMES.natsConnected, "1 when connected to NATS with the events stream ready, else 0.", () =>
+    source.connected() ? 1 : 0,
+  );
   const commands = new Counter({
     name: METRIC_NAMES.commands,
     help: "Commands received over NATS, by method and outcome (ok or an error code).",
     labelNames: [METRIC_LABELS.method, METRIC_LABELS.outcome],
     registers,
+  });
+  new Gauge({
+    name: METRIC_NAMES.registryReady,
+    help: "1 while the cluster registry is connected and this server heartbeats, 0 when not; absent when nats.registry is off.",
+    registers,
+    collect() {
+      const ready = source.registryReady?.() ?? null;
+      if (ready === null) this.reset();
+      else this.set(ready ? 1 : 0);
+    },
   });
   const registryWrites = new Counter({
     name: METRIC_NAMES.registryWrites,

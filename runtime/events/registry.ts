@@ -11,8 +11,8 @@
  *   left in the spool are published, so "no record while a newer instance heartbeats" proves the
  *   agent never started.
  *
- * Replicas, storage and byte limit come from the events stream's settings (nats.replicas,
- * nats.storage, nats.maxBytes); agent records live nats.maxAgeMs.
+ * Replicas, storage and byte limits come from the events stream's settings (nats.replicas,
+ * nats.storage, and shares of nats.maxBytes: REGISTRY_BYTES_SHARE); agent records live nats.maxAgeMs.
  */
 import { decode, encode } from "@msgpack/msgpack";
 import type { Logger } from "pino";
@@ -24,7 +24,12 @@ import {
   type NatsConnection,
   type NatsError,
 } from "nats";
-import { HEARTBEAT_MISSES, registryBuckets, type ZeroplaneConfig } from "../config/index.js";
+import {
+  HEARTBEAT_MISSES,
+  REGISTRY_BYTES_SHARE,
+  registryBuckets,
+  type ZeroplaneConfig,
+} from "../config/index.js";
 import {
   ERROR_CODES,
   PROTOCOL_VERSION,
@@ -102,6 +107,11 @@ export class ClusterRegistry {
     return this.connected && this.agents !== null && !this.closed;
   }
 
+  /** Usable and heartbeating: other servers see this one's agents as alive. */
+  heartbeating(): boolean {
+    return this.usable() && this.beating;
+  }
+
   /** Why the registry cannot answer now, naming NATS. */
   unavailableReason(): string {
     const urls = this.options.config.nats.urls.map((url) => url.replace(/\/\/[^@/]*@/, "//")).join(", ");
@@ -118,11 +128,17 @@ export class ClusterRegistry {
       history: 1,
       timeout: KV_TIMEOUT_MS,
     };
-    const limit = nats.maxBytes > 0 ? { max_bytes: nats.maxBytes } : {};
-    this.agents = await js.views.kv(this.buckets.agents, { ...common, ...limit, ttl: nats.maxAgeMs });
+    // Shares of the stream's limit (REGISTRY_BYTES_SHARE), so JetStream's store holds all three.
+    const limit = (share: number) =>
+      nats.maxBytes > 0 ? { max_bytes: Math.max(1024 * 1024, Math.floor(nats.maxBytes * share)) } : {};
+    this.agents = await js.views.kv(this.buckets.agents, {
+      ...common,
+      ...limit(REGISTRY_BYTES_SHARE.agents),
+      ttl: nats.maxAgeMs,
+    });
     this.keys = await js.views.kv(this.buckets.keys, {
       ...common,
-      ...limit,
+      ...limit(REGISTRY_BYTES_SHARE.keys),
       ttl: server.idempotencyWindowMs,
     });
     this.servers = await js.views.kv(this.buckets.servers, { ...common, ttl: this.heartbeatTtlMs });

@@ -365,6 +365,13 @@ export const outputParams = z
     offset: z.number().int().nonnegative().optional(),
     /** Return the last N bytes instead of reading from an offset. */
     tail: z.number().int().positive().optional(),
+    /**
+     * Start at the first byte written at or after this time (milliseconds since the epoch), instead of
+     * an offset; `tail` wins over it.
+     */
+    sinceMs: z.number().int().nonnegative().optional(),
+    /** Return `times`: when the returned bytes were written. */
+    times: z.boolean().optional(),
     /** At most this many bytes. */
     limit: z
       .number()
@@ -430,6 +437,12 @@ export interface OutputResult {
   readonly dropped: number;
   /** True when the agent has ended and nextOffset is the end of the stream. */
   readonly eof: boolean;
+  /**
+   * With `times: true`: `[offset, timeMs]` pairs, by rising offset, saying when the bytes from each
+   * offset on were written; the first covers `offset`. Times may be coarser than each write for agents
+   * that wrote many times (the server keeps a bounded number per stream).
+   */
+  readonly times?: ReadonlyArray<readonly [number, number]>;
 }
 
 export interface HealthResult {

@@ -8,12 +8,25 @@
  * copied), which is what the server's memory budget is charged (memory-budget.ts).
  */
 
+<<<<<<< HEAD
 /**
  * Past this many stored chunks, the two smallest neighbours are merged, so tiny writes do not pile
  * up. Merging the smallest pair (rather than everything kept) copies each byte a logarithmic number
  * of times: concatenating all kept bytes each time copied the whole ring every 64 chunks.
  */
 export const MAX_CHUNKS = 64;
+=======
+/** Past this many stored chunks, they are merged into one buffer so tiny writes do not pile up. */
+const MAX_CHUNKS = 64;
+/**
+ * Most write times kept per stream (`logs --since`, `--timestamps`): past it every other one goes, so
+ * times get coarser (a byte gets the time of an earlier write) but memory stays at a few KiB.
+ */
+export const MAX_TIME_MARKS = 256;
+
+/** When the bytes from `offset` on were written (milliseconds since the epoch). */
+export type TimeMark = readonly [offset: number, timeMs: number];
+>>>>>>> main
 
 export interface OutputSlice {
   readonly data: Buffer;
@@ -23,6 +36,8 @@ export interface OutputSlice {
   readonly nextOffset: number;
   /** Bytes dropped by the cap so far; offsets below this are gone. */
   readonly dropped: number;
+  /** Write times of the bytes in `data`: the first covers `offset`. */
+  readonly times: readonly TimeMark[];
 }
 
 export class OutputBuffer {
@@ -32,6 +47,8 @@ export class OutputBuffer {
   private keptBytes = 0;
   private held = 0;
   private droppedBytes = 0;
+  /** Write times, by rising offset; the first covers the oldest kept byte. */
+  private marks: Array<[number, number]> = [];
 
   constructor(private readonly capBytes: number) {
     if (!Number.isInteger(capBytes) || capBytes < 1) {
@@ -60,8 +77,9 @@ export class OutputBuffer {
   }
 
   /** Appends a chunk and drops the oldest bytes beyond the cap. Returns how many bytes this call dropped. */
-  append(chunk: Buffer): number {
+  append(chunk: Buffer, now = Date.now()): number {
     if (chunk.length === 0) return 0;
+    this.mark(this.total, now);
     // A chunk larger than the cap keeps only its tail; copy so the big source buffer can be freed.
     const kept =
       chunk.length > this.capBytes ? Buffer.from(chunk.subarray(chunk.length - this.capBytes)) : chunk;
@@ -128,7 +146,33 @@ export class OutputBuffer {
       }
     }
     this.droppedBytes += trimmed;
+    // Marks wholly before the oldest kept byte are of no use: the next one starts at or before it.
+    while (this.marks.length > 1 && this.marks[1]![0] <= this.droppedBytes) this.marks.shift();
     return trimmed;
+  }
+
+  private mark(offset: number, timeMs: number): void {
+    const last = this.marks[this.marks.length - 1];
+    if (last && last[1] >= timeMs) return; // The same millisecond: the earlier mark covers it.
+    this.marks.push([offset, timeMs]);
+    if (this.marks.length > MAX_TIME_MARKS) this.marks = this.marks.filter((_, i) => i % 2 === 0);
+  }
+
+  /** The offset of the first kept byte written at or after `timeMs` (the end when none). */
+  offsetSince(timeMs: number): number {
+    const mark = this.marks.find(([, time]) => time >= timeMs);
+    return mark ? Math.max(mark[0], this.droppedBytes) : this.total;
+  }
+
+  /** The write times covering [start, end). */
+  private timesBetween(start: number, end: number): TimeMark[] {
+    const times: TimeMark[] = [];
+    for (const [offset, time] of this.marks) {
+      if (offset >= end && times.length > 0) break;
+      if (offset <= start) times[0] = [start, time];
+      else times.push([offset, time]);
+    }
+    return start < end ? times : [];
   }
 
   /**
@@ -150,7 +194,13 @@ export class OutputBuffer {
       position = chunkEnd;
     }
     const data = parts.length === 1 ? Buffer.from(parts[0] as Buffer) : Buffer.concat(parts, end - start);
-    return { data, offset: start, nextOffset: end, dropped: this.droppedBytes };
+    return {
+      data,
+      offset: start,
+      nextOffset: end,
+      dropped: this.droppedBytes,
+      times: this.timesBetween(start, end),
+    };
   }
 
   /** Reads the last `tail` bytes (or fewer, if fewer are kept), at most `limit` of them from the start. */

@@ -185,7 +185,10 @@ export class ProcessRunner implements AgentRunner {
     const slice =
       params.tail !== undefined
         ? buffer.readTail(params.tail, params.limit)
-        : buffer.read(params.offset ?? 0, params.limit);
+        : buffer.read(
+            params.offset ?? (params.sinceMs !== undefined ? buffer.offsetSince(params.sinceMs) : 0),
+            params.limit,
+          );
     return {
       stream: params.stream,
       data: slice.data,
@@ -193,6 +196,7 @@ export class ProcessRunner implements AgentRunner {
       nextOffset: slice.nextOffset,
       dropped: slice.dropped,
       eof: agent.terminal && slice.nextOffset === buffer.total,
+      ...(params.times ? { times: slice.times } : {}),
     };
   }
 

@@ -13,11 +13,12 @@ function withStore(line: string): Editable[] {
   return objects;
 }
 
-function withStreamLimit(value: string | undefined): Editable[] {
+function withStreamLimit(value: string | undefined, registry?: string): Editable[] {
   const objects = baseline();
   const container = agentServer(objects).container;
   container.env = container.env.filter((e: Editable) => e.name !== ENV_VARS["nats.maxBytes"]);
   if (value !== undefined) container.env.push({ name: ENV_VARS["nats.maxBytes"], value });
+  if (registry !== undefined) container.env.push({ name: ENV_VARS["nats.registry"], value: registry });
   return objects;
 }
 
@@ -52,5 +53,14 @@ describe(RULE, () => {
       expect(found[0]!.object?.kind).toBe("Deployment");
       expect(found[0]!.message).toMatch(/stream/);
     }
+  });
+
+  it("counts the cluster registry's KV buckets on top of the stream limit unless the registry is off", () => {
+    // The baseline store is 8G: 7.5e9 fits alone, not with the registry's 18.75% on top.
+    const found = violationsOf(RULE, withStreamLimit("7500000000"));
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toMatch(/registry's buckets/);
+    expect(violationsOf(RULE, withStreamLimit("7500000000", "false"))).toEqual([]);
+    expect(violationsOf(RULE, withStreamLimit("6000000000"))).toEqual([]);
   });
 });

@@ -20,6 +20,9 @@ import { connectionOptions } from "../../events/connection.js";
 import { eventFilter } from "../../events/subjects.js";
 import { LIFECYCLE_EVENT_TYPES, type LifecycleEvent } from "../../protocol/index.js";
 import { activeContext } from "../contexts.js";
+import { parseSince } from "../since.js";
+
+export { parseSince };
 import { action, CliError, collectRepeatable, EXIT_CODES } from "../shared.js";
 
 export interface EventsCommandOptions {
@@ -44,23 +47,6 @@ export interface TailedEvent {
   readonly streamSeq: number;
   readonly subject: string;
   readonly event: LifecycleEvent;
-}
-
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `10m`, `2h`, `30s`, `1d` (ago) or an ISO time, as milliseconds since the epoch. */
-export function parseSince(value: string, now = Date.now()): number {
-  const duration = DURATION.exec(value);
-  if (duration) return now - Number(duration[1]) * UNIT_MS[duration[2]!]!;
-  const time = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(time)) {
-    throw new CliError(
-      `--since "${value}" is neither a duration nor an ISO time. Fix: use for example --since 10m, --since 2h or --since 2026-01-31T12:00:00Z.`,
-      EXIT_CODES.usage,
-    );
-  }
-  return time;
 }
 
 /** Prints matching events; resolves when caught up (not following) or when the signal aborts. */

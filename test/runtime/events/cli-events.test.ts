@@ -2,20 +2,17 @@ import type { NatsConnection } from "nats";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseSince, register, tailEvents, type TailedEvent } from "../../../runtime/cli/commands/events.js";
-import { startEvents, type EventsService } from "../../../runtime/events/index.js";
+import type { EventsService } from "../../../runtime/events/index.js";
 import { startNats, type NatsCluster } from "../../support/nats.js";
 import {
   agentLife,
-  cleanup,
   eventsConfig,
   lifecycleEvent,
   natsClient,
-  newRegistry,
-  refusingHandler,
-  silentLogger,
   tempDir,
-  waitFor,
-  NATS_WAIT,
+  startPublishing,
+  tearDown,
+  waitForNats,
 } from "./helpers.js";
 
 describe("zeroplane events", () => {
@@ -37,22 +34,14 @@ describe("zeroplane events", () => {
     nats = await startNats();
     stateDir = tempDir();
     client = await natsClient(nats.urls);
-    service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
+    service = await startPublishing(eventsConfig(nats.urls, stateDir));
     for (const event of [...agentLife("srv-a", "agent-1"), ...agentLife("srv-b", "agent-2")])
       service.publish(event);
     expect(await service.whenDrained(20_000)).toBe(true);
   });
 
   afterAll(async () => {
-    await service.close(1000);
-    await client.close();
-    await nats.stop();
-    cleanup(stateDir);
+    await tearDown({ services: [service], client, nats, stateDir });
   });
 
   it("prints every stored event in stream order when not following", async () => {
@@ -92,14 +81,13 @@ describe("zeroplane events", () => {
     );
     // The ordered consumer delivers only what arrives after it starts: publish until it shows up.
     let seq = 0;
-    await waitFor(
+    await waitForNats(
       "a followed event",
       () => {
         service.publish(lifecycleEvent("srv-a", "agent-3", ++seq, "output_truncated"));
         return lines.length > 0;
       },
       30_000,
-      NATS_WAIT,
     );
     abort.abort();
     await following;

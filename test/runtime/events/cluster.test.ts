@@ -1,20 +1,17 @@
 import type { NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEvents, type EventsService } from "../../../runtime/events/index.js";
+import type { EventsService } from "../../../runtime/events/index.js";
 import { startNatsCluster, type NatsCluster } from "../../support/nats.js";
 import {
   agentLife,
-  cleanup,
   eventsConfig,
   natsClient,
-  newRegistry,
   perAgentSequences,
   readStream,
-  refusingHandler,
-  silentLogger,
   tempDir,
-  waitFor,
-  NATS_WAIT,
+  startPublishing,
+  tearDown,
+  waitForNats,
 } from "./helpers.js";
 
 const AGENTS = 1000;
@@ -31,28 +28,15 @@ describe("lifecycle events on a 3-node JetStream cluster with an R3 stream", () 
   }, 90_000);
 
   afterAll(async () => {
-    await service?.close(1000);
-    await client?.close();
-    await cluster.stop();
-    cleanup(stateDir);
+    await tearDown({ services: service ? [service] : [], client, nats: cluster, stateDir });
   });
 
   it("loses and duplicates no event when the stream leader is killed under load", async () => {
-    service = await startEvents({
-      config: eventsConfig(cluster.urls, stateDir, { replicas: 3, required: true }),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    await waitFor("the R3 stream to be ready", () => service!.ready(), 60_000, NATS_WAIT);
+    service = await startPublishing(eventsConfig(cluster.urls, stateDir, { replicas: 3, required: true }));
+    await waitForNats("the R3 stream to be ready", () => service!.ready(), 60_000);
     client = await natsClient(cluster.urls);
-    const jsm = await waitFor("a JetStream manager", () => client!.jetstreamManager(), 30_000, NATS_WAIT);
-    const info = await waitFor(
-      "the stream's info",
-      () => jsm.streams.info("AGENT_EVENTS"),
-      30_000,
-      NATS_WAIT,
-    );
+    const jsm = await waitForNats("a JetStream manager", () => client!.jetstreamManager(), 30_000);
+    const info = await waitForNats("the stream's info", () => jsm.streams.info("AGENT_EVENTS"), 30_000);
     expect(info.config.num_replicas).toBe(3);
     const leaderName = info.cluster?.leader;
     const leader = cluster.nodes.find((node) => node.name === leaderName);

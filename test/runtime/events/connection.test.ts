@@ -15,8 +15,7 @@ import {
   newRegistry,
   refusingHandler,
   tempDir,
-  waitFor,
-  NATS_WAIT,
+  waitForNats,
 } from "./helpers.js";
 
 /** A logger that keeps every line, at trace level, to check what is (not) logged. */
@@ -86,11 +85,10 @@ describe("connecting to NATS with mounted credentials", () => {
       ),
       logger,
     );
-    await waitFor(
+    await waitForNats(
       "the authorization failure to be logged",
       () => /authorization|auth/i.test(bad.status().problem ?? ""),
       30_000,
-      NATS_WAIT,
     );
     expect(bad.ready()).toBe(true); // not required: the server stays ready and spools
     expect(bad.status().connected).toBe(false);

@@ -6,6 +6,8 @@ import { connect, type JetStreamManager, type NatsConnection } from "nats";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { defaultConfig, type ZeroplaneConfig } from "../../../runtime/config/index.js";
+import { startEvents, type EventsService } from "../../../runtime/events/index.js";
+import { afterEach, beforeEach } from "vitest";
 import {
   ProtocolError,
   type AgentInfo,
@@ -13,7 +15,8 @@ import {
   type LifecycleEventType,
   type RequestHandler,
 } from "../../../runtime/protocol/index.js";
-import { waitFor, type WaitOptions } from "../../support/wait.js";
+import { startNats, type NatsCluster } from "../../support/nats.js";
+import { waitFor, type Ready, type WaitOptions } from "../../support/wait.js";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -49,6 +52,80 @@ export const refusingHandler: RequestHandler = async () => {
 
 export function newRegistry(): Registry {
   return new Registry();
+}
+
+/** Stops what a test started: its events services, its NATS client and servers, its state dir. */
+export async function tearDown(parts: {
+  readonly services?: EventsService[];
+  readonly client?: NatsConnection;
+  readonly nats: { stop(): Promise<void> };
+  readonly stateDir: string;
+}): Promise<void> {
+  for (const service of parts.services?.splice(0) ?? []) await service.close(1000);
+  await parts.client?.close();
+  await parts.nats.stop();
+  cleanup(parts.stateDir);
+}
+
+/** Starts the events service as a server that only publishes: quiet logs, commands refused. */
+export function startPublishing(config: ZeroplaneConfig, registry = newRegistry()): Promise<EventsService> {
+  return startEvents({ config, logger: silentLogger, registry, handler: refusingHandler });
+}
+
+/** What eventsPerTest gives each test: its NATS, state dir and services, torn down after it. */
+export interface EventsTest {
+  readonly nats: NatsCluster;
+  readonly stateDir: string;
+  /** Services closed after the test. */
+  readonly services: EventsService[];
+  /** Starts a publishing events service on this test's NATS and state dir, closed after the test. */
+  start(nats?: Partial<ZeroplaneConfig["nats"]>, registry?: Registry): Promise<EventsService>;
+  /** A client of this test's NATS (one per test, closed after it). */
+  client(): Promise<NatsConnection>;
+  /** Every event in AGENT_EVENTS, read back through that client. */
+  stored(): Promise<StoredEvent[]>;
+}
+
+/**
+ * A fresh single-node NATS and state dir for every test of the calling describe block (it registers
+ * the hooks). `afterStart` runs once NATS is up, e.g. to stop it for an outage test.
+ */
+export function eventsPerTest(afterStart?: (nats: NatsCluster) => Promise<void>): EventsTest {
+  let nats: NatsCluster | undefined;
+  let stateDir = "";
+  let client: NatsConnection | undefined;
+  const services: EventsService[] = [];
+  beforeEach(async () => {
+    nats = await startNats();
+    await afterStart?.(nats);
+    stateDir = tempDir();
+  });
+  afterEach(async () => {
+    await tearDown({ services, client, nats: nats!, stateDir });
+    client = undefined;
+  });
+  const fixture: EventsTest = {
+    get nats() {
+      return nats!;
+    },
+    get stateDir() {
+      return stateDir;
+    },
+    services,
+    async start(natsConfig, registry) {
+      const service = await startPublishing(eventsConfig(nats!.urls, stateDir, natsConfig), registry);
+      services.push(service);
+      return service;
+    },
+    async client() {
+      client ??= await natsClient(nats!.urls);
+      return client;
+    },
+    async stored() {
+      return readStream(await fixture.client(), "AGENT_EVENTS");
+    },
+  };
+  return fixture;
 }
 
 function agentInfo(serverId: string, agentId: string, status: AgentInfo["status"]): AgentInfo {
@@ -120,13 +197,8 @@ export interface StoredEvent {
 export async function readStream(nc: NatsConnection, stream: string): Promise<StoredEvent[]> {
   // Right after a node is killed the client may still be reconnecting, or the stream electing a leader:
   // JetStream API requests (the manager's own account check included) time out until then.
-  const jsm = await waitFor("a JetStream manager", () => nc.jetstreamManager(), 30_000, NATS_WAIT);
-  const { state } = await waitFor(
-    `stream ${stream}'s info`,
-    () => jsm.streams.info(stream),
-    30_000,
-    NATS_WAIT,
-  );
+  const jsm = await waitForNats("a JetStream manager", () => nc.jetstreamManager(), 30_000);
+  const { state } = await waitForNats(`stream ${stream}'s info`, () => jsm.streams.info(stream), 30_000);
   const out: StoredEvent[] = [];
   for (let first = state.first_seq; first <= state.last_seq && state.messages > 0; first += 100) {
     const last = Math.min(state.last_seq, first + 99);
@@ -160,6 +232,15 @@ export { waitFor } from "../../support/wait.js";
 
 /** NATS may still be reconnecting while a test waits: a check that throws counts as "not yet". */
 export const NATS_WAIT: WaitOptions = { intervalMs: 50, retryErrors: true };
+
+/** waitFor with NATS_WAIT: polls often and retries errors while clients reconnect. */
+export function waitForNats<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs: number,
+): Promise<Ready<T>> {
+  return waitFor(what, check, timeoutMs, NATS_WAIT);
+}
 
 export async function natsClient(urls: string[]): Promise<NatsConnection> {
   return connect({ servers: urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });

@@ -1,23 +1,14 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { NatsConnection } from "nats";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startEvents, type EventsService } from "../../../runtime/events/index.js";
-import { startNats, type NatsCluster } from "../../support/nats.js";
+import { describe, expect, it } from "vitest";
 import {
   agentLife,
-  cleanup,
   eventsConfig,
-  natsClient,
-  newRegistry,
   perAgentSequences,
-  readStream,
-  refusingHandler,
-  silentLogger,
-  tempDir,
-  waitFor,
   type StoredEvent,
-  NATS_WAIT,
+  startPublishing,
+  waitForNats,
+  eventsPerTest,
 } from "./helpers.js";
 
 const AGENTS = 1000;
@@ -33,38 +24,16 @@ function expectExactlyOnceInOrder(stored: readonly StoredEvent[], agents: number
 }
 
 describe("lifecycle events when NATS is unreachable", () => {
-  let nats: NatsCluster;
-  let stateDir: string;
-  let client: NatsConnection | undefined;
-  const services: EventsService[] = [];
-
-  beforeEach(async () => {
-    nats = await startNats();
-    stateDir = tempDir();
-  });
-
-  afterEach(async () => {
-    for (const service of services.splice(0)) await service.close(1000);
-    await client?.close();
-    client = undefined;
-    await nats.stop();
-    cleanup(stateDir);
-  });
+  const t = eventsPerTest();
 
   it("spools 1,000 agents' events while NATS is down and publishes each once, in order per agent, after", async () => {
-    const service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir, { required: true }),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(service);
-    await waitFor("the first connection", () => service.ready(), 30_000, NATS_WAIT);
-    const node = nats.nodes[0]!;
+    const service = await t.start({ required: true });
+    await waitForNats("the first connection", () => service.ready(), 30_000);
+    const node = t.nats.nodes[0]!;
     for (let i = 0; i < AGENTS; i++) {
       if (i === 300) {
         await node.stop();
-        await waitFor("the outage to be noticed", () => !service.ready(), 30_000, NATS_WAIT);
+        await waitForNats("the outage to be noticed", () => !service.ready(), 30_000);
       }
       if (i === 700) {
         expect(service.status().spoolEvents).toBeGreaterThanOrEqual(400 * 3);
@@ -76,69 +45,48 @@ describe("lifecycle events when NATS is unreachable", () => {
     }
     expect(await service.whenDrained(45_000)).toBe(true);
     expect(service.ready()).toBe(true);
-    client = await natsClient(nats.urls);
-    const stored = await readStream(client, "AGENT_EVENTS");
+    const stored = await t.stored();
     expect(stored).toHaveLength(AGENTS * 3);
     expectExactlyOnceInOrder(stored, AGENTS);
   });
 
   it("keeps spooled events across a restart of the service and drains them after", async () => {
-    await nats.nodes[0]!.stop();
-    const first = await startEvents({
-      config: eventsConfig(nats.urls, stateDir),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
+    await t.nats.nodes[0]!.stop();
+    const first = await startPublishing(eventsConfig(t.nats.urls, t.stateDir));
     for (let i = 0; i < 100; i++) for (const event of agentLife("srv-a", `agent-${i}`)) first.publish(event);
     await first.close(500);
     expect(first.status().spoolEvents).toBe(300);
 
-    await nats.nodes[0]!.restart();
-    const second = await startEvents({
-      config: eventsConfig(nats.urls, stateDir),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(second);
+    await t.nats.nodes[0]!.restart();
+    const second = await t.start();
     expect(second.status().spoolEvents).toBe(300);
     expect(await second.whenDrained(30_000)).toBe(true);
-    client = await natsClient(nats.urls);
-    const stored = await readStream(client, "AGENT_EVENTS");
+    const stored = await t.stored();
     expect(stored).toHaveLength(300);
     expectExactlyOnceInOrder(stored, 100);
   });
 
   it("keeps spooled events when the agent server is killed (SIGKILL) and drains them after", async () => {
     const script = fileURLToPath(new URL("./fixtures/spool-writer.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", script, stateDir, "200", "srv-a"], {
+    const child = spawn(process.execPath, ["--import", "tsx", script, t.stateDir, "200", "srv-a"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise((resolve) => child.once("exit", resolve));
-    await waitFor(
+    await waitForNats(
       `the writer to spool (output: ${output})`,
       () => output.includes("spooled 600"),
       45_000,
-      NATS_WAIT,
     );
     child.kill("SIGKILL");
     await exited;
 
-    const service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(service);
+    const service = await t.start();
     expect(service.status().spoolEvents).toBe(600);
     expect(await service.whenDrained(30_000)).toBe(true);
-    client = await natsClient(nats.urls);
-    const stored = await readStream(client, "AGENT_EVENTS");
+    const stored = await t.stored();
     expect(stored).toHaveLength(600);
     expectExactlyOnceInOrder(stored, 200);
   });

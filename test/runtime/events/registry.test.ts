@@ -5,10 +5,14 @@
  */
 import type { NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AgentInfo } from "../../../runtime/protocol/index.js";
+import pino from "pino";
+import { loadConfig, registryBuckets } from "../../../runtime/config/index.js";
+import { idempotencyKeyName } from "../../../runtime/events/registry-keys.js";
+import { ProtocolError, type AgentInfo } from "../../../runtime/protocol/index.js";
+import { startServer, type AgentServer } from "../../../runtime/server/index.js";
 import { startNats, type NatsCluster } from "../../support/nats.js";
 import type { ServerProcess } from "../../support/server-process.js";
-import { natsClient, waitFor, NATS_WAIT } from "./helpers.js";
+import { cleanup, natsClient, tempDir, waitFor, NATS_WAIT } from "./helpers.js";
 import { command, CommandError, startClusterServer } from "./registry-support.js";
 
 const sleeper = { command: "/bin/sh", args: ["-c", "sleep 600"] };
@@ -134,6 +138,37 @@ describe("the cluster registry, two servers on one NATS", () => {
     });
   });
 
+  it("takes over a key whose claimer died unrecorded only once its server is back as a newer instance", async () => {
+    const keys = await nc.jetstream().views.kv(registryBuckets("ZEROPLANE").keys, { bindOnly: true });
+    const claim = (key: string, serverId: string) =>
+      keys.create(
+        idempotencyKeyName(key),
+        new TextEncoder().encode(
+          JSON.stringify({
+            serverId,
+            instance: "dead-instance",
+            agentId: `never-started-${key}`,
+            at: Date.now(),
+          }),
+        ),
+      );
+    // srv-a heartbeats with another instance: the dead one's spool is published, so nothing started.
+    await claim("orphan-1", "srv-a");
+    const taken = await command(nc, "srv-b", "spawn", { ...sleeper, idempotencyKey: "orphan-1" });
+    expect(taken.id).not.toBe("never-started-orphan-1");
+    expect(taken.serverId).toBe("srv-b");
+    const again = await command(nc, "srv-a", "spawn", { ...sleeper, idempotencyKey: "orphan-1" });
+    expect(again.id).toBe(taken.id);
+    // A server that is gone may still hold the record in its spool: refuse rather than start twice.
+    await claim("orphan-2", "srv-gone");
+    const refused = await command(nc, "srv-b", "spawn", { ...sleeper, idempotencyKey: "orphan-2" }).catch(
+      (error: CommandError) => error,
+    );
+    expect(refused).toBeInstanceOf(CommandError);
+    expect((refused as CommandError).body).toMatchObject({ code: "UNAVAILABLE", retryable: true });
+    expect((refused as CommandError).body.message).toMatch(/claimed by server srv-gone/);
+  });
+
   // How soon (3 heartbeats, docs/events.md) is measured in bench/registry.bench.ts, not asserted here.
   it("reads a SIGKILLed server's agents as lost on the survivor", async () => {
     const agents = await Promise.all(
@@ -165,5 +200,42 @@ describe("the cluster registry, two servers on one NATS", () => {
     expect(refused).toBeInstanceOf(CommandError);
     expect((refused as CommandError).body.code).toBe("INVALID_STATE");
     expect((refused as CommandError).body.message).toMatch(/is lost: its server srv-b stopped heartbeating/);
+  });
+});
+
+describe("the cluster registry while NATS is unreachable", () => {
+  let server: AgentServer | undefined;
+  let stateDir: string;
+
+  afterAll(async () => {
+    await server?.close();
+    cleanup(stateDir);
+  });
+
+  it("refuses keyed spawns with UNAVAILABLE naming NATS, and still starts unkeyed ones", async () => {
+    const stopped = await startNats();
+    const urls = stopped.urls;
+    await stopped.stop();
+    stateDir = tempDir("zeroplane-registry-down-");
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        server: { id: "srv-down", bind: "tcp://127.0.0.1:*", publishBind: "tcp://127.0.0.1:*" },
+        security: { curve: false },
+        http: { host: "127.0.0.1", port: 0 },
+        runner: { stateDir, mode: "inline" },
+        nats: { enabled: true, urls, reconnectWaitMs: 250 },
+      },
+    });
+    server = await startServer(config, { logger: pino({ level: "silent" }) });
+    const refused = await server
+      .handler("spawn", { ...sleeper, idempotencyKey: "k1" })
+      .catch((error) => error);
+    expect(refused).toBeInstanceOf(ProtocolError);
+    expect(refused).toMatchObject({ code: "UNAVAILABLE", retryable: true });
+    expect((refused as ProtocolError).message).toContain(`on NATS ${urls[0]}`);
+    const unkeyed = await server.handler("spawn", sleeper);
+    expect(unkeyed.status).toBe("running");
+    await server.handler("control", { agentId: unkeyed.id, action: "kill" });
   });
 });

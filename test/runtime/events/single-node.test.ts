@@ -1,49 +1,28 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startEvents, type EventsService } from "../../../runtime/events/index.js";
+import { beforeEach, describe, expect, it } from "vitest";
 import { desiredStreamConfig } from "../../../runtime/events/stream.js";
-import { startNats, type NatsCluster } from "../../support/nats.js";
 import {
   agentLife,
-  cleanup,
   eventsConfig,
   lifecycleEvent,
-  natsClient,
   newRegistry,
-  readStream,
-  refusingHandler,
-  silentLogger,
-  tempDir,
-  waitFor,
-  NATS_WAIT,
+  startPublishing,
+  waitForNats,
+  eventsPerTest,
 } from "./helpers.js";
 
 describe("lifecycle events on a single NATS node", () => {
-  let nats: NatsCluster;
-  let stateDir: string;
+  const t = eventsPerTest();
   let client: NatsConnection;
-  const services: EventsService[] = [];
-
   beforeEach(async () => {
-    nats = await startNats();
-    stateDir = tempDir();
-    client = await natsClient(nats.urls);
-  });
-
-  afterEach(async () => {
-    for (const service of services.splice(0)) await service.close(1000);
-    await client.close();
-    await nats.stop();
-    cleanup(stateDir);
+    client = await t.client();
   });
 
   it("creates the stream and publishes each event once on <prefix>.<serverId>.<agentId>.<type>", async () => {
-    const config = eventsConfig(nats.urls, stateDir);
     const registry = newRegistry();
-    const service = await startEvents({ config, logger: silentLogger, registry, handler: refusingHandler });
-    services.push(service);
+    const service = await t.start({}, registry);
     const events = [...agentLife("srv-a", "agent-1"), ...agentLife("srv-a", "agent-2")];
     for (const event of events) service.publish(event);
     expect(await service.whenDrained(20_000)).toBe(true);
@@ -55,7 +34,7 @@ describe("lifecycle events on a single NATS node", () => {
     expect(info.config.storage).toBe("file");
     expect(info.config.duplicate_window).toBeGreaterThan(0);
 
-    const stored = await readStream(client, "AGENT_EVENTS");
+    const stored = await t.stored();
     expect(stored.map((s) => s.subject)).toEqual([
       "agent.events.srv-a.agent-1.spawned",
       "agent.events.srv-a.agent-1.started",
@@ -78,32 +57,20 @@ describe("lifecycle events on a single NATS node", () => {
   });
 
   it("stores an event published twice (same server, agent and seq) only once", async () => {
-    const service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(service);
+    const service = await t.start();
     const event = lifecycleEvent("srv-a", "agent-1", 1, "spawned");
     service.publish(event);
     service.publish(event);
     expect(await service.whenDrained(20_000)).toBe(true);
-    const stored = await readStream(client, "AGENT_EVENTS");
+    const stored = await t.stored();
     expect(stored).toHaveLength(1);
   });
 
   it("escapes agent ids that are not valid subject tokens", async () => {
-    const service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(service);
+    const service = await t.start();
     service.publish(lifecycleEvent("srv-a", "team.a/job 7", 1, "spawned"));
     expect(await service.whenDrained(20_000)).toBe(true);
-    const [stored] = await readStream(client, "AGENT_EVENTS");
+    const [stored] = await t.stored();
     expect(stored?.subject).toBe("agent.events.srv-a.team~2ea~2fjob~207.spawned");
     expect(stored?.event.agentId).toBe("team.a/job 7");
   });
@@ -111,16 +78,10 @@ describe("lifecycle events on a single NATS node", () => {
   it("uses an existing stream whose subjects cover ours", async () => {
     const jsm = await client.jetstreamManager();
     await jsm.streams.add({
-      ...desiredStreamConfig(eventsConfig(nats.urls, stateDir).nats),
+      ...desiredStreamConfig(eventsConfig(t.nats.urls, t.stateDir).nats),
       subjects: ["agent.>"],
     });
-    const service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(service);
+    const service = await t.start();
     service.publish(lifecycleEvent("srv-a", "agent-1", 1, "spawned"));
     expect(await service.whenDrained(20_000)).toBe(true);
     const info = await jsm.streams.info("AGENT_EVENTS");
@@ -131,20 +92,12 @@ describe("lifecycle events on a single NATS node", () => {
   it("refuses a stream that does not cover our subjects: not ready, events kept, problem named", async () => {
     const jsm = await client.jetstreamManager();
     await jsm.streams.add({ name: "AGENT_EVENTS", subjects: ["other.>"] });
-    const config = eventsConfig(nats.urls, stateDir, { required: true });
-    const service = await startEvents({
-      config,
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(service);
+    const service = await t.start({ required: true });
     service.publish(lifecycleEvent("srv-a", "agent-1", 1, "spawned"));
-    await waitFor(
+    await waitForNats(
       "the mismatch to be reported",
       () => /do not cover agent\.events\.>/.test(service.status().problem ?? ""),
       30_000,
-      NATS_WAIT,
     );
     expect(service.ready()).toBe(false);
     expect(service.status().spoolEvents).toBe(1);
@@ -152,38 +105,29 @@ describe("lifecycle events on a single NATS node", () => {
   });
 
   it("fails at start, naming the directory and the setting, when the spool cannot be opened", async () => {
-    const blocker = join(stateDir, "not-a-directory");
+    const blocker = join(t.stateDir, "not-a-directory");
     writeFileSync(blocker, "");
-    const start = startEvents({
-      config: eventsConfig(nats.urls, stateDir, { spoolDir: join(blocker, "spool") }),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
+    const start = startPublishing(
+      eventsConfig(t.nats.urls, t.stateDir, { spoolDir: join(blocker, "spool") }),
+    );
     await expect(start).rejects.toThrow(
       /cannot open the event spool at .*not-a-directory\/spool: ENOTDIR\. Fix: make ZEROPLANE_NATS_SPOOL_DIR/,
     );
   });
 
   it("is ready at once when NATS is not required, and once connected when it is", async () => {
-    const optional = await startEvents({
-      config: eventsConfig(["nats://127.0.0.1:1"], stateDir, { required: false }),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(optional);
+    const optional = await startPublishing(
+      eventsConfig(["nats://127.0.0.1:1"], t.stateDir, { required: false }),
+    );
+    t.services.push(optional);
     expect(optional.ready()).toBe(true);
     expect(optional.status().connected).toBe(false);
 
-    const required = await startEvents({
-      config: eventsConfig(nats.urls, join(stateDir, "required"), { required: true }),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-    });
-    services.push(required);
-    await waitFor("readiness", () => required.ready(), 30_000, NATS_WAIT);
+    const required = await startPublishing(
+      eventsConfig(t.nats.urls, join(t.stateDir, "required"), { required: true }),
+    );
+    t.services.push(required);
+    await waitForNats("readiness", () => required.ready(), 30_000);
     expect(required.status().connected).toBe(true);
   });
 });

@@ -1,19 +1,6 @@
-import type { NatsConnection } from "nats";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startEvents, type EventsService } from "../../../runtime/events/index.js";
+import { describe, expect, it } from "vitest";
 import { REFUSE_SPAWNS_AT } from "../../../runtime/events/publisher.js";
-import { startNats, type NatsCluster } from "../../support/nats.js";
-import {
-  cleanup,
-  eventsConfig,
-  lifecycleEvent,
-  natsClient,
-  newRegistry,
-  readStream,
-  refusingHandler,
-  silentLogger,
-  tempDir,
-} from "./helpers.js";
+import { lifecycleEvent, newRegistry, eventsPerTest } from "./helpers.js";
 
 const SPOOL_MAX = 64 * 1024;
 
@@ -23,37 +10,11 @@ async function metricValue(registry: ReturnType<typeof newRegistry>, name: strin
 }
 
 describe("a full event spool", () => {
-  let nats: NatsCluster;
-  let stateDir: string;
-  let client: NatsConnection | undefined;
-  const services: EventsService[] = [];
-
-  beforeEach(async () => {
-    nats = await startNats();
-    await nats.nodes[0]!.stop();
-    stateDir = tempDir();
-  });
-
-  afterEach(async () => {
-    for (const service of services.splice(0)) await service.close(1000);
-    await client?.close();
-    client = undefined;
-    await nats.stop();
-    cleanup(stateDir);
-  });
+  const t = eventsPerTest((nats) => nats.nodes[0]!.stop());
 
   it("under refuse-spawns: stops accepting spawns at 90%, keeps every event, and accepts again once drained", async () => {
     const registry = newRegistry();
-    const service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir, {
-        spoolMaxBytes: SPOOL_MAX,
-        spoolFullPolicy: "refuse-spawns",
-      }),
-      logger: silentLogger,
-      registry,
-      handler: refusingHandler,
-    });
-    services.push(service);
+    const service = await t.start({ spoolMaxBytes: SPOOL_MAX, spoolFullPolicy: "refuse-spawns" }, registry);
     let published = 0;
     while (service.acceptingSpawns()) {
       service.publish(lifecycleEvent("srv-a", "agent-1", ++published, "output_truncated"));
@@ -69,26 +30,16 @@ describe("a full event spool", () => {
     expect(await metricValue(registry, "zeroplane_events_spool_depth_events")).toBe(published);
     expect(await metricValue(registry, "zeroplane_events_spool_depth_bytes")).toBe(spoolBytes);
 
-    await nats.nodes[0]!.restart();
+    await t.nats.nodes[0]!.restart();
     expect(await service.whenDrained(30_000)).toBe(true);
     expect(service.acceptingSpawns()).toBe(true);
-    client = await natsClient(nats.urls);
-    const stored = await readStream(client, "AGENT_EVENTS");
+    const stored = await t.stored();
     expect(stored.map((s) => s.event.seq)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
   });
 
   it("under refuse-spawns: drops the oldest only as a last resort, when running agents fill the headroom", async () => {
     const registry = newRegistry();
-    const service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir, {
-        spoolMaxBytes: SPOOL_MAX,
-        spoolFullPolicy: "refuse-spawns",
-      }),
-      logger: silentLogger,
-      registry,
-      handler: refusingHandler,
-    });
-    services.push(service);
+    const service = await t.start({ spoolMaxBytes: SPOOL_MAX, spoolFullPolicy: "refuse-spawns" }, registry);
     for (let seq = 1; seq <= 500; seq++)
       service.publish(lifecycleEvent("srv-a", "agent-1", seq, "output_truncated"));
     expect(service.status().spoolBytes).toBeLessThanOrEqual(SPOOL_MAX);
@@ -99,13 +50,7 @@ describe("a full event spool", () => {
 
   it("under drop-oldest: keeps accepting spawns, drops and counts the oldest, publishes the newest in order", async () => {
     const registry = newRegistry();
-    const service = await startEvents({
-      config: eventsConfig(nats.urls, stateDir, { spoolMaxBytes: SPOOL_MAX, spoolFullPolicy: "drop-oldest" }),
-      logger: silentLogger,
-      registry,
-      handler: refusingHandler,
-    });
-    services.push(service);
+    const service = await t.start({ spoolMaxBytes: SPOOL_MAX, spoolFullPolicy: "drop-oldest" }, registry);
     const total = 500;
     for (let seq = 1; seq <= total; seq++) {
       service.publish(lifecycleEvent("srv-a", "agent-1", seq, "output_truncated"));
@@ -118,10 +63,9 @@ describe("a full event spool", () => {
     expect(await metricValue(registry, "zeroplane_events_spool_dropped_total")).toBe(total - kept);
     expect(await metricValue(registry, "zeroplane_events_spawns_refused_total")).toBe(0);
 
-    await nats.nodes[0]!.restart();
+    await t.nats.nodes[0]!.restart();
     expect(await service.whenDrained(30_000)).toBe(true);
-    client = await natsClient(nats.urls);
-    const stored = await readStream(client, "AGENT_EVENTS");
+    const stored = await t.stored();
     expect(stored.map((s) => s.event.seq)).toEqual(
       Array.from({ length: kept }, (_, i) => total - kept + i + 1),
     );

@@ -8,6 +8,8 @@ export interface CliAgainstServer {
   spec(): TestServerSpec;
   /** Runs `zeroplane <command> <connection flags> <args...>` against the server. */
   zeroplane(command: string, ...args: string[]): Promise<CliResult>;
+  /** The same, with `stdin` as the command's standard input. */
+  zeroplaneWithStdin(stdin: string, command: string, ...args: string[]): Promise<CliResult>;
 }
 
 /** Starts one real server in `beforeAll` and disposes of it in `afterAll` of the calling block. */
@@ -25,12 +27,16 @@ export function useCliAgainstServer(): CliAgainstServer {
     if (!server) throw new Error("the test server starts in beforeAll; use it only inside tests");
     return server;
   };
+  const run = (stdin: string | undefined, command: string, args: string[]) => {
+    const { endpoint, publishEndpoint } = spec();
+    // Connection flags go right after the command name, before any `--` that starts an agent's command line.
+    return runCli([command, "--endpoint", endpoint, "--publish-endpoint", publishEndpoint, ...args], {
+      stdin,
+    });
+  };
   return {
     spec,
-    zeroplane: (command, ...args) => {
-      const { endpoint, publishEndpoint } = spec();
-      // Connection flags go right after the command name, before any `--` that starts an agent's command line.
-      return runCli([command, "--endpoint", endpoint, "--publish-endpoint", publishEndpoint, ...args]);
-    },
+    zeroplane: (command, ...args) => run(undefined, command, args),
+    zeroplaneWithStdin: (stdin, command, ...args) => run(stdin, command, args),
   };
 }

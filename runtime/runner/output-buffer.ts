@@ -8,16 +8,12 @@
  * copied), which is what the server's memory budget is charged (memory-budget.ts).
  */
 
-<<<<<<< HEAD
 /**
  * Past this many stored chunks, the two smallest neighbours are merged, so tiny writes do not pile
  * up. Merging the smallest pair (rather than everything kept) copies each byte a logarithmic number
  * of times: concatenating all kept bytes each time copied the whole ring every 64 chunks.
  */
 export const MAX_CHUNKS = 64;
-=======
-/** Past this many stored chunks, they are merged into one buffer so tiny writes do not pile up. */
-const MAX_CHUNKS = 64;
 /**
  * Most write times kept per stream (`logs --since`, `--timestamps`): past it every other one goes, so
  * times get coarser (a byte gets the time of an earlier write) but memory stays at a few KiB.
@@ -26,7 +22,6 @@ export const MAX_TIME_MARKS = 256;
 
 /** When the bytes from `offset` on were written (milliseconds since the epoch). */
 export type TimeMark = readonly [offset: number, timeMs: number];
->>>>>>> main
 
 export interface OutputSlice {
   readonly data: Buffer;

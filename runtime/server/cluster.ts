@@ -260,6 +260,7 @@ function clusterList(
     agents: page,
     nextCursor: more && last ? encodeCursor(last) : null,
     total: matching.length,
+    scope: "cluster",
   };
 }
 

@@ -127,6 +127,11 @@ describe("zeroplane up and down", () => {
       .split("\n")
       .map((line) => (JSON.parse(line) as { event: { type: string } }).event.type);
     expect(types).toEqual(["spawned", "started", "exited"]);
+    // Both servers answer list from the cluster registry: the client shows each agent once.
+    const list = await zeroplane("list", "--json");
+    expect(list.code, list.stderr).toBe(0);
+    const ids = (JSON.parse(list.stdout) as { agents: { id: string }[] }).agents.map((agent) => agent.id);
+    expect(ids).toEqual([agentId]);
   }, 60_000);
 
   it("up on a running directory says so and starts nothing", async () => {

@@ -282,7 +282,6 @@ function servicePort(name: string, port: number): k8s.ServicePort {
   return { name, port, targetPort: k8s.IntOrString.fromString(name), protocol: "TCP" };
 }
 
-/** Checks the NATS props early: sizes, quorum rules and what the remotes need. */
 /**
  * The NATS checks the environment spec (constructs/spec.ts) cannot make: sizes as quantities, the
  * gateway's own name, URL formats, remote CIDRs when remotes are set. The platform validated the

@@ -8,6 +8,7 @@ import type {
   ExposureSpec,
   ZeroplanePlatformProps,
 } from "../constructs/index.js";
+import { environmentSpecShape, type EnvironmentSpecCore } from "../constructs/spec.js";
 import type { Environment } from "./environment/load.js";
 import type { AgentServerGroupConfig } from "./environment/schema.js";
 import { awsNames, curveRemoteKey, kubernetesNames } from "./names.js";
@@ -15,8 +16,12 @@ import { awsNames, curveRemoteKey, kubernetesNames } from "./names.js";
 const LBC = "service.beta.kubernetes.io/aws-load-balancer";
 
 export function platformProps(env: Environment): ZeroplanePlatformProps {
+  // The environment spec's keys carry over as they are, but for those resolved here.
+  const spec = Object.fromEntries(
+    Object.keys(environmentSpecShape).map((key) => [key, env[key as keyof EnvironmentSpecCore]]),
+  ) as EnvironmentSpecCore;
   return dropUndefined({
-    namespace: env.namespace,
+    ...spec,
     name: env.platformName,
     createNamespace: true,
     image: {
@@ -28,12 +33,7 @@ export function platformProps(env: Environment): ZeroplanePlatformProps {
     agentServers: Object.keys(env.agentServers)
       .sort()
       .map((name) => agentServerGroup(env, name, env.agentServers[name]!)),
-    nats: env.nats,
     curve: curveKeySpec(env),
-    allowlist: env.allowlist,
-    networkPolicy: env.networkPolicy,
-    monitoring: env.monitoring,
-    labels: env.labels,
   });
 }
 

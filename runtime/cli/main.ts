@@ -9,10 +9,12 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../version.js";
 import { register as registerBatch } from "./commands/batch.js";
+import { register as registerCompletion } from "./commands/completion.js";
 import { register as registerContext } from "./commands/context.js";
 import { register as registerEvents } from "./commands/events.js";
 import { register as registerGet } from "./commands/get.js";
 import { register as registerHealth } from "./commands/health.js";
+import { register as registerInit } from "./commands/init.js";
 import { register as registerKeygen } from "./commands/keygen.js";
 import { register as registerKill } from "./commands/kill.js";
 import { register as registerList } from "./commands/list.js";
@@ -50,6 +52,7 @@ export function buildProgram(argv: readonly string[] = []): Command {
   for (const register of [
     registerUp,
     registerContext,
+    registerInit,
     registerServer,
     registerRunner,
     registerKeygen,
@@ -67,6 +70,7 @@ export function buildProgram(argv: readonly string[] = []): Command {
     registerHealth,
     registerStats,
     registerEvents,
+    registerCompletion,
   ]) {
     register(program);
   }

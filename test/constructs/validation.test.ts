@@ -631,6 +631,26 @@ describe("validation", () => {
     ).toThrow(/agentServers\[default\]: has no CURVE secret.*got undefined\. Fix: set curve/);
   });
 
+  it.each([
+    // Found by the spec's schema: the zod path, the group addressed by name instead of its index.
+    {
+      spec: minimalSpec({
+        agentServers: [{ name: "a" }, { name: "b", autoscaling: { minReplicas: 3, maxReplicas: 2 } }],
+      }),
+      path: ["agentServers", "b", "autoscaling", "maxReplicas"],
+    },
+    {
+      spec: minimalSpec({ networkPolicy: { apiServerCidrs: ["10.0.0.0/8", "x"] } }),
+      path: ["networkPolicy", "apiServerCidrs", 1],
+    },
+    // Found by a construct (it needs the replica count the construct derives).
+    { spec: group({ replicas: 2, minAvailable: 3 }), path: ["agentServers", "default", "minAvailable"] },
+  ])("carries the path of the prop at fault as a list, groups by name: $path", ({ spec, path }) => {
+    const error = thrown(() => synth(spec)) as ConstructPropsError;
+    expect(error).toBeInstanceOf(ConstructPropsError);
+    expect(error.path).toEqual(path);
+  });
+
   it("accepts every boundary value just inside the limits", () => {
     const ok = minimalSpec({
       name: "z".repeat(30),

@@ -6,7 +6,9 @@ import { action, formatDetails, formatTable, printJson } from "../shared.js";
 export function register(program: Command): void {
   const context = program
     .command("context")
-    .description(`named client contexts (endpoints and key files), like kubeconfig; file: ${contextsPath()}`);
+    .description(
+      "named client contexts (endpoints and key files), like kubeconfig: $XDG_CONFIG_HOME/zeroplane/config.yaml",
+    );
 
   context
     .command("list")

@@ -193,9 +193,13 @@ describe("the cluster registry, two servers on one NATS", () => {
     const agents = await Promise.all(
       Array.from({ length: 4 }, () => command(nc, "srv-b", "spawn", { ...sleeper, labels: { t: "lost" } })),
     );
+    // Wait for the records of their start (with pids): a SIGKILL loses what srv-b had not yet published.
     await waitFor(
-      "srv-a to see srv-b's agents",
-      async () => (await command(nc, "srv-a", "list", { labels: { t: "lost" } })).total === 4,
+      "srv-a to see srv-b's agents running",
+      async () => {
+        const page = await command(nc, "srv-a", "list", { labels: { t: "lost" } });
+        return page.total === 4 && page.agents.every((agent) => agent.status === "running" && agent.pid);
+      },
       20_000,
       NATS_WAIT,
     );

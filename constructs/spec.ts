@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { Z85_KEY_PATTERN } from "../runtime/config/names.js";
-import { ConstructPropsError } from "./common.js";
+import { ConstructPropsError } from "./errors.js";
 import type {
   AgentServerGroupSpec,
   AllowlistSpec,

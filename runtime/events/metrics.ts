@@ -60,12 +60,12 @@ export function createEventsMetrics(registry: Registry, source: EventsGaugeSourc
   );
   gauge(
     METRIC_NAMES.spoolDepthEvents,
-    "Lifecycle events in the on-disk spool, not yet acknowledged by JetStream.",
+    "Lifecycle events and cluster-registry agent records in the on-disk spool, not yet acknowledged by JetStream.",
     () => source.spoolEvents(),
   );
   gauge(
     METRIC_NAMES.spoolDepthBytes,
-    "Bytes of lifecycle events in the on-disk spool, not yet acknowledged by JetStream.",
+    "Bytes of lifecycle events and cluster-registry agent records in the on-disk spool, not yet acknowledged by JetStream.",
     () => source.spoolBytes(),
   );
   const spoolDropped = counter(

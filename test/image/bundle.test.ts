@@ -75,8 +75,11 @@ describe("the image bundle (runtime/image/bundle.ts)", () => {
   it("bundles the CLI into an executable ES module, plus chunks, that reports the package version", async () => {
     expect(readFileSync(cli, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(statSync(cli).mode & 0o111).not.toBe(0);
-    for (const file of filesUnder(join(out, "bin")))
+    for (const file of filesUnder(join(out, "bin"))) {
       expect(file).toMatch(/^(zeroplane|chunks\/[\w-]+)\.mjs$/);
+      // The kit's synthesis libraries stay out of the image, even behind `init`'s lazy import.
+      expect(readFileSync(join(out, "bin", file), "utf8"), file).not.toMatch(/cdk8s|fast-json-patch/);
+    }
     const { stdout } = await run(cli, ["--version"], { env: cleanEnv() });
     expect(stdout.trim()).toBe(packageVersion);
   });

@@ -201,7 +201,8 @@ describe("the event spool on a disk that fills up while NATS is down", () => {
       const text = await metrics();
       return (
         metricValue(text, METRIC_NAMES.spoolWriteFailures) > 0 &&
-        metricValue(text, METRIC_NAMES.spoolDepthEvents) === spawned.length * 3
+        // Three events per agent, each followed by its agent record (the registry is on with NATS).
+        metricValue(text, METRIC_NAMES.spoolDepthEvents) === spawned.length * 3 * 2
       );
     });
     const refused = await spawn().catch((error: unknown) => error);

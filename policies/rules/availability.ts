@@ -15,6 +15,7 @@ import {
 import { hpaFor, hpaMaxReplicas, hpaMinReplicas, replicaRange } from "../k8s/scaling.js";
 import { labelSelectorMatches } from "../k8s/selectors.js";
 import { podTemplateOf, REPLICATED_KINDS, workloadsIn } from "../k8s/workloads.js";
+import { findingOnEach } from "./define.js";
 
 const SCALED_KINDS = ["Deployment", "StatefulSet"];
 
@@ -67,17 +68,13 @@ const setRules: readonly SetRule[] = [
     fix: "Remove spec.replicas from the workload; the HPA's minReplicas sets the floor.",
     checks: ["hpa-no-static-replicas"],
     check(objects) {
-      return objects
+      const flagged = objects
         .filter(
           (o) =>
             (REPLICATED_KINDS as readonly string[]).includes(o.kind) && hasValue(at(o, "spec"), "replicas"),
         )
-        .filter((w) => hpaFor(objects, w))
-        .map((w) => ({
-          object: w,
-          message: "is scaled by an HPA but sets spec.replicas",
-          path: ["spec", "replicas"],
-        }));
+        .filter((w) => hpaFor(objects, w));
+      return findingOnEach(flagged, "is scaled by an HPA but sets spec.replicas", ["spec", "replicas"]);
     },
   },
   {
@@ -135,13 +132,15 @@ const setRules: readonly SetRule[] = [
     fix: "Add a PodDisruptionBudget (maxUnavailable: 1, or minAvailable below the replica floor) selecting the workload's pods.",
     checks: ["pdb-exists"],
     check(objects) {
-      return replicated(objects)
-        .filter((w) => (replicaRange(objects, w)?.max ?? 1) >= 2 && budgetsFor(objects, w).length === 0)
-        .map((w) => ({
-          object: w,
-          message: "no PodDisruptionBudget selects its pods",
-          path: ["spec", "template", "metadata", "labels"],
-        }));
+      const flagged = replicated(objects).filter(
+        (w) => (replicaRange(objects, w)?.max ?? 1) >= 2 && budgetsFor(objects, w).length === 0,
+      );
+      return findingOnEach(flagged, "no PodDisruptionBudget selects its pods", [
+        "spec",
+        "template",
+        "metadata",
+        "labels",
+      ]);
     },
   },
   {

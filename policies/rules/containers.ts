@@ -5,7 +5,7 @@ import type { Finding, ObjectRule } from "../core/types.js";
 import { at, hasValue, list, num, record, str } from "../k8s/read.js";
 import { hasDigest, parseImage } from "../k8s/images.js";
 import { containersOf, describeContainer, isLongRunning } from "../k8s/workloads.js";
-import { podRule } from "./define.js";
+import { containersNotSetting, podRule } from "./define.js";
 
 const HIGH_ID = 10000;
 
@@ -72,13 +72,7 @@ export const containerRules: readonly ObjectRule[] = [
     description: "Every container runs with a read-only root filesystem.",
     fix: "Set securityContext.readOnlyRootFilesystem: true; mount an emptyDir where the process must write.",
     checks: ["ro-root-fs"],
-    check: (t) =>
-      containersOf(t)
-        .filter((c) => at(c.container, "securityContext", "readOnlyRootFilesystem") !== true)
-        .map((c) => ({
-          message: `${describeContainer(c)} does not set readOnlyRootFilesystem: true`,
-          path: [...c.path, "securityContext", "readOnlyRootFilesystem"],
-        })),
+    check: (t) => containersNotSetting(t, "readOnlyRootFilesystem", true),
   }),
   podRule({
     id: "high-uid-gid",

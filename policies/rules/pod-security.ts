@@ -314,24 +314,11 @@ export const podSecurityRules: readonly ObjectRule[] = [
     description: "No pod or container may set runAsUser: 0 (PSS restricted).",
     fix: "Set runAsUser to a non-zero, high uid such as 10001.",
     checks: ["pss-run-as-user"],
-    check: (t) => {
-      const findings: Finding[] = [];
-      if (num(at(t.spec, "securityContext", "runAsUser")) === 0) {
-        findings.push({
-          message: "the pod sets runAsUser: 0",
-          path: [...t.specPath, "securityContext", "runAsUser"],
-        });
-      }
-      for (const c of containersOf(t)) {
-        if (num(at(c.container, "securityContext", "runAsUser")) === 0) {
-          findings.push({
-            message: `${describeContainer(c)} sets runAsUser: 0`,
-            path: [...c.path, "securityContext", "runAsUser"],
-          });
-        }
-      }
-      return findings;
-    },
+    check: (t) =>
+      podAndContainerContexts(t, ["runAsUser"], (value) => num(value) === 0, {
+        pod: "the pod sets runAsUser: 0",
+        container: (c) => `${c} sets runAsUser: 0`,
+      }),
   }),
   podRule({
     id: "pss-seccomp-restricted",

@@ -8,8 +8,12 @@
  * copied), which is what the server's memory budget is charged (memory-budget.ts).
  */
 
-/** Past this many stored chunks, they are merged into one buffer so tiny writes do not pile up. */
-const MAX_CHUNKS = 64;
+/**
+ * Past this many stored chunks, the two smallest neighbours are merged, so tiny writes do not pile
+ * up. Merging the smallest pair (rather than everything kept) copies each byte a logarithmic number
+ * of times: concatenating all kept bytes each time copied the whole ring every 64 chunks.
+ */
+export const MAX_CHUNKS = 64;
 /**
  * Most write times kept per stream (`logs --since`, `--timestamps`): past it every other one goes, so
  * times get coarser (a byte gets the time of an earlier write) but memory stays at a few KiB.
@@ -81,12 +85,30 @@ export class OutputBuffer {
     this.keptBytes += kept.length;
     this.held += kept.length;
     const trimmed = this.trimTo(this.capBytes);
-    if (this.chunks.length > MAX_CHUNKS) {
-      this.chunks = [Buffer.concat(this.chunks, this.keptBytes)];
-      this.chunkHeld = [this.keptBytes];
-      this.held = this.keptBytes;
-    }
+    if (this.chunks.length > MAX_CHUNKS) this.mergeSmallestPair();
     return droppedHere + trimmed;
+  }
+
+  /** The number of stored chunks (at most MAX_CHUNKS after every append). */
+  get chunkCount(): number {
+    return this.chunks.length;
+  }
+
+  /** Replaces the two adjacent chunks with the smallest total by one copy of both. */
+  private mergeSmallestPair(): void {
+    let at = 0;
+    let smallest = Infinity;
+    for (let i = 0; i + 1 < this.chunks.length; i++) {
+      const size = this.chunks[i]!.length + this.chunks[i + 1]!.length;
+      if (size < smallest) {
+        smallest = size;
+        at = i;
+      }
+    }
+    const merged = Buffer.concat([this.chunks[at]!, this.chunks[at + 1]!], smallest);
+    this.held += merged.length - this.chunkHeld[at]! - this.chunkHeld[at + 1]!;
+    this.chunks.splice(at, 2, merged);
+    this.chunkHeld.splice(at, 2, merged.length);
   }
 
   /**

@@ -3,7 +3,7 @@
  * streamed as chunks with offsets, and counted when the cap drops bytes.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { OutputBuffer } from "../../../runtime/runner/output-buffer.js";
+import { MAX_CHUNKS, OutputBuffer } from "../../../runtime/runner/output-buffer.js";
 import { LAUNCHER_MODES, useLauncherMode, RunnerHarness } from "./helpers.js";
 
 /** What `seq 1 2000` prints: 8,893 bytes. */
@@ -50,6 +50,31 @@ describe("OutputBuffer", () => {
     expect(buffer.total).toBe(500);
     expect(buffer.read(0, 1000).data.toString()).toBe(written.slice(350));
     expect(buffer.read(420, 7).data.toString()).toBe(written.slice(420, 427));
+  });
+
+  it("merges neighbours of mixed sizes into at most MAX_CHUNKS chunks, keeping every byte in order", () => {
+    const cap = 50_000;
+    const buffer = new OutputBuffer(cap);
+    let written = "";
+    let seed = 7;
+    for (let index = 0; index < 3_000; index++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      // Mostly tiny writes, now and then a large one.
+      const size = seed % 50 === 0 ? 2_000 + (seed % 3_000) : 1 + (seed % 40);
+      const part = String.fromCharCode(97 + (index % 26)).repeat(size);
+      written += part;
+      buffer.append(Buffer.from(part));
+      expect(buffer.chunkCount).toBeLessThanOrEqual(MAX_CHUNKS);
+    }
+    const kept = written.slice(-cap);
+    expect(buffer.total).toBe(written.length);
+    expect(buffer.read(0, cap * 2).data.toString()).toBe(kept);
+    expect(buffer.read(written.length - 5_000, 1_234).data.toString()).toBe(
+      written.slice(written.length - 5_000, written.length - 5_000 + 1_234),
+    );
+    // Merged chunks are fresh allocations: what is held is what is kept, plus at most the trimmed front.
+    expect(buffer.heldBytes).toBeGreaterThanOrEqual(cap);
+    expect(buffer.heldBytes).toBeLessThan(cap * 2);
   });
 });
 

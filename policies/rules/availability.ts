@@ -1,19 +1,9 @@
 /** Replicas, autoscaling, disruption budgets and spreading (CHECKS.md section G). */
 import type { K8sObject, ObjectFinding, ObjectRule, Rule, SetRule } from "../core/types.js";
-import {
-  at,
-  describeObject,
-  hasValue,
-  isRecord,
-  list,
-  namespaceOf,
-  nameOf,
-  num,
-  record,
-  str,
-} from "../k8s/read.js";
+import { at, describeObject, hasValue, isRecord, list, namespaceOf, num, record, str } from "../k8s/read.js";
 import { hpaFor, hpaMaxReplicas, hpaMinReplicas, replicaRange } from "../k8s/scaling.js";
 import { labelSelectorMatches } from "../k8s/selectors.js";
+import { servicesNamed } from "../k8s/services.js";
 import { podTemplateOf, REPLICATED_KINDS, workloadsIn } from "../k8s/workloads.js";
 import { findingOnEach } from "./define.js";
 
@@ -108,12 +98,8 @@ const setRules: readonly SetRule[] = [
         .filter((o) => o.kind === "StatefulSet")
         .filter((sts) => {
           const serviceName = str(at(sts, "spec", "serviceName"));
-          return !objects.some(
-            (o) =>
-              o.kind === "Service" &&
-              nameOf(o) === serviceName &&
-              namespaceOf(o) === namespaceOf(sts) &&
-              str(at(o, "spec", "clusterIP")) === "None",
+          return !servicesNamed(objects, serviceName, namespaceOf(sts)).some(
+            (service) => str(at(service, "spec", "clusterIP")) === "None",
           );
         })
         .map((sts) => ({

@@ -6,7 +6,7 @@ import type { K8sObject, ObjectFinding, ObjectRule, Rule, SetRule } from "../cor
 import { parseEnvBoolean, resolveEnv } from "../k8s/env.js";
 import { at, list, namespaceOf, nameOf, str, stringMap } from "../k8s/read.js";
 import { labelSelectorMatches, mapSelectorMatches } from "../k8s/selectors.js";
-import { isExternalLoadBalancer, LOAD_BALANCER_SCHEME_ANNOTATION } from "../k8s/services.js";
+import { isExternalLoadBalancer, LOAD_BALANCER_SCHEME_ANNOTATION, servicesNamed } from "../k8s/services.js";
 import { containersOf, describeContainer, workloadsIn } from "../k8s/workloads.js";
 import { findingOnEach } from "./define.js";
 
@@ -312,12 +312,7 @@ const ingressTargets: SetRule = {
         return backends
           .map((backend) => str(at(backend, "service", "name")))
           .filter((name): name is string => name !== undefined)
-          .filter(
-            (name) =>
-              !objects.some(
-                (o) => o.kind === "Service" && nameOf(o) === name && namespaceOf(o) === namespaceOf(ingress),
-              ),
-          )
+          .filter((name) => servicesNamed(objects, name, namespaceOf(ingress)).length === 0)
           .map((name) => ({
             object: ingress,
             message: `backend Service "${name}" is not among the objects`,

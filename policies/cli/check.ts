@@ -96,19 +96,15 @@ export function checkManifests(options: CheckOptions): CheckReport {
   };
 }
 
+function sortKey(v: ReportedViolation): string {
+  return [v.location?.file ?? "", String(v.location?.line ?? 0).padStart(8, "0"), v.ruleId, v.message].join(
+    "\u0000",
+  );
+}
+
 function compareViolations(a: ReportedViolation, b: ReportedViolation): number {
-  const keyA = [
-    a.location?.file ?? "",
-    String(a.location?.line ?? 0).padStart(8, "0"),
-    a.ruleId,
-    a.message,
-  ].join("\u0000");
-  const keyB = [
-    b.location?.file ?? "",
-    String(b.location?.line ?? 0).padStart(8, "0"),
-    b.ruleId,
-    b.message,
-  ].join("\u0000");
+  const keyA = sortKey(a);
+  const keyB = sortKey(b);
   return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
 }
 

@@ -1,6 +1,6 @@
 /** Service exposure: which LoadBalancer Services face the outside. */
 import type { K8sObject } from "../core/types.js";
-import { at, str, stringMap } from "./read.js";
+import { at, namespaceOf, nameOf, str, stringMap } from "./read.js";
 
 const AWS_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme";
 const AWS_INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal";
@@ -20,4 +20,13 @@ export function isExternalLoadBalancer(service: K8sObject): boolean {
   if (annotations[AWS_INTERNAL] === "true" || annotations[AWS_INTERNAL] === "0.0.0.0/0") return false;
   if (annotations[AZURE_INTERNAL] === "true" || annotations[GKE_TYPE] === "Internal") return false;
   return true;
+}
+
+/** The Services among `objects` named `name` in `namespace` (normally one, or none). */
+export function servicesNamed(
+  objects: readonly K8sObject[],
+  name: string | undefined,
+  namespace: string,
+): K8sObject[] {
+  return objects.filter((o) => o.kind === "Service" && nameOf(o) === name && namespaceOf(o) === namespace);
 }

@@ -1,20 +1,11 @@
 /** Replicas, autoscaling, disruption budgets and spreading (CHECKS.md section G). */
 import type { K8sObject, ObjectFinding, ObjectRule, Rule, SetRule } from "../core/types.js";
-import {
-  at,
-  describeObject,
-  hasValue,
-  isRecord,
-  list,
-  namespaceOf,
-  nameOf,
-  num,
-  record,
-  str,
-} from "../k8s/read.js";
+import { at, describeObject, hasValue, isRecord, list, namespaceOf, num, record, str } from "../k8s/read.js";
 import { hpaFor, hpaMaxReplicas, hpaMinReplicas, replicaRange } from "../k8s/scaling.js";
 import { labelSelectorMatches } from "../k8s/selectors.js";
+import { servicesNamed } from "../k8s/services.js";
 import { podTemplateOf, REPLICATED_KINDS, workloadsIn } from "../k8s/workloads.js";
+import { findingOnEach } from "./define.js";
 
 const SCALED_KINDS = ["Deployment", "StatefulSet"];
 
@@ -67,17 +58,13 @@ const setRules: readonly SetRule[] = [
     fix: "Remove spec.replicas from the workload; the HPA's minReplicas sets the floor.",
     checks: ["hpa-no-static-replicas"],
     check(objects) {
-      return objects
+      const flagged = objects
         .filter(
           (o) =>
             (REPLICATED_KINDS as readonly string[]).includes(o.kind) && hasValue(at(o, "spec"), "replicas"),
         )
-        .filter((w) => hpaFor(objects, w))
-        .map((w) => ({
-          object: w,
-          message: "is scaled by an HPA but sets spec.replicas",
-          path: ["spec", "replicas"],
-        }));
+        .filter((w) => hpaFor(objects, w));
+      return findingOnEach(flagged, "is scaled by an HPA but sets spec.replicas", ["spec", "replicas"]);
     },
   },
   {
@@ -111,12 +98,8 @@ const setRules: readonly SetRule[] = [
         .filter((o) => o.kind === "StatefulSet")
         .filter((sts) => {
           const serviceName = str(at(sts, "spec", "serviceName"));
-          return !objects.some(
-            (o) =>
-              o.kind === "Service" &&
-              nameOf(o) === serviceName &&
-              namespaceOf(o) === namespaceOf(sts) &&
-              str(at(o, "spec", "clusterIP")) === "None",
+          return !servicesNamed(objects, serviceName, namespaceOf(sts)).some(
+            (service) => str(at(service, "spec", "clusterIP")) === "None",
           );
         })
         .map((sts) => ({
@@ -135,13 +118,15 @@ const setRules: readonly SetRule[] = [
     fix: "Add a PodDisruptionBudget (maxUnavailable: 1, or minAvailable below the replica floor) selecting the workload's pods.",
     checks: ["pdb-exists"],
     check(objects) {
-      return replicated(objects)
-        .filter((w) => (replicaRange(objects, w)?.max ?? 1) >= 2 && budgetsFor(objects, w).length === 0)
-        .map((w) => ({
-          object: w,
-          message: "no PodDisruptionBudget selects its pods",
-          path: ["spec", "template", "metadata", "labels"],
-        }));
+      const flagged = replicated(objects).filter(
+        (w) => (replicaRange(objects, w)?.max ?? 1) >= 2 && budgetsFor(objects, w).length === 0,
+      );
+      return findingOnEach(flagged, "no PodDisruptionBudget selects its pods", [
+        "spec",
+        "template",
+        "metadata",
+        "labels",
+      ]);
     },
   },
   {

@@ -4,12 +4,25 @@
 import type { Finding, ObjectRule } from "../core/types.js";
 import { at, hasValue, list, num, record, str } from "../k8s/read.js";
 import { hasDigest, parseImage } from "../k8s/images.js";
-import { containersOf, describeContainer, isLongRunning } from "../k8s/workloads.js";
-import { podRule } from "./define.js";
+import {
+  containersOf,
+  describeContainer,
+  isLongRunning,
+  type ContainerRef,
+  type PodTemplate,
+} from "../k8s/workloads.js";
+import { containersNotSetting, podRule } from "./define.js";
 
 const HIGH_ID = 10000;
 
 /** A resources rule: every container and init container sets `resources.<section>.<resource>`. */
+/** The containers whose image is not pinned by digest, with the image reference ("" when unset). */
+function undigestedImages(template: PodTemplate): { c: ContainerRef; image: string }[] {
+  return containersOf(template)
+    .map((c) => ({ c, image: str(c.container.image) ?? "" }))
+    .filter(({ image }) => !hasDigest(parseImage(image)));
+}
+
 function resourceRule(
   id: string,
   severity: "error" | "warning",
@@ -72,13 +85,7 @@ export const containerRules: readonly ObjectRule[] = [
     description: "Every container runs with a read-only root filesystem.",
     fix: "Set securityContext.readOnlyRootFilesystem: true; mount an emptyDir where the process must write.",
     checks: ["ro-root-fs"],
-    check: (t) =>
-      containersOf(t)
-        .filter((c) => at(c.container, "securityContext", "readOnlyRootFilesystem") !== true)
-        .map((c) => ({
-          message: `${describeContainer(c)} does not set readOnlyRootFilesystem: true`,
-          path: [...c.path, "securityContext", "readOnlyRootFilesystem"],
-        })),
+    check: (t) => containersNotSetting(t, "readOnlyRootFilesystem", true),
   }),
   podRule({
     id: "high-uid-gid",
@@ -190,17 +197,10 @@ export const containerRules: readonly ObjectRule[] = [
     fix: "Reference the image as repository@sha256:<digest> (tags are mutable; ECR immutable tags still allow delete and re-push).",
     checks: ["image-tag-pinned"],
     check: (t) =>
-      containersOf(t).flatMap((c) => {
-        const image = str(c.container.image) ?? "";
-        return hasDigest(parseImage(image))
-          ? []
-          : [
-              {
-                message: `${describeContainer(c)} image "${image}" is not pinned by digest`,
-                path: [...c.path, "image"],
-              },
-            ];
-      }),
+      undigestedImages(t).map(({ c, image }) => ({
+        message: `${describeContainer(c)} image "${image}" is not pinned by digest`,
+        path: [...c.path, "image"],
+      })),
   }),
   podRule({
     id: "image-pull-policy-always",
@@ -210,10 +210,9 @@ export const containerRules: readonly ObjectRule[] = [
     fix: "Set imagePullPolicy: Always, or pin the image by digest.",
     checks: ["image-pull-policy-always"],
     check: (t) =>
-      containersOf(t).flatMap((c) => {
-        const image = str(c.container.image) ?? "";
+      undigestedImages(t).flatMap(({ c }) => {
         const policy = str(c.container.imagePullPolicy);
-        return hasDigest(parseImage(image)) || policy === "Always"
+        return policy === "Always"
           ? []
           : [
               {

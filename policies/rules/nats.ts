@@ -11,10 +11,16 @@ import {
   SHARED_DEFAULTS,
 } from "../../runtime/config/names.js";
 import type { K8sObject, ObjectFinding, SetRule } from "../core/types.js";
-import { parseEnvBoolean, resolveEnv } from "../k8s/env.js";
+import { parseEnvBoolean, resolveEnv, type EnvValue } from "../k8s/env.js";
 import { imageBaseName } from "../k8s/images.js";
 import { at, list, namespaceOf, nameOf, num, str, stringMap } from "../k8s/read.js";
-import { containersOf, describeContainer, workloadsIn, type PodTemplate } from "../k8s/workloads.js";
+import {
+  containersOf,
+  describeContainer,
+  workloadsIn,
+  type ContainerRef,
+  type PodTemplate,
+} from "../k8s/workloads.js";
 
 const MIN_NODES = 3;
 const MIN_STREAM_REPLICAS = 3;
@@ -189,6 +195,27 @@ function smallestClaimBytes(object: K8sObject): number | undefined {
   return sizes.length ? Math.min(...sizes) : undefined;
 }
 
+/** An app container that turns NATS on, with a reader for its other env vars. */
+interface NatsContainer {
+  readonly object: K8sObject;
+  readonly c: ContainerRef;
+  readonly env: (name: string) => EnvValue;
+}
+
+function natsEnabledContainers(objects: readonly K8sObject[]): NatsContainer[] {
+  const found: NatsContainer[] = [];
+  for (const { object, template } of workloadsIn(objects)) {
+    const namespace = namespaceOf(object);
+    for (const c of containersOf(template, ["containers"])) {
+      const env = (name: string) => resolveEnv(c.container, name, objects, namespace);
+      const enabled = env(NATS_ENABLED);
+      if (enabled.kind === "literal" && parseEnvBoolean(enabled.value) === true)
+        found.push({ object, c, env });
+    }
+  }
+  return found;
+}
+
 const GiB = 1024 ** 3;
 const gib = (bytes: number) => `${(bytes / GiB).toFixed(2)} GiB`;
 
@@ -288,30 +315,24 @@ export const natsRules: readonly SetRule[] = [
     checks: [],
     check(objects) {
       const findings: ObjectFinding[] = [];
-      for (const { object, template } of workloadsIn(objects)) {
-        const namespace = namespaceOf(object);
-        for (const c of containersOf(template, ["containers"])) {
-          const enabled = resolveEnv(c.container, NATS_ENABLED, objects, namespace);
-          if (enabled.kind !== "literal" || parseEnvBoolean(enabled.value) !== true) continue;
-          const replicas = resolveEnv(c.container, NATS_REPLICAS, objects, namespace);
-          const where = describeContainer(c);
-          if (replicas.kind === "unresolved") {
-            findings.push({
-              object,
-              message: `${where}: stream replicas cannot be verified (${replicas.reason})`,
-              path: [...c.path, "env"],
-            });
-            continue;
-          }
-          const value =
-            replicas.kind === "literal" ? Number(replicas.value) : SHARED_DEFAULTS["nats.replicas"];
-          if (!(value >= MIN_STREAM_REPLICAS)) {
-            findings.push({
-              object,
-              message: `${where} writes its stream with ${replicas.kind === "literal" ? `${NATS_REPLICAS}=${replicas.value}` : `the default of ${value} replica(s)`}`,
-              path: [...c.path, "env"],
-            });
-          }
+      for (const { object, c, env } of natsEnabledContainers(objects)) {
+        const replicas = env(NATS_REPLICAS);
+        const where = describeContainer(c);
+        if (replicas.kind === "unresolved") {
+          findings.push({
+            object,
+            message: `${where}: stream replicas cannot be verified (${replicas.reason})`,
+            path: [...c.path, "env"],
+          });
+          continue;
+        }
+        const value = replicas.kind === "literal" ? Number(replicas.value) : SHARED_DEFAULTS["nats.replicas"];
+        if (!(value >= MIN_STREAM_REPLICAS)) {
+          findings.push({
+            object,
+            message: `${where} writes its stream with ${replicas.kind === "literal" ? `${NATS_REPLICAS}=${replicas.value}` : `the default of ${value} replica(s)`}`,
+            path: [...c.path, "env"],
+          });
         }
       }
       return findings;
@@ -352,27 +373,22 @@ export const natsRules: readonly SetRule[] = [
       }
       if (storeLimits.length === 0) return findings;
       const store = Math.min(...storeLimits);
-      for (const { object, template } of workloadsIn(objects)) {
-        const namespace = namespaceOf(object);
-        for (const c of containersOf(template, ["containers"])) {
-          const enabled = resolveEnv(c.container, NATS_ENABLED, objects, namespace);
-          if (enabled.kind !== "literal" || parseEnvBoolean(enabled.value) !== true) continue;
-          const maxBytes = resolveEnv(c.container, NATS_MAX_BYTES, objects, namespace);
-          if (maxBytes.kind === "unresolved") continue;
-          const value = maxBytes.kind === "literal" ? Number(maxBytes.value) : 0;
-          const registry = resolveEnv(c.container, NATS_REGISTRY, objects, namespace);
-          const registryOn = registry.kind !== "literal" || parseEnvBoolean(registry.value) !== false;
-          const needed = registryOn ? jetStreamBytesWithRegistry(value) : value;
-          if (!(value > 0 && needed <= store)) {
-            const what = registryOn
-              ? `its stream and the registry's buckets to ${gib(needed)}`
-              : `its stream to ${gib(value)}`;
-            findings.push({
-              object,
-              message: `${describeContainer(c)} ${value > 0 ? `limits ${what}, more than JetStream's max_file_store of ${gib(store)}` : "sets no stream byte limit"}: the stream can take the whole store, and events back up into the servers' spools until spawns are refused`,
-              path: [...c.path, "env"],
-            });
-          }
+      for (const { object, c, env } of natsEnabledContainers(objects)) {
+        const maxBytes = env(NATS_MAX_BYTES);
+        if (maxBytes.kind === "unresolved") continue;
+        const value = maxBytes.kind === "literal" ? Number(maxBytes.value) : 0;
+        const registry = env(NATS_REGISTRY);
+        const registryOn = registry.kind !== "literal" || parseEnvBoolean(registry.value) !== false;
+        const needed = registryOn ? jetStreamBytesWithRegistry(value) : value;
+        if (!(value > 0 && needed <= store)) {
+          const what = registryOn
+            ? `its stream and the registry's buckets to ${gib(needed)}`
+            : `its stream to ${gib(value)}`;
+          findings.push({
+            object,
+            message: `${describeContainer(c)} ${value > 0 ? `limits ${what}, more than JetStream's max_file_store of ${gib(store)}` : "sets no stream byte limit"}: the stream can take the whole store, and events back up into the servers' spools until spawns are refused`,
+            path: [...c.path, "env"],
+          });
         }
       }
       return findings;

@@ -6,8 +6,9 @@ import type { K8sObject, ObjectFinding, ObjectRule, Rule, SetRule } from "../cor
 import { parseEnvBoolean, resolveEnv } from "../k8s/env.js";
 import { at, list, namespaceOf, nameOf, str, stringMap } from "../k8s/read.js";
 import { labelSelectorMatches, mapSelectorMatches } from "../k8s/selectors.js";
-import { isExternalLoadBalancer, LOAD_BALANCER_SCHEME_ANNOTATION } from "../k8s/services.js";
+import { isExternalLoadBalancer, LOAD_BALANCER_SCHEME_ANNOTATION, servicesNamed } from "../k8s/services.js";
 import { containersOf, describeContainer, workloadsIn } from "../k8s/workloads.js";
+import { findingOnEach } from "./define.js";
 
 const CURVE_VAR = ENV_VARS["security.curve"];
 const OPEN_RANGES = new Set(["0.0.0.0/0", "::/0"]);
@@ -88,7 +89,7 @@ const setRules: readonly SetRule[] = [
     checks: ["netpol-targets-pods"],
     check(objects) {
       const workloads = workloadsIn(objects);
-      return objects
+      const flagged = objects
         .filter((o) => o.kind === "NetworkPolicy")
         .filter(
           (policy) =>
@@ -97,12 +98,8 @@ const setRules: readonly SetRule[] = [
                 namespaceOf(w.object) === namespaceOf(policy) &&
                 labelSelectorMatches(at(policy, "spec", "podSelector"), w.template.labels),
             ),
-        )
-        .map((policy) => ({
-          object: policy,
-          message: "the podSelector matches no pod template",
-          path: ["spec", "podSelector"],
-        }));
+        );
+      return findingOnEach(flagged, "the podSelector matches no pod template", ["spec", "podSelector"]);
     },
   },
   {
@@ -136,14 +133,10 @@ const setRules: readonly SetRule[] = [
     fix: "Fix the Service's spec.selector to match the workload's pod template labels.",
     checks: ["svc-targets-pods"],
     check(objects) {
-      return objects
+      const flagged = objects
         .filter((o) => o.kind === "Service" && Object.keys(stringMap(at(o, "spec", "selector"))).length > 0)
-        .filter((service) => selectedWorkloads(objects, service).length === 0)
-        .map((service) => ({
-          object: service,
-          message: "the selector matches no pod template",
-          path: ["spec", "selector"],
-        }));
+        .filter((service) => selectedWorkloads(objects, service).length === 0);
+      return findingOnEach(flagged, "the selector matches no pod template", ["spec", "selector"]);
     },
   },
   {
@@ -319,12 +312,7 @@ const ingressTargets: SetRule = {
         return backends
           .map((backend) => str(at(backend, "service", "name")))
           .filter((name): name is string => name !== undefined)
-          .filter(
-            (name) =>
-              !objects.some(
-                (o) => o.kind === "Service" && nameOf(o) === name && namespaceOf(o) === namespaceOf(ingress),
-              ),
-          )
+          .filter((name) => servicesNamed(objects, name, namespaceOf(ingress)).length === 0)
           .map((name) => ({
             object: ingress,
             message: `backend Service "${name}" is not among the objects`,

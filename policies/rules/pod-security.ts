@@ -5,7 +5,7 @@
 import type { Finding, ObjectRule } from "../core/types.js";
 import { at, isRecord, list, num, record, str } from "../k8s/read.js";
 import { containersOf, describeContainer } from "../k8s/workloads.js";
-import { podRule } from "./define.js";
+import { containersNotSetting, podAndContainerContexts, podRule } from "./define.js";
 
 const BASELINE_CAPABILITIES = new Set([
   "AUDIT_WRITE",
@@ -138,24 +138,11 @@ export const podSecurityRules: readonly ObjectRule[] = [
     description: "Windows pods must not run as HostProcess (PSS baseline).",
     fix: "Remove securityContext.windowsOptions.hostProcess (or set it to false).",
     checks: ["pss-host-process"],
-    check: (t) => {
-      const findings: Finding[] = [];
-      if (at(t.spec, "securityContext", "windowsOptions", "hostProcess") === true) {
-        findings.push({
-          message: "the pod is a HostProcess pod",
-          path: [...t.specPath, "securityContext", "windowsOptions", "hostProcess"],
-        });
-      }
-      for (const c of containersOf(t)) {
-        if (at(c.container, "securityContext", "windowsOptions", "hostProcess") === true) {
-          findings.push({
-            message: `${describeContainer(c)} is a HostProcess container`,
-            path: [...c.path, "securityContext", "windowsOptions", "hostProcess"],
-          });
-        }
-      }
-      return findings;
-    },
+    check: (t) =>
+      podAndContainerContexts(t, ["windowsOptions", "hostProcess"], (value) => value === true, {
+        pod: "the pod is a HostProcess pod",
+        container: (c) => `${c} is a HostProcess container`,
+      }),
   }),
   podRule({
     id: "pss-apparmor",
@@ -234,24 +221,11 @@ export const podSecurityRules: readonly ObjectRule[] = [
     description: "No pod or container may set the seccomp profile to Unconfined (PSS baseline).",
     fix: "Set securityContext.seccompProfile.type to RuntimeDefault.",
     checks: ["pss-seccomp-baseline"],
-    check: (t) => {
-      const findings: Finding[] = [];
-      if (str(at(t.spec, "securityContext", "seccompProfile", "type")) === "Unconfined") {
-        findings.push({
-          message: "the pod's seccomp profile is Unconfined",
-          path: [...t.specPath, "securityContext", "seccompProfile", "type"],
-        });
-      }
-      for (const c of containersOf(t)) {
-        if (str(at(c.container, "securityContext", "seccompProfile", "type")) === "Unconfined") {
-          findings.push({
-            message: `${describeContainer(c)} has seccomp profile Unconfined`,
-            path: [...c.path, "securityContext", "seccompProfile", "type"],
-          });
-        }
-      }
-      return findings;
-    },
+    check: (t) =>
+      podAndContainerContexts(t, ["seccompProfile", "type"], (value) => str(value) === "Unconfined", {
+        pod: "the pod's seccomp profile is Unconfined",
+        container: (c) => `${c} has seccomp profile Unconfined`,
+      }),
   }),
   podRule({
     id: "pss-sysctls",
@@ -302,13 +276,7 @@ export const podSecurityRules: readonly ObjectRule[] = [
       "Every container must set securityContext.allowPrivilegeEscalation: false explicitly (PSS restricted).",
     fix: "Set securityContext.allowPrivilegeEscalation: false on every container and init container.",
     checks: ["pss-allow-privilege-escalation"],
-    check: (t) =>
-      containersOf(t)
-        .filter((c) => at(c.container, "securityContext", "allowPrivilegeEscalation") !== false)
-        .map((c) => ({
-          message: `${describeContainer(c)} does not set allowPrivilegeEscalation: false`,
-          path: [...c.path, "securityContext", "allowPrivilegeEscalation"],
-        })),
+    check: (t) => containersNotSetting(t, "allowPrivilegeEscalation", false),
   }),
   podRule({
     id: "pss-run-as-non-root",
@@ -346,24 +314,11 @@ export const podSecurityRules: readonly ObjectRule[] = [
     description: "No pod or container may set runAsUser: 0 (PSS restricted).",
     fix: "Set runAsUser to a non-zero, high uid such as 10001.",
     checks: ["pss-run-as-user"],
-    check: (t) => {
-      const findings: Finding[] = [];
-      if (num(at(t.spec, "securityContext", "runAsUser")) === 0) {
-        findings.push({
-          message: "the pod sets runAsUser: 0",
-          path: [...t.specPath, "securityContext", "runAsUser"],
-        });
-      }
-      for (const c of containersOf(t)) {
-        if (num(at(c.container, "securityContext", "runAsUser")) === 0) {
-          findings.push({
-            message: `${describeContainer(c)} sets runAsUser: 0`,
-            path: [...c.path, "securityContext", "runAsUser"],
-          });
-        }
-      }
-      return findings;
-    },
+    check: (t) =>
+      podAndContainerContexts(t, ["runAsUser"], (value) => num(value) === 0, {
+        pod: "the pod sets runAsUser: 0",
+        container: (c) => `${c} sets runAsUser: 0`,
+      }),
   }),
   podRule({
     id: "pss-seccomp-restricted",

@@ -49,6 +49,22 @@ export function methodLabel(method: unknown): string {
   return typeof method === "string" && KNOWN_METHODS.has(method) ? method : "unknown";
 }
 
+/** Help text of the server's plain counters, keyed like SERVER_METRIC_NAMES. */
+const COUNTER_HELP = {
+  spawns: "Agents spawned (including those whose process failed to start).",
+  spawnFailures: "Spawns that failed: refused by the runner or the process could not start.",
+  authRejections: "Clients refused by ZAP (CURVE key not in the allowlist).",
+  handshakeFailures: "ZMTP security handshakes that failed, such as a client using the wrong server key.",
+  malformedMessages: "Messages that were not a valid request envelope.",
+  idempotentReplays: "Spawns answered from the idempotency cache instead of starting a new agent.",
+  streamEventsDropped: "PUB stream events dropped because the publish queue was full.",
+  allowlistRevocations:
+    "Client keys removed from the allowlist by a reload (each removal closes every client connection).",
+  connectionRecycles:
+    "Times every client connection was closed (sockets unbound and re-bound) so clients re-authenticate.",
+} as const;
+type CounterKey = keyof typeof COUNTER_HELP;
+
 export class ServerMetrics {
   readonly registry: Registry;
   private readonly requestMetrics: RequestMetrics;
@@ -89,60 +105,30 @@ export class ServerMetrics {
       idempotentReplays: 0,
     };
     collectDefaultMetrics({ register: registry });
+    const counter = (key: CounterKey): Counter =>
+      new Counter({ name: SERVER_METRIC_NAMES[key], help: COUNTER_HELP[key], registers: [registry] });
+    const reasonCounter = (key: CounterKey): Counter<"reason"> =>
+      new Counter({
+        name: SERVER_METRIC_NAMES[key],
+        help: COUNTER_HELP[key],
+        labelNames: [METRIC_LABELS.reason],
+        registers: [registry],
+      });
     this.requestMetrics = new RequestMetrics(
       registry,
       { requests: SERVER_METRIC_NAMES.requests, duration: SERVER_METRIC_NAMES.requestDuration },
       { method: METRIC_LABELS.method, result: METRIC_LABELS.result },
       REQUEST_DURATION_BUCKETS,
     );
-    this.spawns = new Counter({
-      name: SERVER_METRIC_NAMES.spawns,
-      help: "Agents spawned (including those whose process failed to start).",
-      registers: [registry],
-    });
-    this.spawnFailures = new Counter({
-      name: SERVER_METRIC_NAMES.spawnFailures,
-      help: "Spawns that failed: refused by the runner or the process could not start.",
-      registers: [registry],
-    });
-    this.authRejectionsCounter = new Counter({
-      name: SERVER_METRIC_NAMES.authRejections,
-      help: "Clients refused by ZAP (CURVE key not in the allowlist).",
-      labelNames: [METRIC_LABELS.reason],
-      registers: [registry],
-    });
-    this.handshakeFailures = new Counter({
-      name: SERVER_METRIC_NAMES.handshakeFailures,
-      help: "ZMTP security handshakes that failed, such as a client using the wrong server key.",
-      labelNames: [METRIC_LABELS.reason],
-      registers: [registry],
-    });
-    this.malformed = new Counter({
-      name: SERVER_METRIC_NAMES.malformedMessages,
-      help: "Messages that were not a valid request envelope.",
-      labelNames: [METRIC_LABELS.reason],
-      registers: [registry],
-    });
-    this.replays = new Counter({
-      name: SERVER_METRIC_NAMES.idempotentReplays,
-      help: "Spawns answered from the idempotency cache instead of starting a new agent.",
-      registers: [registry],
-    });
-    this.streamDrops = new Counter({
-      name: SERVER_METRIC_NAMES.streamEventsDropped,
-      help: "PUB stream events dropped because the publish queue was full.",
-      registers: [registry],
-    });
-    this.revocations = new Counter({
-      name: SERVER_METRIC_NAMES.allowlistRevocations,
-      help: "Client keys removed from the allowlist by a reload (each removal closes every client connection).",
-      registers: [registry],
-    });
-    this.recycles = new Counter({
-      name: SERVER_METRIC_NAMES.connectionRecycles,
-      help: "Times every client connection was closed (sockets unbound and re-bound) so clients re-authenticate.",
-      registers: [registry],
-    });
+    this.spawns = counter("spawns");
+    this.spawnFailures = counter("spawnFailures");
+    this.authRejectionsCounter = reasonCounter("authRejections");
+    this.handshakeFailures = reasonCounter("handshakeFailures");
+    this.malformed = reasonCounter("malformedMessages");
+    this.replays = counter("idempotentReplays");
+    this.streamDrops = counter("streamEventsDropped");
+    this.revocations = counter("allowlistRevocations");
+    this.recycles = counter("connectionRecycles");
     // prom-client calls collect() with the metric as `this`, so read the source through a closure.
     const source = () => this.source;
     new Gauge({

@@ -61,65 +61,51 @@ interface Head {
   readonly inline: number;
 }
 
+const scalar = (inline: number): Head => ({ lengthBytes: 0, kind: "scalar", inline });
+const lengthPrefixed = (kind: Head["kind"], lengthBytes: number): Head => ({ lengthBytes, kind, inline: 0 });
+const EXTENSION: Head = { lengthBytes: 0, kind: "extension", inline: 0 };
+
+/** The head bytes 0xc0 to 0xdf; 0xc1 is reserved and so absent (never valid). */
+const TYPED_HEADS: ReadonlyMap<number, Head> = new Map([
+  [0xc0, scalar(0)], // nil
+  [0xc2, scalar(0)], // false
+  [0xc3, scalar(0)], // true
+  [0xc4, lengthPrefixed("binary", 1)],
+  [0xc5, lengthPrefixed("binary", 2)],
+  [0xc6, lengthPrefixed("binary", 4)],
+  [0xc7, EXTENSION],
+  [0xc8, EXTENSION],
+  [0xc9, EXTENSION],
+  [0xca, scalar(4)], // float 32
+  [0xcb, scalar(8)], // float 64
+  [0xcc, scalar(1)], // uint 8
+  [0xcd, scalar(2)],
+  [0xce, scalar(4)],
+  [0xcf, scalar(8)],
+  [0xd0, scalar(1)], // int 8
+  [0xd1, scalar(2)],
+  [0xd2, scalar(4)],
+  [0xd3, scalar(8)],
+  [0xd4, EXTENSION], // fixext 1 to 16
+  [0xd5, EXTENSION],
+  [0xd6, EXTENSION],
+  [0xd7, EXTENSION],
+  [0xd8, EXTENSION],
+  [0xd9, lengthPrefixed("string", 1)],
+  [0xda, lengthPrefixed("string", 2)],
+  [0xdb, lengthPrefixed("string", 4)],
+  [0xdc, lengthPrefixed("array", 2)],
+  [0xdd, lengthPrefixed("array", 4)],
+  [0xde, lengthPrefixed("map", 2)],
+  [0xdf, lengthPrefixed("map", 4)],
+]);
+
 function head(byte: number): Head {
-  if (byte <= 0x7f || byte >= 0xe0) return { lengthBytes: 0, kind: "scalar", inline: 0 };
+  if (byte <= 0x7f || byte >= 0xe0) return scalar(0);
   if (byte <= 0x8f) return { lengthBytes: 0, kind: "map", inline: byte & 0x0f };
   if (byte <= 0x9f) return { lengthBytes: 0, kind: "array", inline: byte & 0x0f };
   if (byte <= 0xbf) return { lengthBytes: 0, kind: "string", inline: byte & 0x1f };
-  switch (byte) {
-    case 0xc0:
-    case 0xc2:
-    case 0xc3:
-      return { lengthBytes: 0, kind: "scalar", inline: 0 };
-    case 0xc4:
-      return { lengthBytes: 1, kind: "binary", inline: 0 };
-    case 0xc5:
-      return { lengthBytes: 2, kind: "binary", inline: 0 };
-    case 0xc6:
-      return { lengthBytes: 4, kind: "binary", inline: 0 };
-    case 0xca:
-      return { lengthBytes: 0, kind: "scalar", inline: 4 };
-    case 0xcb:
-      return { lengthBytes: 0, kind: "scalar", inline: 8 };
-    case 0xcc:
-    case 0xd0:
-      return { lengthBytes: 0, kind: "scalar", inline: 1 };
-    case 0xcd:
-    case 0xd1:
-      return { lengthBytes: 0, kind: "scalar", inline: 2 };
-    case 0xce:
-    case 0xd2:
-      return { lengthBytes: 0, kind: "scalar", inline: 4 };
-    case 0xcf:
-    case 0xd3:
-      return { lengthBytes: 0, kind: "scalar", inline: 8 };
-    case 0xd9:
-      return { lengthBytes: 1, kind: "string", inline: 0 };
-    case 0xda:
-      return { lengthBytes: 2, kind: "string", inline: 0 };
-    case 0xdb:
-      return { lengthBytes: 4, kind: "string", inline: 0 };
-    case 0xdc:
-      return { lengthBytes: 2, kind: "array", inline: 0 };
-    case 0xdd:
-      return { lengthBytes: 4, kind: "array", inline: 0 };
-    case 0xde:
-      return { lengthBytes: 2, kind: "map", inline: 0 };
-    case 0xdf:
-      return { lengthBytes: 4, kind: "map", inline: 0 };
-    case 0xc7:
-    case 0xc8:
-    case 0xc9:
-    case 0xd4:
-    case 0xd5:
-    case 0xd6:
-    case 0xd7:
-    case 0xd8:
-      return { lengthBytes: 0, kind: "extension", inline: 0 };
-    default:
-      // 0xc1 is reserved: never valid.
-      return { lengthBytes: 0, kind: "invalid", inline: 0 };
-  }
+  return TYPED_HEADS.get(byte) ?? { lengthBytes: 0, kind: "invalid", inline: 0 };
 }
 
 function readLength(bytes: Uint8Array, at: number, size: number): number {

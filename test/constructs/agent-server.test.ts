@@ -1,7 +1,6 @@
 /**
  * AgentServer: the workload, its Service(s), PDB, ServiceAccount and HPA, as the runtime expects them.
  */
-import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
 import {
   ALLOWLIST_KEY,
@@ -15,7 +14,15 @@ import {
 } from "../../runtime/config/index.js";
 import { TERMINATION_MARGIN_SECONDS } from "../../constructs/agent-server.js";
 import { NATS_AUTH_SECRET_KEYS } from "../../constructs/index.js";
-import { exampleSpec, find, minimalSpec, ofKind, synth, type K8sObject } from "./fixtures.js";
+import {
+  exampleSpec,
+  expectObjectsSnapshot,
+  find,
+  minimalSpec,
+  ofKind,
+  synth,
+  type K8sObject,
+} from "./fixtures.js";
 
 const container = (workload: K8sObject) => workload.spec.template.spec.containers[0];
 const envMap = (workload: K8sObject): Record<string, { value?: string; valueFrom?: unknown }> =>
@@ -28,15 +35,13 @@ describe("AgentServer", () => {
   const deployment = find(dev, "Deployment", "zeroplane-default");
 
   it("matches the snapshot of its objects (dev)", () => {
-    const mine = dev.filter((object) => object.metadata.name === "zeroplane-default");
-    expect(mine.map((object) => object.kind)).toEqual([
-      "ServiceAccount",
-      "Deployment",
-      "Service",
-      "PodDisruptionBudget",
-      "NetworkPolicy",
+    expectObjectsSnapshot(dev, (object) => object.metadata.name === "zeroplane-default", [
+      "ServiceAccount/zeroplane-default",
+      "Deployment/zeroplane-default",
+      "Service/zeroplane-default",
+      "PodDisruptionBudget/zeroplane-default",
+      "NetworkPolicy/zeroplane-default",
     ]);
-    expect(stringify(mine)).toMatchSnapshot();
   });
 
   it("takes every environment variable name from the runtime's config module", () => {

@@ -1,4 +1,6 @@
 /** Shared helpers for the construct tests: synthesize a spec, find objects, build variants of examples. */
+import { expect } from "vitest";
+import { stringify } from "yaml";
 import { synthesizePlatform, type SynthesizedPlatform } from "../../constructs/index.js";
 import { exampleSpec } from "../../constructs/examples.js";
 import type { ZeroplanePlatformProps } from "../../constructs/platform.js";
@@ -54,3 +56,14 @@ export function minimalSpec(overrides: Partial<ZeroplanePlatformProps> = {}): Ze
 }
 
 export { exampleSpec };
+
+/** The objects `select` picks must be exactly `expected` (kind/name, in order), and match the snapshot as YAML. */
+export function expectObjectsSnapshot(
+  objects: readonly K8sObject[],
+  select: (object: K8sObject) => boolean,
+  expected: readonly string[],
+): void {
+  const mine = objects.filter(select);
+  expect(mine.map((object) => `${object.kind}/${object.metadata.name}`)).toEqual(expected);
+  expect(stringify(mine)).toMatchSnapshot();
+}

@@ -85,18 +85,23 @@ interface ShellResult {
 }
 
 /** Runs a documented command with bash in `cwd`, recording it as run. */
+/** `bash -c command` in its own process group (so killGroup ends all of it), its output piped. */
+function spawnShell(command: string, options: { cwd?: string; env?: NodeJS.ProcessEnv }) {
+  return spawn("bash", ["-c", command], {
+    cwd: options.cwd ?? repoRoot,
+    env: cleanEnv(options.env),
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+}
+
 function shell(
   command: string,
   options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; documented?: string } = {},
 ): Promise<ShellResult> {
   ran.add(options.documented ?? command);
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-c", command], {
-      cwd: options.cwd ?? repoRoot,
-      env: cleanEnv(options.env),
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    const child = spawnShell(command, options);
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -120,15 +125,10 @@ interface Background {
 
 function background(command: string, options: { cwd?: string; env: NodeJS.ProcessEnv }): Background {
   ran.add(command);
-  const child = spawn("bash", ["-c", command], {
-    cwd: options.cwd ?? repoRoot,
-    env: cleanEnv(options.env),
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+  const child = spawnShell(command, options);
   let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   // "close": every process of the group (npm, tsx, the server) has let go of the pipes.
   const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
   return {

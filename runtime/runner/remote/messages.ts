@@ -2,22 +2,14 @@
  * The runner protocol's messages (docs/runner.md, "Runner protocol"). Agents are named by the
  * server's agent id. Output streams are 0 (stdout) and 1 (stderr).
  */
-import type { AgentLimits } from "../limits.js";
+import type { LaunchSpec } from "../launcher.js";
 import type { ReapReport } from "../records.js";
 
 export const RUNNER_PROTOCOL_VERSION = 1;
 
 /** Server → runner. */
 export type ServerMessage =
-  | {
-      readonly t: "launch";
-      readonly id: string;
-      readonly command: string;
-      readonly args: readonly string[];
-      readonly cwd?: string;
-      readonly env: Readonly<Record<string, string>>;
-      readonly limits?: AgentLimits;
-    }
+  | ({ readonly t: "launch"; readonly id: string } & Omit<LaunchSpec, "agentId">)
   | { readonly t: "signal"; readonly id: string; readonly signal: string }
   | { readonly t: "write"; readonly id: string; readonly data: Uint8Array }
   | { readonly t: "end"; readonly id: string }

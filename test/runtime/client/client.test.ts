@@ -119,17 +119,20 @@ describe("client against one real server process", () => {
   it("streams status and output events, and keeps the subscription across a server restart", async () => {
     const events: StreamEvent[] = [];
     const unsubscribe = client.subscribe({}, (event) => events.push(event));
+    /** Spawns probe agents until one's status event arrives on the stream. */
+    const probeUntilStreamed = (probe: string, timeoutMs: number, what: string) =>
+      waitUntil(
+        async () => {
+          const agent = await client.spawn({ command: "true", labels: { probe } });
+          await new Promise((r) => setTimeout(r, 100));
+          return events.some((e) => e.kind === "status" && e.agent.id === agent.id);
+        },
+        timeoutMs,
+        what,
+      );
     try {
       // A SUB connection needs a moment before the PUB side sends to it: probe until events flow.
-      await waitUntil(
-        async () => {
-          const probe = await client.spawn({ command: "true", labels: { probe: "before" } });
-          await new Promise((r) => setTimeout(r, 100));
-          return events.some((e) => e.kind === "status" && e.agent.id === probe.id);
-        },
-        20_000,
-        "the first stream events",
-      );
+      await probeUntilStreamed("before", 20_000, "the first stream events");
       const agent = await client.spawn({ command: "sh", args: ["-c", "echo streamed"] });
       await waitUntil(
         () =>
@@ -147,15 +150,7 @@ describe("client against one real server process", () => {
       server.kill("SIGKILL");
       await server.exited;
       server = await pool.start(spec);
-      await waitUntil(
-        async () => {
-          const after = await client.spawn({ command: "true", labels: { probe: "after" } });
-          await new Promise((r) => setTimeout(r, 100));
-          return events.some((e) => e.kind === "status" && e.agent.id === after.id);
-        },
-        30_000,
-        "events from the restarted server",
-      );
+      await probeUntilStreamed("after", 30_000, "events from the restarted server");
     } finally {
       unsubscribe();
     }

@@ -1,10 +1,10 @@
 import { promises as dns } from "node:dns";
 import { createServer } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ZeroplaneClient, type ClientOptions } from "../../../runtime/client/index.js";
 import type { AgentInfo } from "../../../runtime/protocol/index.js";
 import { startDnsServer } from "./support/dns-server.js";
-import { ServerPool, serverSpecs, waitUntil, type TestServerSpec } from "./support/servers.js";
+import { poolPerTest, serverSpecs, waitUntil, type TestServerSpec } from "./support/servers.js";
 
 function canListen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -33,12 +33,7 @@ const countBy = (agents: readonly AgentInfo[]) =>
   );
 
 describe("client with several servers", () => {
-  const pool = new ServerPool();
-  const clients: ZeroplaneClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    await pool.disposeAll();
-  });
+  const { pool, clients } = poolPerTest();
 
   async function cluster(count: number): Promise<TestServerSpec[]> {
     const specs = await serverSpecs(count);

@@ -8,9 +8,14 @@
  * end (watchdog, stateDir reaping). The live server never holds two agents for one spawn.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
-import { RequestTimeoutError, UnreachableError, ZeroplaneClient } from "../../../runtime/client/index.js";
-import { ServerPool, serverSpecs, waitUntil } from "./support/servers.js";
+import { describe, expect, it } from "vitest";
+import {
+  RequestTimeoutError,
+  UnreachableError,
+  ZeroplaneClient,
+  type ClientOptions,
+} from "../../../runtime/client/index.js";
+import { poolPerTest, serverSpecs, waitUntil } from "./support/servers.js";
 
 /** Live (not zombie) processes whose command line holds an argument starting with `prefix`, by that argument. */
 function liveProcessesByMarker(prefix: string): Map<string, { pids: number[] }> {
@@ -53,23 +58,23 @@ function answersHealth(client: ZeroplaneClient): Promise<boolean> {
 }
 
 describe("client under server faults", () => {
-  const pool = new ServerPool();
-  const clients: ZeroplaneClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    await pool.disposeAll();
-  });
+  const { pool, clients } = poolPerTest();
 
-  it("fails with a timeout error, not a hang, when the server is stalled (SIGSTOP)", async () => {
+  /** Starts one server and a client to it with `options`, ready once a health call succeeds. */
+  async function oneServer(options: Omit<ClientOptions, "endpoints">) {
     const [spec] = await serverSpecs(1);
     const server = await pool.start(spec!);
-    const client = await ZeroplaneClient.connect({
-      endpoints: spec!.endpoint,
+    const client = await ZeroplaneClient.connect({ endpoints: spec!.endpoint, ...options });
+    clients.push(client);
+    await client.health();
+    return { spec: spec!, server, client };
+  }
+
+  it("fails with a timeout error, not a hang, when the server is stalled (SIGSTOP)", async () => {
+    const { server, client } = await oneServer({
       timeoutMs: 3_000,
       attemptTimeoutMs: 1_000,
     });
-    clients.push(client);
-    await client.health();
 
     process.kill(server.pid, "SIGSTOP");
     const started = Date.now();
@@ -87,16 +92,11 @@ describe("client under server faults", () => {
   });
 
   it("opens the circuit after repeated timeouts, fails fast while open, and closes it after a good probe", async () => {
-    const [spec] = await serverSpecs(1);
-    const server = await pool.start(spec!);
-    const client = await ZeroplaneClient.connect({
-      endpoints: spec!.endpoint,
+    const { server, client } = await oneServer({
       timeoutMs: 1_000,
       maxAttempts: 1,
       breaker: { failureThreshold: 2, resetTimeoutMs: 1_500 },
     });
-    clients.push(client);
-    await client.health();
 
     process.kill(server.pid, "SIGSTOP");
     for (let i = 0; i < 2; i++) await expect(client.health()).rejects.toBeInstanceOf(RequestTimeoutError);
@@ -118,10 +118,7 @@ describe("client under server faults", () => {
   });
 
   it("retries a spawn whose reply is late against the same server, which answers with the one agent it made", async () => {
-    const [spec] = await serverSpecs(1);
-    const server = await pool.start(spec!);
-    const client = await ZeroplaneClient.connect({
-      endpoints: spec!.endpoint,
+    const { server, client } = await oneServer({
       timeoutMs: 40_000,
       attemptTimeoutMs: 800,
       backoff: { initialDelayMs: 50, maxDelayMs: 200 },
@@ -129,8 +126,6 @@ describe("client under server faults", () => {
       maxAttempts: 100,
       breaker: { failureThreshold: 1_000 },
     });
-    clients.push(client);
-    await client.health();
 
     process.kill(server.pid, "SIGSTOP");
     const spawning = client.spawn({ command: "sleep", args: ["30"], labels: { test: "late-reply" } });
@@ -148,18 +143,15 @@ describe("client under server faults", () => {
   });
 
   it("completes every request when the server is SIGKILLed mid-load and restarted, and the live server holds one agent per spawn", async () => {
-    const [spec] = await serverSpecs(1);
-    let server = await pool.start(spec!);
-    const client = await ZeroplaneClient.connect({
-      endpoints: spec!.endpoint,
+    const started = await oneServer({
       timeoutMs: 90_000,
       attemptTimeoutMs: 5_000,
       maxAttempts: 1_000,
       backoff: { initialDelayMs: 100, maxDelayMs: 1_000 },
       breaker: { failureThreshold: 3, resetTimeoutMs: 500 },
     });
-    clients.push(client);
-    await client.health();
+    const { spec, client } = started;
+    let { server } = started;
 
     const run = `zpfault-${process.pid}-${Date.now()}-`;
     const total = 40;
@@ -184,7 +176,7 @@ describe("client under server faults", () => {
     const killedAt = Date.now();
     server.kill("SIGKILL");
     await server.exited;
-    server = await pool.start(spec!);
+    server = await pool.start(spec);
     const restartedAt = Date.now();
     await Promise.all(workers);
 

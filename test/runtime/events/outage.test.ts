@@ -26,6 +26,20 @@ function expectExactlyOnceInOrder(stored: readonly StoredEvent[], agents: number
 describe("lifecycle events when NATS is unreachable", () => {
   const t = eventsPerTest();
 
+  /** A fresh service finds `events` spooled on disk and publishes all of them. */
+  async function drainsSpool(events: number): Promise<void> {
+    const service = await t.start();
+    expect(service.status().spoolEvents).toBe(events);
+    expect(await service.whenDrained(30_000)).toBe(true);
+  }
+
+  /** JetStream holds the three events of each of `agents` agents, each once, in order. */
+  async function expectStoredOnceInOrder(agents: number): Promise<void> {
+    const stored = await t.stored();
+    expect(stored).toHaveLength(agents * 3);
+    expectExactlyOnceInOrder(stored, agents);
+  }
+
   it("spools 1,000 agents' events while NATS is down and publishes each once, in order per agent, after", async () => {
     const service = await t.start({ required: true });
     await waitForNats("the first connection", () => service.ready(), 30_000);
@@ -45,9 +59,7 @@ describe("lifecycle events when NATS is unreachable", () => {
     }
     expect(await service.whenDrained(45_000)).toBe(true);
     expect(service.ready()).toBe(true);
-    const stored = await t.stored();
-    expect(stored).toHaveLength(AGENTS * 3);
-    expectExactlyOnceInOrder(stored, AGENTS);
+    await expectStoredOnceInOrder(AGENTS);
   });
 
   it("keeps spooled events across a restart of the service and drains them after", async () => {
@@ -58,12 +70,8 @@ describe("lifecycle events when NATS is unreachable", () => {
     expect(first.status().spoolEvents).toBe(300);
 
     await t.nats.nodes[0]!.restart();
-    const second = await t.start();
-    expect(second.status().spoolEvents).toBe(300);
-    expect(await second.whenDrained(30_000)).toBe(true);
-    const stored = await t.stored();
-    expect(stored).toHaveLength(300);
-    expectExactlyOnceInOrder(stored, 100);
+    await drainsSpool(300);
+    await expectStoredOnceInOrder(100);
   });
 
   it("keeps spooled events when the agent server is killed (SIGKILL) and drains them after", async () => {
@@ -83,11 +91,7 @@ describe("lifecycle events when NATS is unreachable", () => {
     child.kill("SIGKILL");
     await exited;
 
-    const service = await t.start();
-    expect(service.status().spoolEvents).toBe(600);
-    expect(await service.whenDrained(30_000)).toBe(true);
-    const stored = await t.stored();
-    expect(stored).toHaveLength(600);
-    expectExactlyOnceInOrder(stored, 200);
+    await drainsSpool(600);
+    await expectStoredOnceInOrder(200);
   });
 });

@@ -14,6 +14,16 @@ describe("the on-disk event spool", () => {
   });
   afterEach(() => cleanup(dir));
 
+  /** Spools `records` and closes the spool; returns the path of its one segment file. */
+  function writeSegment(...records: string[]): string {
+    const spool = new Spool({ dir, maxBytes: 1 << 20 });
+    for (const text of records) spool.append(body(text));
+    spool.close();
+    const segments = readdirSync(dir).filter((name) => name.endsWith(".seg"));
+    expect(segments).toHaveLength(1);
+    return join(dir, segments[0]!);
+  }
+
   it("reads records back in order and forgets them once committed", () => {
     const spool = new Spool({ dir, maxBytes: 1 << 20 });
     for (const text of ["a", "bb", "ccc"]) spool.append(body(text));
@@ -41,15 +51,11 @@ describe("the on-disk event spool", () => {
   });
 
   it("cuts off a torn or corrupt tail when reopened, keeping what came before", () => {
-    const first = new Spool({ dir, maxBytes: 1 << 20 });
-    first.append(body("kept-1"));
-    first.append(body("kept-2"));
-    first.close();
-    const [segment] = readdirSync(dir).filter((name) => name.endsWith(".seg"));
+    const segment = writeSegment("kept-1", "kept-2");
     // A header promising 100 bytes, then only 3: a write cut short by a crash.
     const torn = Buffer.alloc(8);
     torn.writeUInt32LE(100, 0);
-    appendFileSync(join(dir, segment!), Buffer.concat([torn, Buffer.from("abc")]));
+    appendFileSync(segment, Buffer.concat([torn, Buffer.from("abc")]));
     const problems: string[] = [];
     const second = new Spool({ dir, maxBytes: 1 << 20, onCorruption: (message) => problems.push(message) });
     expect(problems).toHaveLength(1);
@@ -62,12 +68,7 @@ describe("the on-disk event spool", () => {
   });
 
   it("rejects a record whose checksum does not match", () => {
-    const first = new Spool({ dir, maxBytes: 1 << 20 });
-    first.append(body("good"));
-    first.append(body("flipped"));
-    first.close();
-    const [segment] = readdirSync(dir).filter((name) => name.endsWith(".seg"));
-    const path = join(dir, segment!);
+    const path = writeSegment("good", "flipped");
     const bytes = readFileSync(path);
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     writeFileSync(path, bytes);

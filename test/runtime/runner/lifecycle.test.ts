@@ -21,6 +21,16 @@ describe.each(LAUNCHER_MODES)("with the %s launcher", (mode) => {
     h = await RunnerHarness.create();
   });
 
+  /** Spawns a shell that exits with `code` on SIGTERM, and waits until it has set that trap. */
+  async function readyToExitOnTerm(code: number) {
+    const info = await h.spawn({
+      command: "sh",
+      args: ["-c", `trap "exit ${code}" TERM; echo ready; while :; do sleep 0.05; done`],
+    });
+    await h.waitForOutput(info.id, "ready");
+    return info;
+  }
+
   afterEach(async () => {
     await h.dispose();
   });
@@ -175,11 +185,7 @@ describe.each(LAUNCHER_MODES)("with the %s launcher", (mode) => {
     });
 
     it("stop of a process that exits with a code on SIGTERM ends as exited", async () => {
-      const info = await h.spawn({
-        command: "sh",
-        args: ["-c", 'trap "exit 0" TERM; echo ready; while :; do sleep 0.05; done'],
-      });
-      await h.waitForOutput(info.id, "ready");
+      const info = await readyToExitOnTerm(0);
       await h.control({ agentId: info.id, action: "stop" });
       expect(await h.waitForEnd(info.id)).toMatchObject({ status: "exited", exitCode: 0, signal: null });
     });
@@ -197,11 +203,7 @@ describe.each(LAUNCHER_MODES)("with the %s launcher", (mode) => {
     });
 
     it("stop of a paused agent continues it so it can act on SIGTERM", async () => {
-      const info = await h.spawn({
-        command: "sh",
-        args: ["-c", 'trap "exit 7" TERM; echo ready; while :; do sleep 0.05; done'],
-      });
-      await h.waitForOutput(info.id, "ready");
+      const info = await readyToExitOnTerm(7);
       await h.control({ agentId: info.id, action: "pause" });
       await h.control({ agentId: info.id, action: "stop", graceMs: 10_000 });
       expect(await h.waitForEnd(info.id)).toMatchObject({ status: "exited", exitCode: 7 });

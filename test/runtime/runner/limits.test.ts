@@ -23,68 +23,67 @@ async function separateRunner(limits?: LimitPolicy): Promise<RunnerHarness> {
   return h;
 }
 
+/** Runs one agent on a separate runner (no server-side limits) to its end. */
+async function runToEnd(params: Parameters<RunnerHarness["spawn"]>[0], timeoutMs?: number) {
+  const runner = await separateRunner();
+  const agent = await runner.spawn(params);
+  const ended = await runner.waitForEnd(agent.id, timeoutMs);
+  return { ended, stdout: runner.stdout(agent.id) };
+}
+
 describe("limits on a separate runner's agents", () => {
-  it("an agent allocating 300 MB under a 64 MiB memory limit fails, and the error names the limit", async () => {
-    const runner = await separateRunner();
-    const agent = await runner.spawn({
+  it.each([
+    {
+      name: "an agent allocating 300 MB under a 64 MiB memory limit fails",
       command: "perl",
       args: ["-e", '$x = "a" x (300 * 1024 * 1024); print "allocated\\n"'],
       limits: { memoryBytes: 64 * MiB },
-    });
-    const ended = await runner.waitForEnd(agent.id);
+      error: /memory limit 64Mi/,
+      marker: "allocated",
+    },
+    {
+      name: "under max-processes 1 the agent cannot fork, ends non-zero",
+      command: "sh",
+      args: ["-c", "sleep 0 & wait; echo forked"],
+      limits: { maxProcesses: 1 },
+      error: /max-processes limit 1/,
+      marker: "forked",
+    },
+  ])("$name, and the error names the limit", async ({ command, args, limits, error, marker }) => {
+    const { ended, stdout } = await runToEnd({ command, args, limits });
     expect(ended.status).toBe("exited");
     expect(ended.exitCode).not.toBe(0);
-    expect(ended.error).toMatch(/memory limit 64Mi/);
-    expect(runner.stdout(agent.id)).not.toContain("allocated");
+    expect(ended.error).toMatch(error);
+    expect(stdout).not.toContain(marker);
   });
 
   it("the same allocation succeeds without a limit (the limit is what stops it)", async () => {
-    const runner = await separateRunner();
-    const agent = await runner.spawn({
+    const { ended, stdout } = await runToEnd({
       command: "perl",
       args: ["-e", '$x = "a" x (300 * 1024 * 1024); print "allocated\\n"'],
     });
-    expect(await runner.waitForEnd(agent.id)).toMatchObject({ status: "exited", exitCode: 0, error: null });
-    expect(runner.stdout(agent.id)).toContain("allocated");
+    expect(ended).toMatchObject({ status: "exited", exitCode: 0, error: null });
+    expect(stdout).toContain("allocated");
   });
 
   it("a busy loop under cpu-seconds 1 is killed by SIGXCPU, and the error names the limit", async () => {
-    const runner = await separateRunner();
-    const agent = await runner.spawn({
-      command: "sh",
-      args: ["-c", "while :; do :; done"],
-      limits: { cpuSeconds: 1 },
-    });
-    const ended = await runner.waitForEnd(agent.id, 30_000);
+    const { ended } = await runToEnd(
+      { command: "sh", args: ["-c", "while :; do :; done"], limits: { cpuSeconds: 1 } },
+      30_000,
+    );
     expect(ended).toMatchObject({ status: "killed", signal: "SIGXCPU" });
     expect(ended.error).toMatch(/cpu-seconds limit exceeded/);
   });
 
-  it("under max-processes 1 the agent cannot fork, ends non-zero, and the error names the limit", async () => {
-    const runner = await separateRunner();
-    const agent = await runner.spawn({
-      command: "sh",
-      args: ["-c", "sleep 0 & wait; echo forked"],
-      limits: { maxProcesses: 1 },
-    });
-    const ended = await runner.waitForEnd(agent.id);
-    expect(ended.status).toBe("exited");
-    expect(ended.exitCode).not.toBe(0);
-    expect(ended.error).toMatch(/max-processes limit 1/);
-    expect(runner.stdout(agent.id)).not.toContain("forked");
-  });
-
   it("under max-open-files 10 the agent's opens fail with EMFILE", async () => {
-    const runner = await separateRunner();
-    const agent = await runner.spawn({
+    const { ended, stdout } = await runToEnd({
       command: "perl",
       args: ["-e", 'my @f; while (open(my $f, "<", "/dev/null")) { push @f, $f } print "$!\\n"; exit 1'],
       limits: { maxOpenFiles: 10 },
     });
-    const ended = await runner.waitForEnd(agent.id);
     expect(ended).toMatchObject({ status: "exited", exitCode: 1 });
     expect(ended.error).toMatch(/max-open-files limit 10/);
-    expect(runner.stdout(agent.id)).toContain("Too many open files");
+    expect(stdout).toContain("Too many open files");
   });
 
   it("applies the server's default when a spawn sets no limit", async () => {

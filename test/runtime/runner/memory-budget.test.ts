@@ -26,6 +26,21 @@ import { RunnerHarness, waitFor } from "./helpers.js";
 
 const MiB = 1024 * 1024;
 
+/**
+ * Starts `count` agents that each write 3 MiB and a newline, then wait to be stopped (so all of it
+ * is running output); resolves with their ids once every byte is written.
+ */
+async function startWriters(h: RunnerHarness, count: number): Promise<string[]> {
+  const script = `head -c ${3 * MiB} /dev/zero; echo; sleep 60`;
+  const ids = await Promise.all(
+    Array.from({ length: count }, async () => (await h.spawn({ command: "sh", args: ["-c", script] })).id),
+  );
+  await waitFor(`all ${count} writers to have written their output`, () =>
+    ids.every((id) => h.runner.get(id).outputBytes.stdout === 3 * MiB + 1),
+  );
+  return ids;
+}
+
 describe("deriving the budget", () => {
   const dir = mkdtempSync(join(tmpdir(), "zeroplane-cgroup-"));
   const files = { v2: join(dir, "memory.max"), v1: join(dir, "memory.limit_in_bytes") };
@@ -150,14 +165,7 @@ describe("a runner over its memory budget", () => {
   it("trims running agents' output to an equal share when the running agents alone pass the budget", async () => {
     const budgetBytes = 4 * MiB;
     h = await RunnerHarness.create({ memoryBudgetBytes: budgetBytes, outputCapBytes: 8 * MiB });
-    // Each writes 3 MiB and then waits to be stopped, so all of it is running output.
-    const script = `head -c ${3 * MiB} /dev/zero; echo; sleep 60`;
-    const ids = await Promise.all(
-      Array.from({ length: 4 }, async () => (await h.spawn({ command: "sh", args: ["-c", script] })).id),
-    );
-    await waitFor("every agent to have written its output", () =>
-      ids.every((id) => h.runner.get(id).outputBytes.stdout === 3 * MiB + 1),
-    );
+    const ids = await startWriters(h, 4);
     const budget = h.runner.memoryBudget();
     expect(budget.usedBytes).toBeLessThanOrEqual(budgetBytes);
     expect(budget.evictedBytes.running_output).toBeGreaterThanOrEqual(12 * MiB - budgetBytes);
@@ -186,13 +194,7 @@ describe("a runner whose running agents pass the budget", () => {
     for (let index = 0; index < 5; index++) {
       finished.push((await h.spawn({ command: "/nonexistent/zeroplane-missing" })).id);
     }
-    const script = `head -c ${3 * MiB} /dev/zero; echo; sleep 60`;
-    const running = await Promise.all(
-      Array.from({ length: 2 }, async () => (await h.spawn({ command: "sh", args: ["-c", script] })).id),
-    );
-    await waitFor("both agents to have written their output", () =>
-      running.every((id) => h.runner.get(id).outputBytes.stdout === 3 * MiB + 1),
-    );
+    const running = await startWriters(h, 2);
     const budget = h.runner.memoryBudget();
     expect(budget.usedBytes).toBeLessThanOrEqual(budgetBytes);
     expect(budget.evictedRecords).toBe(0);

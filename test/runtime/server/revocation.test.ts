@@ -53,13 +53,19 @@ const revoke = (recycler: ConnectionRecycler, count = 1) =>
     generation: 1,
   });
 
+/** A rig whose one spawn request is held inside the server at the gate, with a recycler for it. */
+async function spawnHeldAtGate() {
+  const gate = new SpawnGate();
+  const rig = await startGatedRig(cleanups, { gate });
+  const recycler = recyclerFor(rig, 60_000);
+  const spawned = rig.client.request("spawn", { command: "sleep", args: ["30"] });
+  await gate.arrived;
+  return { gate, rig, recycler, spawned };
+}
+
 describe("closing connections after a key revocation", () => {
   it("answers the requests in flight first, then closes connections; clients reconnect and are served", async () => {
-    const gate = new SpawnGate();
-    const rig = await startGatedRig(cleanups, { gate });
-    const recycler = recyclerFor(rig, 60_000);
-    const spawned = rig.client.request("spawn", { command: "sleep", args: ["30"] });
-    await gate.arrived;
+    const { gate, rig, recycler, spawned } = await spawnHeldAtGate();
 
     revoke(recycler, 2);
     expect(metricValue(await rig.metrics.registry.metrics(), "zeroplane_allowlist_revocations_total")).toBe(
@@ -112,11 +118,7 @@ describe("closing connections after a key revocation", () => {
   });
 
   it("runs one recycle at a time and follows a revocation that arrives during one with another", async () => {
-    const gate = new SpawnGate();
-    const rig = await startGatedRig(cleanups, { gate });
-    const recycler = recyclerFor(rig, 60_000);
-    const spawned = rig.client.request("spawn", { command: "sleep", args: ["30"] });
-    await gate.arrived;
+    const { gate, rig, recycler, spawned } = await spawnHeldAtGate();
     revoke(recycler);
     revoke(recycler);
     gate.open();

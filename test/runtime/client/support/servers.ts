@@ -5,6 +5,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach } from "vitest";
+import type { ZeroplaneClient } from "../../../../runtime/client/index.js";
 import type { ZeroplaneConfigInput } from "../../../../runtime/config/index.js";
 import { freePorts } from "../../../support/ports.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../../../support/server-process.js";
@@ -99,6 +101,17 @@ export class ServerPool {
     for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
     this.dirs.clear();
   }
+}
+
+/** A ServerPool and the clients a test opens, both closed after each test (call inside `describe`). */
+export function poolPerTest(): { readonly pool: ServerPool; readonly clients: ZeroplaneClient[] } {
+  const pool = new ServerPool();
+  const clients: ZeroplaneClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await pool.disposeAll();
+  });
+  return { pool, clients };
 }
 
 /** Polls `check` until it returns a value (not undefined/false) or the deadline passes. */

@@ -50,7 +50,8 @@ export interface NatsClusterProps extends NatsClusterSpec {
 export const JETSTREAM_STORE_SHARE = 0.8;
 /**
  * Share of max_file_store the lifecycle stream may hold (its max_bytes, oldest events discarded
- * beyond it), leaving room for other streams and for a replica catching up.
+ * beyond it), leaving room for the cluster registry's KV buckets (REGISTRY_BYTES_SHARE of the stream
+ * limit on top: 75% x 1.1875 = 89% of the store), other streams and a replica catching up.
  */
 export const LIFECYCLE_STREAM_SHARE = 0.75;
 

@@ -27,6 +27,7 @@ import { register as registerSignal } from "./commands/signal.js";
 import { register as registerSpawn } from "./commands/spawn.js";
 import { register as registerStats } from "./commands/stats.js";
 import { register as registerStop } from "./commands/stop.js";
+import { register as registerTop } from "./commands/top.js";
 import { register as registerUp } from "./commands/up.js";
 import { register as registerWrite } from "./commands/write.js";
 import { holdEventLoop } from "./keep-alive.js";
@@ -70,6 +71,7 @@ export function buildProgram(argv: readonly string[] = []): Command {
     registerHealth,
     registerStats,
     registerEvents,
+    registerTop,
     registerCompletion,
   ]) {
     register(program);

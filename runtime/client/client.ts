@@ -290,8 +290,10 @@ export class ZeroplaneClient {
     );
     const answered = outcomes.filter((o) => o.ok);
     if (answered.length === 0 && outcomes.length > 0) throw (outcomes[0] as { error: Error }).error;
+    // A registry-backed page already holds every server's agents: merging would list each one N times.
+    const clusterWide = answered.find((o) => o.result.scope === "cluster");
     return {
-      ...mergeListPages(answered),
+      ...mergeListPages(clusterWide ? [clusterWide] : answered),
       unreachable: outcomes.flatMap((o) => (o.ok ? [] : [{ endpoint: o.endpoint, error: o.error.message }])),
     };
   }

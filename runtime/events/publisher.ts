@@ -67,6 +67,22 @@ interface InFlight {
   state: "pending" | "ok" | "failed";
   /** An agent record for the registry rather than an event. */
   isRecord?: boolean;
+  /** Not sent: a newer record of the same agent was sent instead. */
+  skipped?: boolean;
+}
+
+/** Indexes of agent records (no message id) followed by a newer record for the same key in `batch`. */
+function supersededRecords(batch: readonly SpooledRecord[]): Set<number> {
+  const last = new Map<string, number>();
+  const superseded = new Set<number>();
+  batch.forEach((record, index) => {
+    const { subject, messageId } = decodeRecord(record.body);
+    if (messageId !== "") return;
+    const previous = last.get(subject);
+    if (previous !== undefined) superseded.add(previous);
+    last.set(subject, index);
+  });
+  return superseded;
 }
 
 const encoder = new TextEncoder();
@@ -275,7 +291,13 @@ export class EventPublisher {
     while (this.js && !this.failing && !this.closed && this.inflight.length < this.window) {
       const records = this.spool.read(this.window - this.inflight.length);
       if (records.length === 0) break;
-      for (const record of records) this.send(this.js, record);
+      const superseded = this.options.records ? supersededRecords(records) : null;
+      for (const [index, record] of records.entries()) {
+        // A newer record of the same agent follows in this batch: KV keeps the last, so skip this one.
+        if (superseded?.has(index))
+          this.inflight.push({ record, state: "ok", isRecord: true, skipped: true });
+        else this.send(this.js, record);
+      }
     }
     if (this.isIdle()) this.notifyIdle();
   }
@@ -318,8 +340,9 @@ export class EventPublisher {
     while (this.inflight[0]?.state === "ok") {
       const head = this.inflight.shift()!;
       if (!this.spool.commit(head.record)) continue;
-      if (head.isRecord) this.options.records?.written.inc();
-      else this.options.metrics.published.inc();
+      if (head.isRecord) {
+        if (!head.skipped) this.options.records?.written.inc();
+      } else this.options.metrics.published.inc();
     }
     if (!this.failing) {
       this.retryDelayMs = 0;

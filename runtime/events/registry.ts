@@ -45,6 +45,7 @@ import {
   type Heartbeat,
   type KeyClaim,
 } from "./registry-keys.js";
+import { redactUrl } from "./link.js";
 import { subjectToken } from "./subjects.js";
 
 /** JetStream's "wrong last sequence": a create or compare-and-swap lost the race. */
@@ -114,7 +115,7 @@ export class ClusterRegistry {
 
   /** Why the registry cannot answer now, naming NATS. */
   unavailableReason(): string {
-    const urls = this.options.config.nats.urls.map((url) => url.replace(/\/\/[^@/]*@/, "//")).join(", ");
+    const urls = this.options.config.nats.urls.map(redactUrl).join(", ");
     return `the cluster registry (JetStream KV bucket ${this.buckets.keys} on NATS ${urls}) is not reachable`;
   }
 

@@ -424,6 +424,11 @@ export interface ListResult {
   readonly agents: readonly AgentInfo[];
   readonly nextCursor: string | null;
   readonly total: number;
+  /**
+   * "cluster" when the page covers every server's agents (the cluster registry is on), so a client
+   * asks one server instead of merging every server's pages; absent for this server's own agents.
+   */
+  readonly scope?: "cluster";
 }
 
 export interface OutputResult {

@@ -44,7 +44,9 @@ export interface ClusterViewOptions {
   readonly claimWaitMs: number;
 }
 
+/** Polling for another server's record backs off from 20 ms to 500 ms: each poll is two KV reads. */
 const CLAIM_POLL_MS = 20;
+const CLAIM_POLL_MAX_MS = 500;
 
 const isNotFound = (error: unknown): boolean =>
   error instanceof ProtocolError && error.code === ERROR_CODES.NOT_FOUND;
@@ -168,7 +170,7 @@ export function createClusterView(options: ClusterViewOptions): ClusterView {
         at: Date.now(),
       };
       const deadline = Date.now() + options.claimWaitMs;
-      for (;;) {
+      for (let pollMs = CLAIM_POLL_MS; ; pollMs = Math.min(CLAIM_POLL_MAX_MS, pollMs * 2)) {
         const claimed = await registry.claim(name, mine);
         if (claimed.won) return startClaimed(name, claimed.revision, mine.agentId, start);
         const found = await replayOrWait(name, claimed.claim, claimed.revision, mine, start);
@@ -182,7 +184,7 @@ export function createClusterView(options: ClusterViewOptions): ClusterView {
             `a spawn with this idempotencyKey is still starting on server ${claimed.claim.serverId}; retry to get its agent`,
           );
         }
-        await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
     },
 
@@ -260,6 +262,7 @@ function clusterList(
     agents: page,
     nextCursor: more && last ? encodeCursor(last) : null,
     total: matching.length,
+    scope: "cluster",
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Runs once before the test suite: makes sure the system tools the tests start for real are present.
  */
-import { ensureNatsServer } from "./system-tools.js";
+import { ensureSystemTools } from "./system-tools.js";
 
 export default function setup(): void {
-  ensureNatsServer();
+  ensureSystemTools();
 }

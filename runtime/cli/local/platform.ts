@@ -253,6 +253,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     return { state, context, contextsFile, started: true };
   } catch (error) {
     await stopAll(state);
+    rmSync(join(dir, STATE_FILE), { force: true });
     throw error;
   }
 }

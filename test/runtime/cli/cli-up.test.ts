@@ -2,7 +2,16 @@
  * `zeroplane up` / `down` end to end: real nats-server processes and real agent servers, then plain
  * CLI commands that find them only through the context `up` wrote, then `down`, and no process left.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,6 +127,11 @@ describe("zeroplane up and down", () => {
       .split("\n")
       .map((line) => (JSON.parse(line) as { event: { type: string } }).event.type);
     expect(types).toEqual(["spawned", "started", "exited"]);
+    // Both servers answer list from the cluster registry: the client shows each agent once.
+    const list = await zeroplane("list", "--json");
+    expect(list.code, list.stderr).toBe(0);
+    const ids = (JSON.parse(list.stdout) as { agents: { id: string }[] }).agents.map((agent) => agent.id);
+    expect(ids).toEqual([agentId]);
   }, 60_000);
 
   it("up on a running directory says so and starts nothing", async () => {
@@ -148,6 +162,20 @@ describe("zeroplane up and down", () => {
     const list = await zeroplane("context", "list");
     expect(list.stdout).not.toContain("local");
   }, 90_000);
+
+  it("a server that cannot start: up stops everything it started and prints the end of its log", async () => {
+    const broken = join(root, "broken");
+    mkdirSync(join(broken, "keys"), { recursive: true });
+    // A corrupt server key, which up reuses like any key an earlier up wrote: the servers refuse it.
+    writeFileSync(join(broken, "keys", "server.key"), "not a key\n");
+    writeFileSync(join(broken, "keys", "server.key_secret"), "not a key\n", { mode: 0o600 });
+    const result = await runCli(["up", "--dir", broken, "--servers", "1"], { env, timeoutMs: 150_000 });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/local-1 exited while starting\. The end of its log .*local-1\.log:\n/);
+    expect(result.stderr).toContain("does not hold a 40-character Z85 key");
+    expect(processesNaming(broken)).toEqual([]);
+    expect(existsSync(join(broken, "up.json"))).toBe(false);
+  }, 160_000);
 
   it("without nats-server on PATH, up exits 2 naming the Debian package, and starts nothing", async () => {
     const withoutNatsServer = (process.env.PATH ?? "")

@@ -117,9 +117,28 @@ describe("the cluster registry, two servers on one NATS", () => {
     expect(remote).toMatchObject({ id: onB[0]!.id, serverId: "srv-b", status: "running" });
     const filtered = await command(nc, "srv-a", "list", { labels: { t: "list" }, status: ["running"] });
     expect(filtered.total).toBe(10);
+    await expect(command(nc, "srv-a", "list", { cursor: "bogus" })).rejects.toMatchObject({
+      body: { code: "BAD_REQUEST", message: expect.stringMatching(/list cursor "bogus" is not valid/) },
+    });
   });
 
-  it("routes control of another server's agent to its owner", async () => {
+  it("routes control and output of another server's agent to its owner", async () => {
+    const talker = await command(nc, "srv-b", "spawn", {
+      command: "/bin/sh",
+      args: ["-c", "echo routed-hello; sleep 600"],
+      labels: { t: "route" },
+    });
+    const output = await waitFor(
+      "srv-a to read srv-b's agent's output",
+      async () => {
+        const read = await command(nc, "srv-a", "output", { agentId: talker.id });
+        return new TextDecoder().decode(read.data).includes("routed-hello") && read;
+      },
+      20_000,
+      NATS_WAIT,
+    );
+    expect(output.stream).toBe("stdout");
+    await command(nc, "srv-a", "control", { agentId: talker.id, action: "kill" });
     const agent = await command(nc, "srv-b", "spawn", { ...sleeper, labels: { t: "route" } });
     const stopped = await command(nc, "srv-a", "control", { agentId: agent.id, action: "kill" });
     expect(stopped.serverId).toBe("srv-b");
@@ -174,9 +193,13 @@ describe("the cluster registry, two servers on one NATS", () => {
     const agents = await Promise.all(
       Array.from({ length: 4 }, () => command(nc, "srv-b", "spawn", { ...sleeper, labels: { t: "lost" } })),
     );
+    // Wait for the records of their start (with pids): a SIGKILL loses what srv-b had not yet published.
     await waitFor(
-      "srv-a to see srv-b's agents",
-      async () => (await command(nc, "srv-a", "list", { labels: { t: "lost" } })).total === 4,
+      "srv-a to see srv-b's agents running",
+      async () => {
+        const page = await command(nc, "srv-a", "list", { labels: { t: "lost" } });
+        return page.total === 4 && page.agents.every((agent) => agent.status === "running" && agent.pid);
+      },
       20_000,
       NATS_WAIT,
     );

@@ -362,9 +362,11 @@ export class ZeroplaneClient {
     let offset = options.offset ?? 0;
     let dropped = 0;
     const pieces = options.times ? null : new FollowBuffer(FOLLOW_EVENT_BUFFER_BYTES);
-    // Read by offset next (rather than wait for events): at the start, after a reply with data,
-    // on a status change, on a gap, or when the poll timer fired.
+    // Read by offset next (rather than wait for events): at the start, on a status change, on a gap,
+    // or when the poll timer fired; and after a reply with data (there may be more) until an event
+    // continues where it ended (the events have caught up).
     let read = true;
+    let behind = false;
     let wake: ((readNext: boolean) => void) | null = null;
     const unsubscribe = this.subscribe({ agentId, kinds: ["output", "status"] }, (event) => {
       if (event.kind === "output") {
@@ -383,21 +385,24 @@ export class ZeroplaneClient {
           const nextOffset = piece.offset + piece.data.byteLength;
           yield { stream, data: piece.data, offset: piece.offset, nextOffset, dropped, eof: false };
           offset = nextOffset;
+          behind = false;
           if (options.signal?.aborted) return;
         }
-        if (read) {
+        if (read || behind) {
           read = false;
+          behind = false;
           const chunk = await this.output({ agentId, stream, offset, times: options.times });
           dropped = chunk.dropped;
           if (chunk.data.byteLength > 0 || chunk.offset > offset) yield chunk;
           offset = chunk.nextOffset;
           if (chunk.eof) return;
           if (chunk.data.byteLength > 0) {
-            read = true;
+            behind = true;
             continue;
           }
         }
-        if ((pieces?.size ?? 0) > 0) continue;
+        // Events that came in while the reply was on its way; a gap waits for the next wake-up.
+        if (pieces?.continuesAt(offset)) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => done(true), options.pollMs ?? 500);
           const onAbort = () => done(false);

@@ -33,6 +33,12 @@ export class FollowBuffer {
     return this.bytes;
   }
 
+  /** True when the first held piece starts at or before `offset` (take() will not say "gap"). */
+  continuesAt(offset: number): boolean {
+    const first = this.pieces[0];
+    return first !== undefined && first.offset <= offset;
+  }
+
   /**
    * The held bytes that continue at `offset` (the first piece covering it, trimmed to start there),
    * dropping every piece that ends at or before it; "gap" when the next held piece starts after

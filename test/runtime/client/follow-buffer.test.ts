@@ -25,7 +25,9 @@ describe("FollowBuffer", () => {
   it("reports a gap without consuming the pieces after it", () => {
     const buffer = new FollowBuffer(1024);
     buffer.push({ offset: 10, data: bytes("klm") });
+    expect(buffer.continuesAt(5)).toBe(false);
     expect(buffer.take(5)).toBe("gap");
+    expect(buffer.continuesAt(10)).toBe(true);
     expect(buffer.size).toBe(3);
     expect(text((buffer.take(10) as { data: Uint8Array }).data)).toBe("klm");
   });

@@ -132,6 +132,23 @@ describe("client against one real server process", () => {
     expect(got === expected).toBe(true);
   });
 
+  it("follows from the output events once caught up, not with a request per event", async () => {
+    const before = (await client.stats()).requests.output ?? 0;
+    const agent = await client.spawn({
+      command: "sh",
+      args: ["-c", "for i in $(seq 1 40); do echo line$i; sleep 0.03; done"],
+    });
+    let text = "";
+    // A poll interval longer than the agent's life: only events and status changes trigger reads.
+    for await (const chunk of client.follow(agent.id, { pollMs: 60_000 }))
+      text += Buffer.from(chunk.data).toString();
+    expect(text).toBe(Array.from({ length: 40 }, (_, i) => `line${i + 1}\n`).join(""));
+    const reads = ((await client.stats()).requests.output ?? 0) - before;
+    // The first read, one per gap before the subscription took, one per status change, the last.
+    expect(reads).toBeGreaterThan(0);
+    expect(reads).toBeLessThan(12);
+  });
+
   it("follows with write times by offset reads alone", async () => {
     const agent = await client.spawn({ command: "sh", args: ["-c", "echo one; sleep 0.2; echo two"] });
     let text = "";

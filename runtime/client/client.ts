@@ -345,7 +345,8 @@ export class ZeroplaneClient {
    * continues exactly where it is, their bytes are yielded without an `output` request: a follower
    * that has caught up reads each byte once over the network. Any gap (events dropped or sent before
    * the subscription took, more than FOLLOW_EVENT_BUFFER_BYTES waiting) is read by offset instead.
-   * With `times` every byte is read by offset (events carry no write times).
+   * With `times` every byte is read by offset (events carry no write times). A chunk taken from an
+   * event carries `dropped` as of the last read by offset.
    */
   async *follow(
     agentId: string,

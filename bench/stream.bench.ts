@@ -1,7 +1,8 @@
 /**
  * Output streaming: bytes per second from agents writing as fast as they can (`head -c N
  * /dev/zero`) to a CURVE client, through
- *  - `logs --follow` (the SDK's follow(): the `output` method, woken by PUB output events), and
+ *  - `logs --follow` (the SDK's follow(): PUB output events that continue at its offset, the
+ *    `output` method for the rest), and
  *  - the PUB output events themselves (the SDK's subscribe()),
  * for one agent and for 100 agents writing at once, as a ratio to raw zeromq.js moving the same
  * bytes over CURVE between two processes (PUSH/PULL, 64 KiB frames, bench/stream-peer.ts). Agents
@@ -188,7 +189,7 @@ export async function run(report: Report): Promise<void> {
       runs: mbps(follow[c.name]!),
       baselineRuns: mbps(raw),
       better: "higher",
-      note: `logs --follow (SDK follow(): output method woken by PUB events), ${what}; from spawn to every byte read; baseline: raw zeromq.js PUSH/PULL over CURVE between two processes, 64 KiB frames; target ratio >= 0.7`,
+      note: `logs --follow (SDK follow(): PUB output events that continue at its offset, the output method for gaps), ${what}; from spawn to every byte read; baseline: raw zeromq.js PUSH/PULL over CURVE between two processes, 64 KiB frames; target ratio >= 0.7`,
     });
     report({
       name: `stream.publish_${c.name}`,

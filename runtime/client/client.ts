@@ -43,8 +43,12 @@ import {
   ZeroplaneClientError,
 } from "./errors.js";
 import { EventStream, type StreamListener, type SubscribeOptions } from "./event-stream.js";
+import { FollowBuffer } from "./follow-buffer.js";
 import type { PlacementStrategy } from "./placement.js";
 import type { ClientSocketOptions } from "./socket-options.js";
+
+/** Output event bytes one follow() holds ahead of what it has yielded; past it, it reads by offset. */
+export const FOLLOW_EVENT_BUFFER_BYTES = 8 * 1024 * 1024;
 
 export interface ClientOptions {
   /** Server endpoints: `tcp://host:port`, or `dns://name:port` for every address of a name. Comma-separated or a list. */
@@ -337,7 +341,12 @@ export class ZeroplaneClient {
 
   /**
    * Yields an agent's output from `offset` until the agent has ended and everything is read.
-   * Reads by offset, so nothing is missed or repeated; stream events only make it wake up sooner.
+   * Reads by offset, so nothing is missed or repeated. Output events (PUB) wake it up, and when one
+   * continues exactly where it is, their bytes are yielded without an `output` request: a follower
+   * that has caught up reads each byte once over the network. Any gap (events dropped or sent before
+   * the subscription took, more than FOLLOW_EVENT_BUFFER_BYTES waiting) is read by offset instead.
+   * With `times` every byte is read by offset (events carry no write times). A chunk taken from an
+   * event carries `dropped` as of the last read by offset.
    */
   async *follow(
     agentId: string,
@@ -352,21 +361,58 @@ export class ZeroplaneClient {
   ): AsyncGenerator<OutputResult> {
     const stream = options.stream ?? "stdout";
     let offset = options.offset ?? 0;
-    let wake: (() => void) | null = null;
-    const unsubscribe = this.subscribe({ agentId, kinds: ["output", "status"] }, () => wake?.());
+    let dropped = 0;
+    const pieces = options.times ? null : new FollowBuffer(FOLLOW_EVENT_BUFFER_BYTES);
+    // Read by offset next (rather than wait for events): at the start, on a status change, on a gap,
+    // or when the poll timer fired; and after a reply with data (there may be more) until an event
+    // continues where it ended (the events have caught up).
+    let read = true;
+    let behind = false;
+    let wake: ((readNext: boolean) => void) | null = null;
+    const unsubscribe = this.subscribe({ agentId, kinds: ["output", "status"] }, (event) => {
+      if (event.kind === "output") {
+        if (event.stream !== stream) return;
+        if (!pieces?.push(event)) read = true;
+      } else read = true;
+      wake?.(false);
+    });
     try {
       while (!options.signal?.aborted) {
-        const chunk = await this.output({ agentId, stream, offset, times: options.times });
-        if (chunk.data.byteLength > 0 || chunk.offset > offset) yield chunk;
-        offset = chunk.nextOffset;
-        if (chunk.eof) return;
-        if (chunk.data.byteLength > 0) continue;
+        for (let piece = pieces?.take(offset) ?? null; piece !== null; piece = pieces!.take(offset)) {
+          if (piece === "gap") {
+            read = true;
+            break;
+          }
+          const nextOffset = piece.offset + piece.data.byteLength;
+          yield { stream, data: piece.data, offset: piece.offset, nextOffset, dropped, eof: false };
+          offset = nextOffset;
+          behind = false;
+          if (options.signal?.aborted) return;
+        }
+        if (read || behind) {
+          read = false;
+          behind = false;
+          const chunk = await this.output({ agentId, stream, offset, times: options.times });
+          dropped = chunk.dropped;
+          if (chunk.data.byteLength > 0 || chunk.offset > offset) yield chunk;
+          offset = chunk.nextOffset;
+          if (chunk.eof) return;
+          if (chunk.data.byteLength > 0) {
+            behind = true;
+            continue;
+          }
+        }
+        // Events that came in while the reply was on its way; a gap waits for the next wake-up.
+        if (pieces?.continuesAt(offset)) continue;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, options.pollMs ?? 500);
+          const timer = setTimeout(() => done(true), options.pollMs ?? 500);
+          const onAbort = () => done(false);
           wake = done;
-          options.signal?.addEventListener("abort", done, { once: true });
-          function done(): void {
+          options.signal?.addEventListener("abort", onAbort, { once: true });
+          function done(readNext: boolean): void {
             clearTimeout(timer);
+            options.signal?.removeEventListener("abort", onAbort);
+            if (readNext) read = true;
             resolve();
           }
         });

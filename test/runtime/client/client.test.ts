@@ -116,6 +116,49 @@ describe("client against one real server process", () => {
     expect(text).toBe("line1\nline2\nline3\n");
   });
 
+  it("follows a fast writer's output with every byte once, in order, offsets chained", async () => {
+    const agent = await client.spawn({ command: "seq", args: ["1", "300000"] });
+    const parts: Buffer[] = [];
+    let next = 0;
+    for await (const chunk of client.follow(agent.id, { pollMs: 100 })) {
+      expect(chunk.offset).toBe(next);
+      expect(chunk.nextOffset).toBe(chunk.offset + chunk.data.byteLength);
+      next = chunk.nextOffset;
+      parts.push(Buffer.from(chunk.data));
+    }
+    const expected = Array.from({ length: 300_000 }, (_, i) => `${i + 1}\n`).join("");
+    const got = Buffer.concat(parts).toString();
+    expect(got.length).toBe(expected.length);
+    expect(got === expected).toBe(true);
+  });
+
+  it("follows from the output events once caught up, not with a request per event", async () => {
+    const before = (await client.stats()).requests.output ?? 0;
+    const agent = await client.spawn({
+      command: "sh",
+      args: ["-c", "for i in $(seq 1 40); do echo line$i; sleep 0.03; done"],
+    });
+    let text = "";
+    // A poll interval longer than the agent's life: only events and status changes trigger reads.
+    for await (const chunk of client.follow(agent.id, { pollMs: 60_000 }))
+      text += Buffer.from(chunk.data).toString();
+    expect(text).toBe(Array.from({ length: 40 }, (_, i) => `line${i + 1}\n`).join(""));
+    const reads = ((await client.stats()).requests.output ?? 0) - before;
+    // The first read, one per gap before the subscription took, one per status change, the last.
+    expect(reads).toBeGreaterThan(0);
+    expect(reads).toBeLessThan(12);
+  });
+
+  it("follows with write times by offset reads alone", async () => {
+    const agent = await client.spawn({ command: "sh", args: ["-c", "echo one; sleep 0.2; echo two"] });
+    let text = "";
+    for await (const chunk of client.follow(agent.id, { pollMs: 100, times: true })) {
+      if (chunk.data.byteLength > 0) expect(chunk.times?.[0]?.[0]).toBe(chunk.offset);
+      text += Buffer.from(chunk.data).toString();
+    }
+    expect(text).toBe("one\ntwo\n");
+  });
+
   it("streams status and output events, and keeps the subscription across a server restart", async () => {
     const events: StreamEvent[] = [];
     const unsubscribe = client.subscribe({}, (event) => events.push(event));

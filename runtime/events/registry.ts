@@ -46,12 +46,11 @@ import {
   type KeyClaim,
 } from "./registry-keys.js";
 import { redactUrl } from "./link.js";
+import { RecordCache } from "./record-cache.js";
 import { subjectToken } from "./subjects.js";
 
 /** JetStream's "wrong last sequence": a create or compare-and-swap lost the race. */
 const WRONG_LAST_SEQUENCE = 10071;
-/** Records kept in memory for `list`; past it the oldest are forgotten (get still reads the bucket). */
-export const MAX_CACHED_RECORDS = 100_000;
 const KV_TIMEOUT_MS = 5_000;
 
 export interface ClusterRegistryOptions {
@@ -86,7 +85,7 @@ export class ClusterRegistry {
   private beating = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  private readonly records = new Map<string, AgentRecordValue>();
+  private readonly records = new RecordCache();
   private readonly heartbeats = new Map<string, CachedHeartbeat>();
   private readonly stops: Array<() => void> = [];
 
@@ -210,7 +209,7 @@ export class ClusterRegistry {
     return beat !== undefined && beat.instance === instance && this.fresh(beat);
   }
 
-  /** The watched copy of every record (bounded by MAX_CACHED_RECORDS). */
+  /** The watched copy of every record (bounded: record-cache.ts). */
   cachedRecords(): IterableIterator<AgentRecordValue> {
     return this.records.values();
   }
@@ -304,16 +303,11 @@ export class ClusterRegistry {
 
   private onRecord(entry: KvEntry): void {
     if (entry.operation !== "PUT") {
-      for (const [id] of this.records) if (registryKey(id) === entry.key) this.records.delete(id);
+      this.records.delete(entry.key);
       return;
     }
     try {
-      const value = entry.json<AgentRecordValue>();
-      this.records.delete(value.agent.id); // Re-inserted last: the map stays in update order.
-      this.records.set(value.agent.id, value);
-      if (this.records.size > MAX_CACHED_RECORDS) {
-        this.records.delete(this.records.keys().next().value!);
-      }
+      this.records.set(entry.key, entry.json<AgentRecordValue>(), entry.value.byteLength);
     } catch (error) {
       this.options.logger.warn({ err: error, key: entry.key }, "unreadable registry record ignored");
     }

@@ -19,6 +19,7 @@ import {
   type ClientOptions,
   type CurveKeySources,
   type PlacementStrategy,
+  type ServerOutcome,
 } from "../client/index.js";
 import { activeContext, type Context } from "./contexts.js";
 import { CliError, EXIT_CODES } from "./errors.js";
@@ -421,6 +422,17 @@ export function action<A extends unknown[]>(
 export function printJson(value: unknown): void {
   process.stdout.write(
     `${JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString("utf8") : v), 2)}\n`,
+  );
+}
+
+/** Prints per-server outcomes as JSON: each server's result under `key`, or its error message. */
+export function printOutcomesJson<T>(outcomes: ReadonlyArray<ServerOutcome<T>>, key: string): void {
+  printJson(
+    outcomes.map((o) =>
+      o.ok
+        ? { endpoint: o.endpoint, ok: true, [key]: o.result }
+        : { endpoint: o.endpoint, ok: false, error: o.error.message },
+    ),
   );
 }
 

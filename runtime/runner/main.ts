@@ -5,13 +5,13 @@
  * closes the listener and unlinks the socket) and exits when that connection drops, killing every
  * agent's process group. See docs/runner.md.
  */
-import { chmodSync, lstatSync, realpathSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_PATHS, ENV_VARS } from "../config/index.js";
+import { isEntryModule } from "../entry.js";
 import { InlineLauncher } from "./inline-launcher.js";
 import { LISTENING_LINE } from "./remote/connect.js";
 import { RunnerHost } from "./remote/host.js";
@@ -151,15 +151,5 @@ export function runRunnerFromArgs(argv: readonly string[]): void {
   });
 }
 
-function isMainModule(): boolean {
-  const entry = process.argv[1];
-  const self = fileURLToPath(import.meta.url);
-  if (!entry || !/[\\/]runner[\\/]main\.[cm]?[jt]s$/.test(self)) return false;
-  try {
-    return realpathSync(entry) === realpathSync(self);
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) runRunnerFromArgs(process.argv.slice(2));
+if (isEntryModule(import.meta.url, /[\\/]runner[\\/]main\.[cm]?[jt]s$/))
+  runRunnerFromArgs(process.argv.slice(2));

@@ -4,9 +4,8 @@
  * server.shutdownGraceMs.
  * Runs directly too: `node --import tsx runtime/server/main.ts`.
  */
-import { readdirSync, readFileSync, realpathSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import {
   ConfigError,
@@ -17,6 +16,7 @@ import {
   type ZeroplaneConfigInput,
 } from "../config/index.js";
 import { keyFingerprint, publicKeyFromSecret, readSecretKey } from "../security/keys.js";
+import { isEntryModule } from "../entry.js";
 import { holdEventLoop } from "../cli/keep-alive.js";
 import { createLogger } from "../observability/logger.js";
 import { shutdownBudgetMs } from "./drain.js";
@@ -125,23 +125,14 @@ function readSmallText(path: string): string | null {
   }
 }
 
-function isMainModule(): boolean {
-  const entry = process.argv[1];
-  const self = fileURLToPath(import.meta.url);
-  // Bundled into the CLI, import.meta.url is the bundle's own file: only run when this is server/main.
-  if (!entry || !/[\\/]server[\\/]main\.[cm]?[jt]s$/.test(self)) return false;
-  try {
-    return realpathSync(entry) === realpathSync(self);
-  } catch {
-    return false;
-  }
-}
+// Bundled into the CLI, import.meta.url is the bundle's own file: only run when this is server/main.
+const isMainModule = isEntryModule(import.meta.url, /[\\/]server[\\/]main\.[cm]?[jt]s$/);
 
-if (isMainModule() && process.argv[2] === "runner") {
+if (isMainModule && process.argv[2] === "runner") {
   // The server started from this entry runs its runner the same way (see runner/remote/connect.ts).
   const { runRunnerFromArgs } = await import("../runner/main.js");
   runRunnerFromArgs(process.argv.slice(2));
-} else if (isMainModule()) {
+} else if (isMainModule) {
   runServerProcess().catch((error: Error) => {
     process.stderr.write(`zeroplane server: ${error.message}\n`);
     process.exit(1);

@@ -13,20 +13,16 @@ import {
   CliError,
   EXIT_CODES,
   action,
-  collectRepeatable,
   formatTable,
-  parsePairs,
   parsePositiveInt,
   printJson,
   withClient,
   withClientOptions,
   type ClientFlags,
 } from "../shared.js";
-import { parseStatuses } from "./list.js";
+import { selectionFilter, withSelectionOptions, type SelectionFlags } from "../selection.js";
 
-interface BatchFlags extends ClientFlags {
-  readonly status?: string[];
-  readonly label?: string[];
+interface BatchFlags extends ClientFlags, SelectionFlags {
   readonly signal?: string;
   readonly grace?: number;
   readonly data?: string;
@@ -44,17 +40,18 @@ export function formatBatch(result: BatchControlResult): string {
 
 export function register(program: Command): void {
   withClientOptions(
-    program
-      .command("batch")
-      .description("apply one action to many agents: by id, or every agent matching --status/--label")
-      .addArgument(program.createArgument("<action>", "what to do").choices([...CONTROL_ACTIONS]))
-      .argument("[agent-ids...]", "agent ids (or select with --status / --label)")
-      .option(
-        "-s, --status <status>",
-        "select agents with these statuses, repeatable or comma-separated (default: those still running, paused, starting or stopping)",
-        collectRepeatable,
-      )
-      .option("-l, --label <key=value>", "select agents with this label, repeatable", collectRepeatable)
+    withSelectionOptions(
+      program
+        .command("batch")
+        .description("apply one action to many agents: by id, or every agent matching --status/--label")
+        .addArgument(program.createArgument("<action>", "what to do").choices([...CONTROL_ACTIONS]))
+        .argument("[agent-ids...]", "agent ids (or select with --status / --label)"),
+      {
+        status:
+          "select agents with these statuses, repeatable or comma-separated (default: those still running, paused, starting or stopping)",
+        label: "select agents with this label, repeatable",
+      },
+    )
       .option("--signal <name>", "for signal: the signal name, such as SIGUSR1")
       .option(
         "--grace <ms>",
@@ -82,10 +79,7 @@ export function register(program: Command): void {
       return withClient(flags, async (client) => {
         let agentIds = ids;
         if (selecting) {
-          const selected = await client.listAll({
-            status: parseStatuses(flags.status),
-            labels: flags.label ? parsePairs("--label", flags.label) : undefined,
-          });
+          const selected = await client.listAll(selectionFilter(flags));
           for (const { endpoint, error } of selected.unreachable) {
             process.stderr.write(
               `zeroplane: warning: ${endpoint} did not answer, its agents are left out: ${error}\n`,

@@ -11,7 +11,7 @@ import {
   exitCodeFor,
   formatAge,
   formatTable,
-  printJson,
+  printOutcomesJson,
   withClient,
   withClientOptions,
   type ClientFlags,
@@ -43,13 +43,7 @@ export function register(program: Command): void {
       return withClient(flags, async (client) => {
         const outcomes = await client.clusterHealth();
         if (flags.json) {
-          printJson(
-            outcomes.map((o) =>
-              o.ok
-                ? { endpoint: o.endpoint, ok: true, health: o.result }
-                : { endpoint: o.endpoint, ok: false, error: o.error.message },
-            ),
-          );
+          printOutcomesJson(outcomes, "health");
         } else {
           const now = Date.now();
           process.stdout.write(

@@ -5,7 +5,7 @@ import {
   action,
   exitCodeFor,
   formatTable,
-  printJson,
+  printOutcomesJson,
   withClient,
   withClientOptions,
   type ClientFlags,
@@ -20,13 +20,7 @@ export function register(program: Command): void {
         const outcomes = await client.clusterStats();
         const answered = outcomes.flatMap((o) => (o.ok ? [{ endpoint: o.endpoint, stats: o.result }] : []));
         if (flags.json) {
-          printJson(
-            outcomes.map((o) =>
-              o.ok
-                ? { endpoint: o.endpoint, ok: true, stats: o.result }
-                : { endpoint: o.endpoint, ok: false, error: o.error.message },
-            ),
-          );
+          printOutcomesJson(outcomes, "stats");
         } else {
           const active = (s: StatsResult) =>
             AGENT_STATUSES.filter((status) => ["starting", "running", "paused", "stopping"].includes(status))

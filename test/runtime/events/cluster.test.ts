@@ -1,41 +1,18 @@
-import type { NatsConnection } from "nats";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EventsService } from "../../../runtime/events/index.js";
-import { startNatsCluster, type NatsCluster } from "../../support/nats.js";
-import {
-  agentLife,
-  eventsConfig,
-  natsClient,
-  perAgentSequences,
-  readStream,
-  tempDir,
-  startPublishing,
-  tearDown,
-  waitForNats,
-} from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { startNatsCluster } from "../../support/nats.js";
+import { agentLife, natsPerSuite, perAgentSequences, readStream, waitForNats } from "./helpers.js";
 
 const AGENTS = 1000;
 
 describe("lifecycle events on a 3-node JetStream cluster with an R3 stream", () => {
-  let cluster: NatsCluster;
-  let stateDir: string;
-  let service: EventsService | undefined;
-  let client: NatsConnection | undefined;
-
-  beforeAll(async () => {
-    cluster = await startNatsCluster(3);
-    stateDir = tempDir();
-  }, 90_000);
-
-  afterAll(async () => {
-    await tearDown({ services: service ? [service] : [], client, nats: cluster, stateDir });
-  });
+  const suite = natsPerSuite(() => startNatsCluster(3), 90_000);
 
   it("loses and duplicates no event when the stream leader is killed under load", async () => {
-    service = await startPublishing(eventsConfig(cluster.urls, stateDir, { replicas: 3, required: true }));
-    await waitForNats("the R3 stream to be ready", () => service!.ready(), 60_000);
-    client = await natsClient(cluster.urls);
-    const jsm = await waitForNats("a JetStream manager", () => client!.jetstreamManager(), 30_000);
+    const { nats: cluster } = suite;
+    const service = await suite.start({ replicas: 3, required: true });
+    await waitForNats("the R3 stream to be ready", () => service.ready(), 60_000);
+    const client = await suite.client();
+    const jsm = await waitForNats("a JetStream manager", () => client.jetstreamManager(), 30_000);
     const info = await waitForNats("the stream's info", () => jsm.streams.info("AGENT_EVENTS"), 30_000);
     expect(info.config.num_replicas).toBe(3);
     const leaderName = info.cluster?.leader;

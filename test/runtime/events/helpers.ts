@@ -7,7 +7,7 @@ import pino from "pino";
 import { Registry } from "prom-client";
 import { defaultConfig, type ZeroplaneConfig } from "../../../runtime/config/index.js";
 import { startEvents, type EventsService } from "../../../runtime/events/index.js";
-import { afterEach, beforeEach } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import {
   ProtocolError,
   type AgentInfo,
@@ -67,44 +67,63 @@ export async function tearDown(parts: {
   cleanup(parts.stateDir);
 }
 
-/** Starts the events service as a server that only publishes: quiet logs, commands refused. */
-export function startPublishing(config: ZeroplaneConfig, registry = newRegistry()): Promise<EventsService> {
-  return startEvents({ config, logger: silentLogger, registry, handler: refusingHandler });
+/**
+ * Starts the events service as a server that only publishes: quiet logs, commands refused; with
+ * `cluster`, it keeps the cluster registry too.
+ */
+export function startPublishing(
+  config: ZeroplaneConfig,
+  registry = newRegistry(),
+  cluster = false,
+): Promise<EventsService> {
+  return startEvents({ config, logger: silentLogger, registry, handler: refusingHandler, cluster });
+}
+
+/** What natsPerSuite and eventsPerTest give: a NATS, a state dir, services and a client, torn down after. */
+export interface NatsSuite {
+  readonly nats: NatsCluster;
+  readonly stateDir: string;
+  /** Services closed at teardown. */
+  readonly services: EventsService[];
+  /**
+   * Starts a publishing events service on this NATS and state dir, closed at teardown; with
+   * `cluster`, it keeps the cluster registry too.
+   */
+  start(
+    nats?: Partial<ZeroplaneConfig["nats"]>,
+    registry?: Registry,
+    cluster?: boolean,
+  ): Promise<EventsService>;
+  /** A client of this NATS (one, closed at teardown). */
+  client(): Promise<NatsConnection>;
 }
 
 /** What eventsPerTest gives each test: its NATS, state dir and services, torn down after it. */
-export interface EventsTest {
-  readonly nats: NatsCluster;
-  readonly stateDir: string;
-  /** Services closed after the test. */
-  readonly services: EventsService[];
-  /** Starts a publishing events service on this test's NATS and state dir, closed after the test. */
-  start(nats?: Partial<ZeroplaneConfig["nats"]>, registry?: Registry): Promise<EventsService>;
-  /** A client of this test's NATS (one per test, closed after it). */
-  client(): Promise<NatsConnection>;
+export interface EventsTest extends NatsSuite {
   /** Every event in AGENT_EVENTS, read back through that client. */
   stored(): Promise<StoredEvent[]>;
 }
 
-/**
- * A fresh single-node NATS and state dir for every test of the calling describe block (it registers
- * the hooks). `afterStart` runs once NATS is up, e.g. to stop it for an outage test.
- */
-export function eventsPerTest(afterStart?: (nats: NatsCluster) => Promise<void>): EventsTest {
+/** Registers hooks that start a NATS (`start`) and state dir in `setUp` and tear them down in `cleanUp`. */
+function natsFixture(
+  setUp: (hook: () => Promise<void>, timeoutMs?: number) => void,
+  cleanUp: (hook: () => Promise<void>) => void,
+  start: () => Promise<NatsCluster>,
+  startTimeoutMs?: number,
+): NatsSuite {
   let nats: NatsCluster | undefined;
   let stateDir = "";
   let client: NatsConnection | undefined;
   const services: EventsService[] = [];
-  beforeEach(async () => {
-    nats = await startNats();
-    await afterStart?.(nats);
+  setUp(async () => {
+    nats = await start();
     stateDir = tempDir();
-  });
-  afterEach(async () => {
+  }, startTimeoutMs);
+  cleanUp(async () => {
     await tearDown({ services, client, nats: nats!, stateDir });
     client = undefined;
   });
-  const fixture: EventsTest = {
+  return {
     get nats() {
       return nats!;
     },
@@ -112,8 +131,12 @@ export function eventsPerTest(afterStart?: (nats: NatsCluster) => Promise<void>)
       return stateDir;
     },
     services,
-    async start(natsConfig, registry) {
-      const service = await startPublishing(eventsConfig(nats!.urls, stateDir, natsConfig), registry);
+    async start(natsConfig, registry, cluster) {
+      const service = await startPublishing(
+        eventsConfig(nats!.urls, stateDir, natsConfig),
+        registry,
+        cluster,
+      );
       services.push(service);
       return service;
     },
@@ -121,11 +144,35 @@ export function eventsPerTest(afterStart?: (nats: NatsCluster) => Promise<void>)
       client ??= await natsClient(nats!.urls);
       return client;
     },
+  };
+}
+
+/**
+ * One NATS (from `start`: a single node by default, or a cluster) and state dir shared by the tests
+ * of the calling describe block, torn down after the last one (it registers the hooks).
+ */
+export function natsPerSuite(
+  start: () => Promise<NatsCluster> = startNats,
+  startTimeoutMs?: number,
+): NatsSuite {
+  return natsFixture(beforeAll, afterAll, start, startTimeoutMs);
+}
+
+/**
+ * A fresh single-node NATS and state dir for every test of the calling describe block (it registers
+ * the hooks). `afterStart` runs once NATS is up, e.g. to stop it for an outage test.
+ */
+export function eventsPerTest(afterStart?: (nats: NatsCluster) => Promise<void>): EventsTest {
+  const fixture = natsFixture(beforeEach, afterEach, async () => {
+    const nats = await startNats();
+    await afterStart?.(nats);
+    return nats;
+  });
+  return Object.assign(fixture, {
     async stored() {
       return readStream(await fixture.client(), "AGENT_EVENTS");
     },
-  };
-  return fixture;
+  });
 }
 
 function agentInfo(serverId: string, agentId: string, status: AgentInfo["status"]): AgentInfo {

@@ -3,63 +3,29 @@
  * is SIGKILLed under load and no record is lost, each ending at its agent's last event; idempotency
  * claims made before the kill survive it.
  */
-import type { NatsConnection } from "nats";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registryBuckets } from "../../../runtime/config/index.js";
-import { startEvents, type EventsService } from "../../../runtime/events/index.js";
 import { registryKey, type AgentRecordValue } from "../../../runtime/events/registry-keys.js";
-import { startNatsCluster, type NatsCluster } from "../../support/nats.js";
-import {
-  agentLife,
-  cleanup,
-  eventsConfig,
-  natsClient,
-  newRegistry,
-  refusingHandler,
-  silentLogger,
-  tempDir,
-  waitFor,
-  NATS_WAIT,
-} from "./helpers.js";
+import { startNatsCluster } from "../../support/nats.js";
+import { agentLife, natsPerSuite, newRegistry, waitForNats } from "./helpers.js";
 
 const AGENTS = 1000;
 const buckets = registryBuckets("ZEROPLANE");
 
 describe("the cluster registry on a 3-node JetStream cluster with R3 buckets", () => {
-  let cluster: NatsCluster;
-  let stateDir: string;
-  let service: EventsService | undefined;
-  let client: NatsConnection | undefined;
-
-  beforeAll(async () => {
-    cluster = await startNatsCluster(3);
-    stateDir = tempDir();
-  }, 90_000);
-
-  afterAll(async () => {
-    await service?.close(1000);
-    await client?.close();
-    await cluster.stop();
-    cleanup(stateDir);
-  });
+  const suite = natsPerSuite(() => startNatsCluster(3), 90_000);
 
   it("loses no record when the agents bucket's leader is killed under load", async () => {
-    service = await startEvents({
-      config: eventsConfig(cluster.urls, stateDir, { replicas: 3, required: true }),
-      logger: silentLogger,
-      registry: newRegistry(),
-      handler: refusingHandler,
-      cluster: true,
-    });
+    const { nats: cluster } = suite;
+    const service = await suite.start({ replicas: 3, required: true }, newRegistry(), true);
     const registry = service.cluster!;
-    await waitFor("the R3 stream and buckets to be ready", () => registry.usable(), 60_000, NATS_WAIT);
-    client = await natsClient(cluster.urls);
-    const jsm = await waitFor("a JetStream manager", () => client!.jetstreamManager(), 30_000, NATS_WAIT);
-    const info = await waitFor(
+    await waitForNats("the R3 stream and buckets to be ready", () => registry.usable(), 60_000);
+    const client = await suite.client();
+    const jsm = await waitForNats("a JetStream manager", () => client.jetstreamManager(), 30_000);
+    const info = await waitForNats(
       "the agents bucket's stream info",
       () => jsm.streams.info(`KV_${buckets.agents}`),
       30_000,
-      NATS_WAIT,
     );
     expect(info.config.num_replicas).toBe(3);
     const leader = cluster.nodes.find((node) => node.name === info.cluster?.leader);
@@ -86,27 +52,24 @@ describe("the cluster registry on a 3-node JetStream cluster with R3 buckets", (
     expect(leader!.running()).toBe(false);
 
     const js = client.jetstream();
-    const agents = await waitFor(
+    const agents = await waitForNats(
       "the agents bucket",
       () => js.views.kv(buckets.agents, { bindOnly: true }),
       30_000,
-      NATS_WAIT,
     );
-    const keys = await waitFor(
+    const keys = await waitForNats(
       "the keys bucket",
       () => js.views.kv(buckets.keys, { bindOnly: true }),
       30_000,
-      NATS_WAIT,
     );
     const missing: string[] = [];
     for (let first = 0; first < AGENTS; first += 100) {
       const batch = await Promise.all(
         Array.from({ length: 100 }, (_, j) =>
-          waitFor(
+          waitForNats(
             `agent-${first + j}'s record`,
             () => agents.get(registryKey(`agent-${first + j}`)).then((e) => ({ e })),
             30_000,
-            NATS_WAIT,
           ),
         ),
       );
@@ -117,7 +80,7 @@ describe("the cluster registry on a 3-node JetStream cluster with R3 buckets", (
     }
     expect(missing).toEqual([]);
     for (let i = 0; i < 50; i++) {
-      const entry = await waitFor(`key-${i}'s claim`, () => keys.get(`key-${i}`), 30_000, NATS_WAIT);
+      const entry = await waitForNats(`key-${i}'s claim`, () => keys.get(`key-${i}`), 30_000);
       expect(entry.json<{ agentId: string }>().agentId).toBe(`agent-${i}`);
     }
   }, 180_000);

@@ -15,41 +15,12 @@ import { desiredStreamConfig } from "../runtime/events/stream.js";
 import { eventMessageId, eventSubject } from "../runtime/events/subjects.js";
 import type { LifecycleEvent } from "../runtime/protocol/index.js";
 import { startNats } from "../test/support/nats.js";
+import { startedEvents } from "./events-fixture.js";
 import { median, round, type Report } from "./report.js";
 
 const EVENTS = 5000;
 const ROUNDS = 5;
 const WINDOW = 256;
-
-function makeEvents(round: number, serverId: string): LifecycleEvent[] {
-  return Array.from({ length: EVENTS }, (_, i) => ({
-    type: "started",
-    serverId,
-    agentId: `r${round}-agent-${i}`,
-    seq: 1,
-    time: Date.now(),
-    agent: {
-      id: `r${round}-agent-${i}`,
-      serverId,
-      name: null,
-      command: "/usr/bin/agent",
-      args: ["--task", "bench"],
-      cwd: null,
-      labels: { team: "bench" },
-      status: "running",
-      pid: 1000 + i,
-      exitCode: null,
-      signal: null,
-      error: null,
-      timeoutMs: null,
-      createdAt: Date.now(),
-      startedAt: Date.now(),
-      endedAt: null,
-      outputBytes: { stdout: 0, stderr: 0 },
-      droppedBytes: { stdout: 0, stderr: 0 },
-    },
-  }));
-}
 
 /** Raw nats.js: JSON payload, msgID, a window of WINDOW outstanding acknowledged publishes. */
 async function rawPublish(js: JetStreamClient, events: LifecycleEvent[]): Promise<number> {
@@ -99,8 +70,8 @@ export async function run(report: Report): Promise<void> {
     const raw: number[] = [];
     // Round 0 warms both paths up and is not counted.
     for (let round = 0; round <= ROUNDS; round++) {
-      const rawRate = await rawPublish(js, makeEvents(round, "raw"));
-      const events = makeEvents(round, "bench");
+      const rawRate = await rawPublish(js, startedEvents(EVENTS, `r${round}`, "raw"));
+      const events = startedEvents(EVENTS, `r${round}`);
       const started = performance.now();
       for (const event of events) service.publish(event);
       if (!(await service.whenDrained(120_000))) throw new Error("the publisher did not drain within 120 s");

@@ -19,6 +19,7 @@ import { encodeRecordValue, registryKey } from "../runtime/events/registry-keys.
 import type { LifecycleEvent } from "../runtime/protocol/index.js";
 import { startNats } from "../test/support/nats.js";
 import { command, crashExperiment, startClusterServer } from "../test/runtime/events/registry-support.js";
+import { startedEvents } from "./events-fixture.js";
 import { median, round, type Report } from "./report.js";
 
 const SPAWNS_PER_ROUND = 200;
@@ -92,36 +93,6 @@ async function crash(report: Report, urls: string[], nc: NatsConnection): Promis
   }
 }
 
-function makeEvents(tag: string): LifecycleEvent[] {
-  return Array.from({ length: RECORDS }, (_, i) => ({
-    type: "started",
-    serverId: "bench",
-    agentId: `${tag}-agent-${i}`,
-    seq: 1,
-    time: Date.now(),
-    agent: {
-      id: `${tag}-agent-${i}`,
-      serverId: "bench",
-      name: null,
-      command: "/usr/bin/agent",
-      args: ["--task", "bench"],
-      cwd: null,
-      labels: { team: "bench" },
-      status: "running",
-      pid: 1000 + i,
-      exitCode: null,
-      signal: null,
-      error: null,
-      timeoutMs: null,
-      createdAt: Date.now(),
-      startedAt: Date.now(),
-      endedAt: null,
-      outputBytes: { stdout: 0, stderr: 0 },
-      droppedBytes: { stdout: 0, stderr: 0 },
-    },
-  }));
-}
-
 async function writeRates(report: Report, urls: string[], nc: NatsConnection): Promise<void> {
   const stateDir = mkdtempSync(join(tmpdir(), "zeroplane-bench-registry-"));
   const base = defaultConfig();
@@ -164,9 +135,9 @@ async function writeRates(report: Report, urls: string[], nc: NatsConnection): P
       return events.length / ((performance.now() - started) / 1000);
     };
     for (let r = 0; r <= RECORD_ROUNDS; r++) {
-      const rawRate = await rawRun(makeEvents(`raw-${r}`), false);
-      const pairRate = await rawRun(makeEvents(`pair-${r}`), true);
-      const events = makeEvents(`ours-${r}`);
+      const rawRate = await rawRun(startedEvents(RECORDS, `raw-${r}`), false);
+      const pairRate = await rawRun(startedEvents(RECORDS, `pair-${r}`), true);
+      const events = startedEvents(RECORDS, `ours-${r}`);
       const started = performance.now();
       for (const event of events) service.publish(event);
       if (!(await service.whenDrained(120_000))) throw new Error("the publisher did not drain within 120 s");

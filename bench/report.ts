@@ -39,3 +39,33 @@ export function round(value: number, digits = 3): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
+
+/** What `compared` needs beyond the runs: the figure's name, unit, direction and note. */
+export interface ComparedFigure extends Omit<
+  Figure,
+  "value" | "baseline" | "ratio" | "runs" | "baselineRuns"
+> {
+  /** Shown figures are `runs` times this (e.g. 1/MiB); the ratio does not depend on it. */
+  readonly scale?: number;
+  /** Decimal places of the shown figures. */
+  readonly digits?: number;
+  /** The ratio, when it is not median(runs) / median(baselineRuns) (e.g. a median of per-run ratios). */
+  readonly ratio?: number;
+}
+
+/** A figure measured against a baseline in the same run: medians of both, their ratio, every run. */
+export function compared(
+  runs: readonly number[],
+  baselineRuns: readonly number[],
+  { scale = 1, digits = 3, ratio, ...figure }: ComparedFigure,
+): Figure {
+  const shown = (value: number) => round(value * scale, digits);
+  return {
+    ...figure,
+    value: shown(median(runs)),
+    baseline: shown(median(baselineRuns)),
+    ratio: round(ratio ?? median(runs) / median(baselineRuns)),
+    runs: runs.map(shown),
+    baselineRuns: baselineRuns.map(shown),
+  };
+}

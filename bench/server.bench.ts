@@ -29,7 +29,7 @@ import {
   type Keys,
   type LoadResult,
 } from "./load.js";
-import { median, round, type Report } from "./report.js";
+import { median, round, type Report, compared } from "./report.js";
 import { bundleServer, startAgentServer, startEchoServer } from "./servers.js";
 
 const RUNS = 5;
@@ -194,54 +194,46 @@ export async function run(report: Report): Promise<void> {
     // 1 and 2.
     const { server, echo, ratios } = await measureRequests(bundle.entry, keys, dir);
     const load = `${CLIENTS} DEALERs x ${WINDOW} in flight, CURVE+ZAP on, ${SLICES} alternating ${SLICE_SECONDS} s slices per run`;
-    report({
-      name: "server.health_request_rate",
-      value: round(median(server.rates), 0),
-      unit: "requests/s",
-      baseline: round(median(echo.rates), 0),
-      ratio: round(median(ratios)),
-      runs: server.rates.map((v) => round(v, 0)),
-      baselineRuns: echo.rates.map((v) => round(v, 0)),
-      better: "higher",
-      note: `${load}; ratio: median of per-run ratios; baseline: bare zeromq.js ROUTER echo with CURVE doing the same msgpack decode+encode; target ratio >= 0.95`,
-    });
-    report({
-      name: "server.health_loaded_p50",
-      value: round(median(server.p50s), 3),
-      unit: "ms",
-      baseline: round(median(echo.p50s), 3),
-      ratio: round(median(server.p50s) / median(echo.p50s)),
-      runs: server.p50s.map((v) => round(v, 3)),
-      baselineRuns: echo.p50s.map((v) => round(v, 3)),
-      better: "lower",
-      distribution: {
-        p99: round(median(server.p99s), 3),
-        baselineP99: round(median(echo.p99s), 3),
-      },
-      note: `each request's latency under load (${load}); baseline: the echo; target ratio <= 1.05`,
-    });
-    report({
-      name: "server.health_cpu_per_request",
-      value: round(median(server.cpuUs), 2),
-      unit: "µs CPU/request",
-      baseline: round(median(echo.cpuUs), 2),
-      ratio: round(median(server.cpuUs) / median(echo.cpuUs)),
-      runs: server.cpuUs.map((v) => round(v, 2)),
-      baselineRuns: echo.cpuUs.map((v) => round(v, 2)),
-      better: "lower",
-      note: "user+system CPU of the whole process (ZeroMQ I/O thread with CURVE included) per health request under the load above; little moved by other work on the machine",
-    });
-    report({
-      name: "server.health_round_trip_p50",
-      value: round(median(server.sequentialP50s), 4),
-      unit: "ms",
-      baseline: round(median(echo.sequentialP50s), 4),
-      ratio: round(median(server.sequentialP50s) / median(echo.sequentialP50s)),
-      runs: server.sequentialP50s.map((v) => round(v, 4)),
-      baselineRuns: echo.sequentialP50s.map((v) => round(v, 4)),
-      better: "lower",
-      note: "sequential requests, one DEALER, CURVE+ZAP on; baseline: the echo",
-    });
+    report(
+      compared(server.rates, echo.rates, {
+        name: "server.health_request_rate",
+        unit: "requests/s",
+        digits: 0,
+        ratio: median(ratios),
+        better: "higher",
+        note: `${load}; ratio: median of per-run ratios; baseline: bare zeromq.js ROUTER echo with CURVE doing the same msgpack decode+encode; target ratio >= 0.95`,
+      }),
+    );
+    report(
+      compared(server.p50s, echo.p50s, {
+        name: "server.health_loaded_p50",
+        unit: "ms",
+        better: "lower",
+        distribution: {
+          p99: round(median(server.p99s), 3),
+          baselineP99: round(median(echo.p99s), 3),
+        },
+        note: `each request's latency under load (${load}); baseline: the echo; target ratio <= 1.05`,
+      }),
+    );
+    report(
+      compared(server.cpuUs, echo.cpuUs, {
+        name: "server.health_cpu_per_request",
+        unit: "µs CPU/request",
+        digits: 2,
+        better: "lower",
+        note: "user+system CPU of the whole process (ZeroMQ I/O thread with CURVE included) per health request under the load above; little moved by other work on the machine",
+      }),
+    );
+    report(
+      compared(server.sequentialP50s, echo.sequentialP50s, {
+        name: "server.health_round_trip_p50",
+        unit: "ms",
+        digits: 4,
+        better: "lower",
+        note: "sequential requests, one DEALER, CURVE+ZAP on; baseline: the echo",
+      }),
+    );
 
     // 3: spawn rate of `true` through the separate runner, against bare Node spawning `true`.
     const spawnRates: number[] = [];
@@ -258,17 +250,15 @@ export async function run(report: Report): Promise<void> {
         await agentServer.stop();
       }
     }
-    report({
-      name: "server.spawn_rate",
-      value: round(median(spawnRates), 0),
-      unit: "spawns/s",
-      baseline: round(median(rawSpawnRates), 0),
-      ratio: round(median(spawnRates) / median(rawSpawnRates)),
-      runs: spawnRates.map((v) => round(v, 0)),
-      baselineRuns: rawSpawnRates.map((v) => round(v, 0)),
-      better: "higher",
-      note: "`true`, 32 spawn requests in flight, CURVE+ZAP on, agents in the separate runner (runner.mode process); baseline: a bare Node process spawning `true` (piped, detached, 32 at a time); target ratio >= 0.85",
-    });
+    report(
+      compared(spawnRates, rawSpawnRates, {
+        name: "server.spawn_rate",
+        unit: "spawns/s",
+        digits: 0,
+        better: "higher",
+        note: "`true`, 32 spawn requests in flight, CURVE+ZAP on, agents in the separate runner (runner.mode process); baseline: a bare Node process spawning `true` (piped, detached, 32 at a time); target ratio >= 0.85",
+      }),
+    );
 
     // 4: RSS with 1,000 sleeping agents.
     const rssValues: number[] = [];
@@ -286,17 +276,16 @@ export async function run(report: Report): Promise<void> {
       }
     }
     const mib = 1024 * 1024;
-    report({
-      name: "server.rss_1000_sleeping_agents",
-      value: round(median(rssValues) / mib, 1),
-      unit: "MiB",
-      baseline: round(median(idleRss) / mib, 1),
-      ratio: round(median(rssValues) / median(idleRss)),
-      runs: rssValues.map((v) => round(v / mib, 1)),
-      baselineRuns: idleRss.map((v) => round(v / mib, 1)),
-      better: "lower",
-      note: "server process RSS with 1,000 `sleep 600` agents (in the separate runner); baseline: the same server idle; target <= 200 MiB",
-    });
+    report(
+      compared(rssValues, idleRss, {
+        name: "server.rss_1000_sleeping_agents",
+        unit: "MiB",
+        scale: 1 / mib,
+        digits: 1,
+        better: "lower",
+        note: "server process RSS with 1,000 `sleep 600` agents (in the separate runner); baseline: the same server idle; target <= 200 MiB",
+      }),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
     bundle.remove();

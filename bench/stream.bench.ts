@@ -19,7 +19,7 @@ import { curveKeyPair } from "zeromq";
 import { ZeroplaneClient } from "../runtime/client/index.js";
 import { TERMINAL_STATUSES } from "../runtime/protocol/index.js";
 import type { Keys } from "./load.js";
-import { median, round, type Report } from "./report.js";
+import { median, round, type Report, compared } from "./report.js";
 import { bundleServer, repoRoot, startAgentServer, startHelper, type BenchServer } from "./servers.js";
 import { pullBytes } from "./stream-peer.js";
 
@@ -176,47 +176,32 @@ export async function run(report: Report): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     bundle.remove();
   }
-  const rawMedian = median(raw);
-  const mbps = (values: readonly number[]) => values.map((v) => round(v / MB, 1));
+  const mibps = { unit: "MiB/s", scale: 1 / MB, digits: 1, better: "higher" } as const;
   for (const c of CASES) {
     const what = `${c.agents} agent(s) writing ${round(c.bytes / MB, 2)} MiB each with head -c from /dev/zero, CURVE on, separate runner`;
-    report({
-      name: `stream.follow_${c.name}`,
-      value: round(median(follow[c.name]!) / MB, 1),
-      unit: "MiB/s",
-      baseline: round(rawMedian / MB, 1),
-      ratio: round(median(follow[c.name]!) / rawMedian),
-      runs: mbps(follow[c.name]!),
-      baselineRuns: mbps(raw),
-      better: "higher",
-      note: `logs --follow (SDK follow(): PUB output events that continue at its offset, the output method for gaps), ${what}; from spawn to every byte read; baseline: raw zeromq.js PUSH/PULL over CURVE between two processes, 64 KiB frames; target ratio >= 0.7`,
-    });
-    report({
-      name: `stream.publish_${c.name}`,
-      value: round(median(publish[c.name]!) / MB, 1),
-      unit: "MiB/s",
-      baseline: round(rawMedian / MB, 1),
-      ratio: round(median(publish[c.name]!) / rawMedian),
-      runs: mbps(publish[c.name]!),
-      baselineRuns: mbps(raw),
-      better: "higher",
-      distribution: { deliveredShare: round(median(delivered[c.name]!), 3) },
-      note: `PUB output events read by one SDK subscription, ${what}; bytes delivered per second until every agent's terminal status (deliveredShare: delivered/written; the stream drops rather than block on a slow subscriber); baseline as above`,
-    });
+    report(
+      compared(follow[c.name]!, raw, {
+        ...mibps,
+        name: `stream.follow_${c.name}`,
+        note: `logs --follow (SDK follow(): PUB output events that continue at its offset, the output method for gaps), ${what}; from spawn to every byte read; baseline: raw zeromq.js PUSH/PULL over CURVE between two processes, 64 KiB frames; target ratio >= 0.7`,
+      }),
+    );
+    report(
+      compared(publish[c.name]!, raw, {
+        ...mibps,
+        name: `stream.publish_${c.name}`,
+        distribution: { deliveredShare: round(median(delivered[c.name]!), 3) },
+        note: `PUB output events read by one SDK subscription, ${what}; bytes delivered per second until every agent's terminal status (deliveredShare: delivered/written; the stream drops rather than block on a slow subscriber); baseline as above`,
+      }),
+    );
   }
   for (const label of ["64KiB", "1MiB"]) {
-    const curve = median(curveCost[`curve_${label}`]!);
-    const plain = median(curveCost[`plain_${label}`]!);
-    report({
-      name: `stream.raw_curve_${label}_frames`,
-      value: round(curve / MB, 1),
-      unit: "MiB/s",
-      baseline: round(plain / MB, 1),
-      ratio: round(curve / plain),
-      runs: mbps(curveCost[`curve_${label}`]!),
-      baselineRuns: mbps(curveCost[`plain_${label}`]!),
-      better: "higher",
-      note: `raw zeromq.js PUSH/PULL between two processes, ${label} frames, with CURVE; baseline: the same without CURVE. The installed zeromq build (libzmq 4.3.5) links libsodium statically for CURVE (crypto_box: Curve25519, XSalsa20-Poly1305), not the built-in tweetnacl`,
-    });
+    report(
+      compared(curveCost[`curve_${label}`]!, curveCost[`plain_${label}`]!, {
+        ...mibps,
+        name: `stream.raw_curve_${label}_frames`,
+        note: `raw zeromq.js PUSH/PULL between two processes, ${label} frames, with CURVE; baseline: the same without CURVE. The installed zeromq build (libzmq 4.3.5) links libsodium statically for CURVE (crypto_box: Curve25519, XSalsa20-Poly1305), not the built-in tweetnacl`,
+      }),
+    );
   }
 }

@@ -17,7 +17,7 @@ import { Allowlist } from "../security/allowlist.js";
 import { readSecretKey } from "../security/keys.js";
 import { ZapHandler } from "../security/zap.js";
 import { withTimeout } from "./deadline.js";
-import { shutdownBudgetMs, waitForAgents } from "./drain.js";
+import { drainServer } from "./drain.js";
 import { createClusterView, type ClusterView } from "./cluster.js";
 import { createRequestHandler } from "./handler.js";
 import { StreamPublisher } from "./stream-publisher.js";
@@ -77,245 +77,292 @@ export async function startServer(
 
   const cleanup = new Cleanup();
   try {
-    const startedAt = Date.now();
-    const metrics = new ServerMetrics();
-    const allowlist = secretKey
-      ? new Allowlist(config.security.allowlistFile!, { logger: logger.child({ component: "allowlist" }) })
-      : null;
-    if (allowlist) cleanup.add(() => allowlist.close());
-
-    const runner: AgentRunner = await createAgentRunner({
-      serverId,
-      maxAgents: config.server.maxAgents,
-      outputCapBytes: config.runner.outputCapBytes,
-      retentionMs: config.runner.retentionMs,
-      memoryBudgetBytes: config.runner.memoryBudgetBytes,
-      stopGraceMs: config.runner.stopGraceMs,
-      stateDir: config.runner.stateDir,
-      ...runnerIsolation(config),
-    });
-    cleanup.add(() => runner.close());
-    metrics.attachAgents(runner);
-    const budget = runner.memoryBudget();
-    logger.info(
-      { memoryBudgetBytes: budget.limitBytes, derivedFrom: budget.source },
-      "memory budget for retained agent output and records",
-    );
-
-    // A context of our own: the ZAP handler then governs exactly these sockets.
-    const context = new Context();
-    let zap: ZapHandler | null = null;
-    // Metrics count every failure; the log gets at most one line per kind per interval.
-    const failures = new FailureLog(logger);
-    if (allowlist) {
-      const zapHandler = new ZapHandler(
-        context,
-        allowlist,
-        (rejection) => {
-          metrics.recordAuthRejection(rejection.reason);
-          failures.record(
-            "warn",
-            `zap:${rejection.reason}`,
-            { reason: rejection.reason, clientFingerprint: rejection.fingerprint, peer: rejection.address },
-            "client refused by ZAP",
-          );
-        },
-        (error) => logger.error({ err: error.message }, "ZAP handler error"),
-      );
-      zap = zapHandler;
-      await zapHandler.start();
-      cleanup.add(() => zapHandler.close());
-    }
-
-    const onHandshakeFailure = (reason: string, peer: string) => {
-      metrics.recordHandshakeFailure(reason);
-      failures.record("info", `handshake:${reason}`, { reason, peer }, "client handshake failed");
-    };
-    // Factories, because a key revocation replaces the sockets with fresh ones (see revocation.ts).
-    const newRouter = () =>
-      watchHandshakes(
-        new Router(serverSocketOptions(config, context, secretKey, "router")),
-        onHandshakeFailure,
-      );
-    const newPublisher = () =>
-      watchHandshakes(
-        new Publisher(serverSocketOptions(config, context, secretKey, "publisher")),
-        onHandshakeFailure,
-      );
-    const router = newRouter();
-    const pub = newPublisher();
-    cleanup.add(() => router.close());
-    cleanup.add(() => pub.close());
-    await bindSocket(router, config.server.bind, ENV_VARS["server.bind"]);
-    await bindSocket(pub, config.server.publishBind, ENV_VARS["server.publishBind"]);
-
-    let draining = false;
-    let sink: EventSink | null = null;
-    let cluster: ClusterView | null = null;
-    const ready = () => !draining && (!config.nats.required || sink === null || sink.ready());
-    const handler = createRequestHandler({
-      runner,
-      metrics,
-      idempotencyWindowMs: config.server.idempotencyWindowMs,
-      requestTimeoutMs: config.server.requestTimeoutMs,
-      state: {
-        serverId,
-        maxAgents: config.server.maxAgents,
-        startedAt,
-        draining: () => draining,
-        ready,
-        sink: () => sink,
-      },
-      cluster: () => cluster,
-    });
-
-    if (config.nats.enabled) {
-      // Loaded only when enabled, so servers without NATS never touch the NATS client.
-      const { startEvents } = await import("../events/index.js");
-      const started = await startEvents({
-        config,
-        logger: logger.child({ component: "events" }),
-        registry: metrics.registry,
-        handler: handler.handle,
-        cluster: config.nats.registry,
-      });
-      sink = started;
-      if (started.cluster) {
-        cluster = createClusterView({
-          registry: started.cluster,
-          runner,
-          commands: config.nats.commands,
-          claimWaitMs: config.server.requestTimeoutMs,
-        });
-      }
-      cleanup.add(() => started.close(1_000));
-    }
-
-    const publisher = new StreamPublisher(pub, metrics, logger, config.server.sendHighWaterMark);
-    const onLifecycle = (event: Parameters<EventSink["publish"]>[0]) => sink?.publish(event);
-    runner.on("lifecycle", onLifecycle);
-    runner.on("stream", (event) => publisher.publish(event));
-
-    const requests = new RequestSocket(
-      router,
-      handler.invoke,
-      metrics,
-      logger,
-      config.server.maxMessageBytes,
-      config.server.sendHighWaterMark,
-    );
-    requests.start();
-
-    // ZAP vets a client only at the handshake: a reload that removes keys closes every connection.
-    const recycler = new ConnectionRecycler({
-      targets: [
-        socketTarget(router.lastEndpoint ?? config.server.bind, requests, newRouter),
-        socketTarget(pub.lastEndpoint ?? config.server.publishBind, publisher, newPublisher),
-      ],
-      settled: () => requests.settled(),
-      settleTimeoutMs: config.server.requestTimeoutMs,
-      metrics,
-      logger: logger.child({ component: "revocation" }),
-    });
-    const stopWatchingAllowlist = allowlist?.onChange(recycler.onAllowlistChange);
-
-    let closed = false;
-    const http: ObservabilityServer = await startObservabilityServer({
-      host: config.http.host,
-      port: config.http.port,
-      registry: metrics.registry,
-      probes: {
-        alive: () => !closed,
-        ready: () => {
-          if (closed) return { ready: false, reason: "closed" };
-          if (draining) return { ready: false, reason: "draining" };
-          if (!recycler.bound()) {
-            return { ready: false, reason: "binding fresh sockets after a key revocation" };
-          }
-          if (!ready()) return { ready: false, reason: "NATS is required and not connected" };
-          return { ready: true };
-        },
-      },
-    }).catch((error: Error) => {
-      throw new ConfigError(
-        `cannot listen on http://${config.http.host}:${config.http.port} (${ENV_VARS["http.host"]}, ${ENV_VARS["http.port"]}): ${error.message}. Fix: choose a free port.`,
-        "http.port",
-      );
-    });
-    cleanup.add(() => http.close());
-
-    const endpoints = {
-      router: router.lastEndpoint ?? config.server.bind,
-      publish: pub.lastEndpoint ?? config.server.publishBind,
-      http: http.url,
-    };
-
-    const closeAll = async (sinkDeadlineMs: number) => {
-      if (closed) return;
-      closed = true;
-      stopWatchingAllowlist?.();
-      await recycler.close();
-      await requests.closeSocket();
-      await publisher.closeSocket();
-      await Promise.allSettled([
-        sink?.close(sinkDeadlineMs),
-        zap?.close(),
-        http.close(),
-        // The runner waits for its watchdog to exit; a timer keeps the event loop alive meanwhile.
-        withTimeout(runner.close(), 5_000),
-      ]);
-      runner.off("lifecycle", onLifecycle);
-      allowlist?.close();
-    };
-
-    let shuttingDown: Promise<void> | null = null;
-    const shutdown = () => {
-      shuttingDown ??= (async () => {
-        const deadline = Date.now() + shutdownBudgetMs(config.server);
-        // Keep a slice of the grace period for closing sockets and flushing events.
-        const margin = Math.min(2_000, config.server.shutdownGraceMs * 0.1);
-        const remaining = () => Math.max(0, deadline - margin - Date.now());
-        draining = true;
-        logger.info({ graceMs: config.server.shutdownGraceMs }, "draining: refusing new spawns");
-        await withTimeout(handler.idle(), remaining() / 2);
-        if (config.server.agentDrainMs > 0 && runner.activeCount() > 0) {
-          logger.info(
-            { agents: runner.activeCount(), maxMs: config.server.agentDrainMs },
-            "draining: waiting for agents to finish",
-          );
-          const drained = await waitForAgents(runner, config.server.agentDrainMs);
-          logger.info(drained, drained.finished ? "agents finished" : "agent drain maximum reached");
-        }
-        if (config.server.stopAgentsOnShutdown && runner.activeCount() > 0) {
-          const graceMs = Math.max(1, Math.min(config.runner.stopGraceMs, remaining() - 500));
-          logger.info({ agents: runner.activeCount(), graceMs }, "stopping agents");
-          await withTimeout(runner.stopAll(graceMs), remaining());
-        }
-        await withTimeout(Promise.all([requests.drained(), publisher.drained()]), remaining());
-        await closeAll(Math.max(100, deadline - Date.now() - 200));
-        logger.info("shutdown complete");
-      })();
-      return shuttingDown;
-    };
-
-    logger.info(
-      { endpoints, curve: Boolean(secretKey), nats: config.nats.enabled },
-      "zeroplane server listening",
-    );
-    return {
-      endpoints,
-      handler: handler.handle,
-      metrics,
-      logger,
-      ready: () => !closed && ready(),
-      draining: () => draining,
-      shutdown,
-      close: () => closeAll(1_000),
-    };
+    return await compose(config, logger, secretKey, cleanup);
   } catch (error) {
     await cleanup.run();
     throw error;
   }
+}
+
+/** Mutable server state the handler, the probes and the drain read. */
+interface ServerState {
+  draining: boolean;
+  closed: boolean;
+  sink: EventSink | null;
+  cluster: ClusterView | null;
+}
+
+/** Wires the parts together; every part started registers its undo with `cleanup`. */
+async function compose(
+  config: ZeroplaneConfig,
+  logger: Logger,
+  secretKey: string | null,
+  cleanup: Cleanup,
+): Promise<AgentServer> {
+  const startedAt = Date.now();
+  const metrics = new ServerMetrics();
+  const allowlist = secretKey
+    ? new Allowlist(config.security.allowlistFile!, { logger: logger.child({ component: "allowlist" }) })
+    : null;
+  if (allowlist) cleanup.add(() => allowlist.close());
+  const runner = await startRunner(config, metrics, logger, cleanup);
+
+  // A context of our own: the ZAP handler then governs exactly these sockets.
+  const context = new Context();
+  // Metrics count every failure; the log gets at most one line per kind per interval.
+  const failures = new FailureLog(logger);
+  const zap = allowlist ? await startZap(context, allowlist, metrics, failures, logger, cleanup) : null;
+  const sockets = await openSockets(config, context, secretKey, metrics, failures, cleanup);
+
+  const state: ServerState = { draining: false, closed: false, sink: null, cluster: null };
+  const ready = () => !state.draining && (!config.nats.required || state.sink === null || state.sink.ready());
+  const handler = createRequestHandler({
+    runner,
+    metrics,
+    idempotencyWindowMs: config.server.idempotencyWindowMs,
+    requestTimeoutMs: config.server.requestTimeoutMs,
+    state: {
+      serverId: config.server.id,
+      maxAgents: config.server.maxAgents,
+      startedAt,
+      draining: () => state.draining,
+      ready,
+      sink: () => state.sink,
+    },
+    cluster: () => state.cluster,
+  });
+  if (config.nats.enabled) await startNats(config, logger, metrics, handler.handle, runner, state, cleanup);
+
+  const publisher = new StreamPublisher(sockets.pub, metrics, logger, config.server.sendHighWaterMark);
+  const onLifecycle = (event: Parameters<EventSink["publish"]>[0]) => state.sink?.publish(event);
+  runner.on("lifecycle", onLifecycle);
+  runner.on("stream", (event) => publisher.publish(event));
+  const requests = new RequestSocket(
+    sockets.router,
+    handler.invoke,
+    metrics,
+    logger,
+    config.server.maxMessageBytes,
+    config.server.sendHighWaterMark,
+  );
+  requests.start();
+
+  // ZAP vets a client only at the handshake: a reload that removes keys closes every connection.
+  const recycler = new ConnectionRecycler({
+    targets: [
+      socketTarget(sockets.router.lastEndpoint ?? config.server.bind, requests, sockets.newRouter),
+      socketTarget(sockets.pub.lastEndpoint ?? config.server.publishBind, publisher, sockets.newPublisher),
+    ],
+    settled: () => requests.settled(),
+    settleTimeoutMs: config.server.requestTimeoutMs,
+    metrics,
+    logger: logger.child({ component: "revocation" }),
+  });
+  const stopWatchingAllowlist = allowlist?.onChange(recycler.onAllowlistChange);
+
+  const http = await startHttp(config, metrics, state, () => recycler.bound(), ready, cleanup);
+  const endpoints = {
+    router: sockets.router.lastEndpoint ?? config.server.bind,
+    publish: sockets.pub.lastEndpoint ?? config.server.publishBind,
+    http: http.url,
+  };
+
+  const closeAll = async (sinkDeadlineMs: number) => {
+    if (state.closed) return;
+    state.closed = true;
+    stopWatchingAllowlist?.();
+    await recycler.close();
+    await requests.closeSocket();
+    await publisher.closeSocket();
+    await Promise.allSettled([
+      state.sink?.close(sinkDeadlineMs),
+      zap?.close(),
+      http.close(),
+      // The runner waits for its watchdog to exit; a timer keeps the event loop alive meanwhile.
+      withTimeout(runner.close(), 5_000),
+    ]);
+    runner.off("lifecycle", onLifecycle);
+    allowlist?.close();
+  };
+  let shuttingDown: Promise<void> | null = null;
+  const shutdown = () =>
+    (shuttingDown ??= drainServer(
+      {
+        runner,
+        requestsIdle: () => handler.idle(),
+        socketsDrained: () => Promise.all([requests.drained(), publisher.drained()]),
+        closeAll,
+        startDraining: () => (state.draining = true),
+      },
+      { ...config.server, stopGraceMs: config.runner.stopGraceMs },
+      logger,
+    ));
+
+  logger.info(
+    { endpoints, curve: Boolean(secretKey), nats: config.nats.enabled },
+    "zeroplane server listening",
+  );
+  return {
+    endpoints,
+    handler: handler.handle,
+    metrics,
+    logger,
+    ready: () => !state.closed && ready(),
+    draining: () => state.draining,
+    shutdown,
+    close: () => closeAll(1_000),
+  };
+}
+
+/** The process runner (its launcher per runner.mode), with the memory budget logged. */
+async function startRunner(
+  config: ZeroplaneConfig,
+  metrics: ServerMetrics,
+  logger: Logger,
+  cleanup: Cleanup,
+): Promise<AgentRunner> {
+  const runner = await createAgentRunner({
+    serverId: config.server.id,
+    maxAgents: config.server.maxAgents,
+    outputCapBytes: config.runner.outputCapBytes,
+    retentionMs: config.runner.retentionMs,
+    memoryBudgetBytes: config.runner.memoryBudgetBytes,
+    stopGraceMs: config.runner.stopGraceMs,
+    stateDir: config.runner.stateDir,
+    ...runnerIsolation(config),
+  });
+  cleanup.add(() => runner.close());
+  metrics.attachAgents(runner);
+  const budget = runner.memoryBudget();
+  logger.info(
+    { memoryBudgetBytes: budget.limitBytes, derivedFrom: budget.source },
+    "memory budget for retained agent output and records",
+  );
+  return runner;
+}
+
+/** The ZAP handler that checks each client key against the allowlist at the CURVE handshake. */
+async function startZap(
+  context: Context,
+  allowlist: Allowlist,
+  metrics: ServerMetrics,
+  failures: FailureLog,
+  logger: Logger,
+  cleanup: Cleanup,
+): Promise<ZapHandler> {
+  const zap = new ZapHandler(
+    context,
+    allowlist,
+    (rejection) => {
+      metrics.recordAuthRejection(rejection.reason);
+      failures.record(
+        "warn",
+        `zap:${rejection.reason}`,
+        { reason: rejection.reason, clientFingerprint: rejection.fingerprint, peer: rejection.address },
+        "client refused by ZAP",
+      );
+    },
+    (error) => logger.error({ err: error.message }, "ZAP handler error"),
+  );
+  await zap.start();
+  cleanup.add(() => zap.close());
+  return zap;
+}
+
+/** The bound ROUTER and PUB sockets, and factories for fresh ones (a key revocation replaces them). */
+async function openSockets(
+  config: ZeroplaneConfig,
+  context: Context,
+  secretKey: string | null,
+  metrics: ServerMetrics,
+  failures: FailureLog,
+  cleanup: Cleanup,
+) {
+  const onHandshakeFailure = (reason: string, peer: string) => {
+    metrics.recordHandshakeFailure(reason);
+    failures.record("info", `handshake:${reason}`, { reason, peer }, "client handshake failed");
+  };
+  const newRouter = () =>
+    watchHandshakes(
+      new Router(serverSocketOptions(config, context, secretKey, "router")),
+      onHandshakeFailure,
+    );
+  const newPublisher = () =>
+    watchHandshakes(
+      new Publisher(serverSocketOptions(config, context, secretKey, "publisher")),
+      onHandshakeFailure,
+    );
+  const router = newRouter();
+  const pub = newPublisher();
+  cleanup.add(() => router.close());
+  cleanup.add(() => pub.close());
+  await bindSocket(router, config.server.bind, ENV_VARS["server.bind"]);
+  await bindSocket(pub, config.server.publishBind, ENV_VARS["server.publishBind"]);
+  return { router, pub, newRouter, newPublisher };
+}
+
+/** JetStream events, NATS command intake and, with nats.registry, the cluster view over the registry. */
+async function startNats(
+  config: ZeroplaneConfig,
+  logger: Logger,
+  metrics: ServerMetrics,
+  handle: RequestHandler,
+  runner: AgentRunner,
+  state: ServerState,
+  cleanup: Cleanup,
+): Promise<void> {
+  // Loaded only when enabled, so servers without NATS never touch the NATS client.
+  const { startEvents } = await import("../events/index.js");
+  const started = await startEvents({
+    config,
+    logger: logger.child({ component: "events" }),
+    registry: metrics.registry,
+    handler: handle,
+    cluster: config.nats.registry,
+  });
+  state.sink = started;
+  if (started.cluster) {
+    state.cluster = createClusterView({
+      registry: started.cluster,
+      runner,
+      commands: config.nats.commands,
+      claimWaitMs: config.server.requestTimeoutMs,
+    });
+  }
+  cleanup.add(() => started.close(1_000));
+}
+
+/** The observability HTTP port: /metrics, /healthz and /readyz with the reason it is not ready. */
+async function startHttp(
+  config: ZeroplaneConfig,
+  metrics: ServerMetrics,
+  state: ServerState,
+  socketsBound: () => boolean,
+  ready: () => boolean,
+  cleanup: Cleanup,
+): Promise<ObservabilityServer> {
+  const http = await startObservabilityServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry: metrics.registry,
+    probes: {
+      alive: () => !state.closed,
+      ready: () => {
+        if (state.closed) return { ready: false, reason: "closed" };
+        if (state.draining) return { ready: false, reason: "draining" };
+        if (!socketsBound()) return { ready: false, reason: "binding fresh sockets after a key revocation" };
+        if (!ready()) return { ready: false, reason: "NATS is required and not connected" };
+        return { ready: true };
+      },
+    },
+  }).catch((error: Error) => {
+    throw new ConfigError(
+      `cannot listen on http://${config.http.host}:${config.http.port} (${ENV_VARS["http.host"]}, ${ENV_VARS["http.port"]}): ${error.message}. Fix: choose a free port.`,
+      "http.port",
+    );
+  });
+  cleanup.add(() => http.close());
+  return http;
 }
 
 async function bindSocket(socket: Router | Publisher, endpoint: string, envName: string): Promise<void> {

@@ -11,7 +11,7 @@
  *
  * zeromq stays external: it is a native addon that finds its binary relative to its own package.
  */
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import {
   chmodSync,
   cpSync,
@@ -61,6 +61,20 @@ function fail(message: string): never {
  * compares its own import.meta.url with the entry script (an "am I the entry point?" check) sees
  * the same answer as when run from the sources.
  */
+/**
+ * The image is built from runtime/ alone, so the kit (stacks/, constructs/, policies/) that `init`
+ * imports lazily stays out, as it would be missing in the image's build context: `init` then says
+ * it needs a checkout of the kit.
+ */
+const leaveOutTheKit: Plugin = {
+  name: "leave-out-the-kit",
+  setup(build) {
+    build.onResolve({ filter: /(^|\/)(stacks|constructs|policies)\// }, (args) =>
+      args.importer.includes("/runtime/") ? { path: args.path, external: true } : undefined,
+    );
+  },
+};
+
 async function bundleCli(out: string, entryPath: string): Promise<void> {
   const entry = resolve(repoRoot, entryPath);
   if (!existsSync(entry)) fail(`${entryPath} does not exist. Fix: build from a checkout that has the CLI.`);
@@ -76,6 +90,7 @@ async function bundleCli(out: string, entryPath: string): Promise<void> {
     format: "esm",
     target: "node20",
     external: ["zeromq", "zeromq/*"],
+    plugins: [leaveOutTheKit],
     banner: { js: ESM_SHIMS },
     define: { __filename: "__zpFilename", __dirname: "__zpDirnameValue" },
     legalComments: "linked",

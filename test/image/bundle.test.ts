@@ -84,6 +84,17 @@ describe("the image bundle (runtime/image/bundle.ts)", () => {
     expect(stdout.trim()).toBe(packageVersion);
   });
 
+  it("leaves the kit out (the image's build context is runtime/ alone): init says it needs a checkout", async () => {
+    scratch = mkdtempSync(join(tmpdir(), "zp-bundle-init-"));
+    const refused = await run(cli, ["init", "dev", "--dir", scratch], { env: cleanEnv(), cwd: scratch }).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/zeroplane init needs the Zeroplane kit .* Fix: run it in a checkout/);
+    expect(readdirSync(scratch)).toEqual([]);
+  });
+
   it("ships zeromq with exactly one linux x64 glibc addon, which loads from the bundle", async () => {
     const addons = filesUnder(join(out, "node_modules")).filter((path) => path.endsWith(".node"));
     expect(addons).toHaveLength(1);

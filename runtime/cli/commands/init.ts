@@ -30,6 +30,26 @@ function readClientKey(path: string): string {
   return checkZ85Key(text, `--client-key-file ${path}`);
 }
 
+/**
+ * The kit's environment spec, loaded here because only this command needs it. The container image
+ * bundles runtime/ alone (runtime/image/bundle.ts leaves the kit out), so there it is missing.
+ */
+async function loadKit() {
+  try {
+    const [{ environmentTemplate }, { EnvironmentConfigError }] = await Promise.all([
+      import("../../../stacks/environment/template.js"),
+      import("../../../stacks/environment/load.js"),
+    ]);
+    return { environmentTemplate, EnvironmentConfigError };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    throw new CliError(
+      "zeroplane init needs the Zeroplane kit (stacks/ and constructs/), which this installation (the runtime image) does not include. Fix: run it in a checkout of the kit: npm run zeroplane -- init <env>",
+      EXIT_CODES.usage,
+    );
+  }
+}
+
 export function register(program: Command): void {
   program
     .command("init")
@@ -52,9 +72,7 @@ export function register(program: Command): void {
               EXIT_CODES.localFile,
             );
           }
-          // Loaded here: the kit's schema is needed by this command only.
-          const { environmentTemplate } = await import("../../../stacks/environment/template.js");
-          const { EnvironmentConfigError } = await import("../../../stacks/environment/load.js");
+          const { environmentTemplate, EnvironmentConfigError } = await loadKit();
           let text: string;
           try {
             text = environmentTemplate(environment, VERSION, (flags.clientKeyFile ?? []).map(readClientKey));

@@ -71,7 +71,8 @@ export async function startAgentServer(
   const allowlistFile = join(dir, `${name}-allowlist.txt`);
   writeFileSync(secretKeyFile, keys.server.secretKey, { mode: 0o600 });
   writeFileSync(allowlistFile, `${keys.client.publicKey}\n`);
-  const profileArgs = profileNodeArgs(name);
+  // BENCH_NODE_ARGS: extra Node flags for the server (--trace-gc, for example).
+  const profileArgs = [...profileNodeArgs(name), ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
   const server = await startServerProcess({
     nodeArgs: [...profileArgs, entry],
     config: testServerConfig({

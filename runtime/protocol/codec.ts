@@ -245,22 +245,47 @@ function binHeader(length: number): number[] {
 }
 
 /**
- * A PUB stream body. Output events, the bulk of the stream, are built with their bytes copied once,
- * straight into the frame (the encoder would copy them into its buffer and then out again): the
- * map without `data` is encoded, counted one entry more, and `data` appended as a bin field.
+ * The msgpack bytes that come before the bytes of `data` in `{ ...fields, data }` where `data` is
+ * `dataBytes` long. Bulk bytes are then written straight after this prefix, to a socket or into one
+ * frame: the encoder would copy them into its buffer and then out again. Returns null when `fields`
+ * do not encode as a fixmap of fewer than 15 entries (then take the plain way).
  */
+export function encodeDataPrefix(fields: Record<string, unknown>, dataBytes: number): Buffer | null {
+  const head = encoder.encodeSharedRef(fields);
+  const first = head[0]!;
+  if ((first & 0xf0) !== 0x80 || (first & 0x0f) >= 15) return null;
+  const tail = [...DATA_KEY, ...binHeader(dataBytes)];
+  const prefix = Buffer.allocUnsafe(head.byteLength + tail.length);
+  prefix.set(head, 0);
+  prefix[0] = first + 1;
+  prefix.set(tail, head.byteLength);
+  return prefix;
+}
+
+type OutputEvent = Extract<StreamEvent, { kind: "output" }>;
+
+/**
+ * An output event whose `data` is the concatenation of `parts` (consecutive chunks sent as one
+ * event), built with every byte copied once, straight into the frame.
+ */
+export function encodeOutputEvent(fields: Omit<OutputEvent, "data">, parts: readonly Uint8Array[]): Uint8Array {
+  let dataBytes = 0;
+  for (const part of parts) dataBytes += part.byteLength;
+  const prefix = encodeDataPrefix(fields, dataBytes);
+  if (!prefix) return encoder.encode({ ...fields, data: Buffer.concat(parts, dataBytes) });
+  const frame = Buffer.allocUnsafe(prefix.byteLength + dataBytes);
+  frame.set(prefix, 0);
+  let at = prefix.byteLength;
+  for (const part of parts) {
+    frame.set(part, at);
+    at += part.byteLength;
+  }
+  return frame;
+}
+
+/** A PUB stream body; output events are built as encodeOutputEvent does. */
 export function encodeStreamEvent(event: StreamEvent): Uint8Array {
   if (event.kind !== "output") return encoder.encode(event);
   const { data, ...fields } = event;
-  const head = encoder.encode(fields);
-  const first = head[0]!;
-  // A fixmap of fewer than 15 entries (always, for these four fields); otherwise take the plain way.
-  if ((first & 0xf0) !== 0x80 || (first & 0x0f) >= 15) return encoder.encode(event);
-  const tail = [...DATA_KEY, ...binHeader(data.byteLength)];
-  const frame = Buffer.allocUnsafe(head.byteLength + tail.length + data.byteLength);
-  frame.set(head, 0);
-  frame[0] = first + 1;
-  frame.set(tail, head.byteLength);
-  frame.set(data, head.byteLength + tail.length);
-  return frame;
+  return encodeOutputEvent(fields, [data]);
 }

@@ -9,11 +9,14 @@
  */
 
 /**
- * Past this many stored chunks, the two smallest neighbours are merged, so tiny writes do not pile
- * up. Merging the smallest pair (rather than everything kept) copies each byte a logarithmic number
- * of times: concatenating all kept bytes each time copied the whole ring every 64 chunks.
+ * Past this many stored chunks, the two smallest neighbours are merged while they are together at
+ * most MERGE_LIMIT_BYTES, so tiny writes do not pile up. Merging the smallest pair (rather than
+ * everything kept) copies a byte a logarithmic number of times; leaving pairs above the limit alone
+ * means bulk output (64 KiB pipe reads) is never copied here at all. So at most
+ * max(MAX_CHUNKS, 2 × kept / MERGE_LIMIT_BYTES + 1) chunks are stored.
  */
 export const MAX_CHUNKS = 64;
+export const MERGE_LIMIT_BYTES = 64 * 1024;
 /**
  * Most write times kept per stream (`logs --since`, `--timestamps`): past it every other one goes, so
  * times get coarser (a byte gets the time of an earlier write) but memory stays at a few KiB.
@@ -89,12 +92,12 @@ export class OutputBuffer {
     return droppedHere + trimmed;
   }
 
-  /** The number of stored chunks (at most MAX_CHUNKS after every append). */
+  /** The number of stored chunks (see MAX_CHUNKS for the bound). */
   get chunkCount(): number {
     return this.chunks.length;
   }
 
-  /** Replaces the two adjacent chunks with the smallest total by one copy of both. */
+  /** Replaces the two adjacent chunks with the smallest total by one copy of both, if that is small. */
   private mergeSmallestPair(): void {
     let at = 0;
     let smallest = Infinity;
@@ -105,6 +108,7 @@ export class OutputBuffer {
         at = i;
       }
     }
+    if (smallest > MERGE_LIMIT_BYTES) return;
     const merged = Buffer.concat([this.chunks[at]!, this.chunks[at + 1]!], smallest);
     this.held += merged.length - this.chunkHeld[at]! - this.chunkHeld[at + 1]!;
     this.chunks.splice(at, 2, merged);

@@ -20,6 +20,7 @@ import { isEntryModule } from "../entry.js";
 import { holdEventLoop } from "../cli/keep-alive.js";
 import { createLogger } from "../observability/logger.js";
 import { shutdownBudgetMs } from "./drain.js";
+import { tuneServerGc } from "./gc-tuning.js";
 import { startServer } from "./index.js";
 
 /**
@@ -28,6 +29,7 @@ import { startServer } from "./index.js";
  * ConfigError (naming the setting and the fix) when the server cannot start.
  */
 export async function runServerProcess(overrides?: ZeroplaneConfigInput): Promise<void> {
+  tuneServerGc();
   const config = loadConfig(overrides ? { overrides } : {});
   const logger = createLogger({ level: config.log.level, bindings: { serverId: config.server.id } });
   if (config.security.curve) announceServerKey(config, logger);

@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import { isSignalName } from "../process-groups.js";
 import type { InlineLauncher } from "../inline-launcher.js";
 import type { LaunchedProcess } from "../launcher.js";
-import { FrameWriter, readFrames } from "./frames.js";
+import { COALESCE_BYTES, FrameWriter, readFrames } from "./frames.js";
 import { RUNNER_PROTOCOL_VERSION, type RunnerMessage, type ServerMessage } from "./messages.js";
 
 type InlineLaunched = LaunchedProcess & {
@@ -18,6 +18,8 @@ type InlineLaunched = LaunchedProcess & {
 export class RunnerHost {
   private readonly processes = new Map<string, InlineLaunched>();
   private readonly writer: FrameWriter;
+  private heldOutput: { id: string; s: 0 | 1; parts: Buffer[]; bytes: number } | null = null;
+  private flushScheduled = false;
 
   constructor(
     private readonly socket: Socket,
@@ -38,7 +40,41 @@ export class RunnerHost {
   }
 
   private send(message: RunnerMessage): void {
+    this.flushOutput();
     if (!this.writer.send(message)) this.launcher.pauseOutput(true);
+  }
+
+  /**
+   * Output chunks of one stream that arrive in the same turn of the event loop (a busy agent fills
+   * its pipe faster than one read) go out as one message, written without copying: the server then
+   * handles one frame instead of many. Flushed when the turn ends, at COALESCE_BYTES, and before any
+   * other message, so order is kept and nothing waits on a timer.
+   */
+  private holdOutput(id: string, stream: 0 | 1, data: Buffer): void {
+    const held = this.heldOutput;
+    if (held && (held.id !== id || held.s !== stream || held.bytes + data.length > COALESCE_BYTES)) {
+      this.flushOutput();
+    }
+    if (this.heldOutput) {
+      this.heldOutput.parts.push(data);
+      this.heldOutput.bytes += data.length;
+    } else {
+      this.heldOutput = { id, s: stream, parts: [data], bytes: data.length };
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.flushOutput();
+        });
+      }
+    }
+  }
+
+  private flushOutput(): void {
+    const held = this.heldOutput;
+    if (!held) return;
+    this.heldOutput = null;
+    if (!this.writer.sendRaw({ t: "out", id: held.id, s: held.s }, held.parts)) this.launcher.pauseOutput(true);
   }
 
   private onMessage(message: ServerMessage): void {
@@ -83,7 +119,7 @@ export class RunnerHost {
           this.forget(id);
           this.send({ t: "error", id, message: text });
         },
-        onOutput: (stream, data) => this.send({ t: "out", id, s: stream === "stdout" ? 0 : 1, data }),
+        onOutput: (stream, data) => this.holdOutput(id, stream === "stdout" ? 0 : 1, data),
         onExit: (code, signal) => this.send({ t: "exit", id, code, signal }),
         onClose: () => {
           this.forget(id);

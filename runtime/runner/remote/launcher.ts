@@ -180,6 +180,14 @@ export class RemoteLauncher implements ProcessLauncher {
   }
 }
 
+/**
+ * Output bytes to keep. A whole socket read is kept as it is; a piece of one is copied, so what the
+ * output buffer charges (the bytes it keeps) is what they pin.
+ */
+function ownBytes(part: Buffer): Buffer {
+  return part.byteLength === part.buffer.byteLength ? part : Buffer.from(part);
+}
+
 class RemoteProcess implements LaunchedProcess {
   private pending = 0;
   private spawned = false;
@@ -201,9 +209,11 @@ class RemoteProcess implements LaunchedProcess {
         this.done = true;
         this.launcher.forget(this.id);
         return this.events.onError(message.message);
-      case "out":
-        // Copied: the message's bytes are a view into a larger frame buffer.
-        return this.events.onOutput(message.s === 0 ? "stdout" : "stderr", Buffer.from(message.data));
+      case "out": {
+        const stream = message.s === 0 ? "stdout" : "stderr";
+        for (const part of message.parts) this.events.onOutput(stream, ownBytes(part));
+        return;
+      }
       case "exit":
         this.exited = true;
         return this.events.onExit(message.code, message.signal as NodeJS.Signals | null);

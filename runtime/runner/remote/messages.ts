@@ -5,7 +5,7 @@
 import type { LaunchSpec } from "../launcher.js";
 import type { ReapReport } from "../records.js";
 
-export const RUNNER_PROTOCOL_VERSION = 1;
+export const RUNNER_PROTOCOL_VERSION = 2;
 
 /** Server → runner. */
 export type ServerMessage =
@@ -29,7 +29,8 @@ export type RunnerMessage =
     }
   | { readonly t: "spawned"; readonly id: string; readonly pid: number }
   | { readonly t: "error"; readonly id: string; readonly message: string }
-  | { readonly t: "out"; readonly id: string; readonly s: 0 | 1; readonly data: Uint8Array }
+  /** Sent with `raw` (the byte count) and the bytes after the frame; read with them as `parts`. */
+  | { readonly t: "out"; readonly id: string; readonly s: 0 | 1; readonly parts: readonly Buffer[] }
   | { readonly t: "exit"; readonly id: string; readonly code: number | null; readonly signal: string | null }
   | { readonly t: "close"; readonly id: string }
   | { readonly t: "stdinClosed"; readonly id: string }

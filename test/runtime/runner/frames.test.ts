@@ -31,6 +31,44 @@ describe("FrameReader", () => {
     expect([...(received[1] as { data: Uint8Array }).data]).toEqual([1, 2, 3]);
   });
 
+  it("hands raw bytes that follow a frame over as views of the chunks that carried them, not copies", () => {
+    const received: Array<{ t: string; parts?: Buffer[] }> = [];
+    const reader = new FrameReader((message) => received.push(message as { t: string; parts?: Buffer[] }));
+    const payload = Buffer.alloc(200_000, 7);
+    payload.write("start", 0);
+    payload.write("end", payload.length - 3);
+    const chunks = [
+      Buffer.concat([frame({ t: "out", raw: payload.length }), payload.subarray(0, 50_000)]),
+      Buffer.from(payload.subarray(50_000, 150_000)),
+      Buffer.concat([payload.subarray(150_000), frame({ t: "after" }), frame({ t: "none", raw: 0 })]),
+    ];
+    for (const chunk of chunks) reader.push(chunk);
+    expect(received.map((message) => message.t)).toEqual(["out", "after", "none"]);
+    const parts = received[0]!.parts!;
+    expect(Buffer.concat(parts).equals(payload)).toBe(true);
+    // The middle chunk is handed over whole: the same memory, not a copy.
+    expect(parts[1]!.buffer).toBe(chunks[1]!.buffer);
+    expect(received[2]!.parts).toEqual([]);
+  });
+
+  it("reads raw payloads split at every byte", () => {
+    const received: Array<{ parts?: Buffer[] }> = [];
+    const reader = new FrameReader((message) => received.push(message as { parts?: Buffer[] }));
+    const bytes = Buffer.concat([frame({ t: "out", raw: 5 }), Buffer.from("hello"), frame({ t: "x" })]);
+    for (let at = 0; at < bytes.length; at++) reader.push(bytes.subarray(at, at + 1));
+    expect(received).toHaveLength(2);
+    expect(Buffer.concat(received[0]!.parts!).toString()).toBe("hello");
+  });
+
+  it("refuses a raw payload above the maximum, or a raw count that is not a byte count", () => {
+    expect(() => new FrameReader(() => undefined).push(frame({ t: "out", raw: MAX_FRAME_BYTES + 1 }))).toThrow(
+      /raw payload of 4194305 bytes is above the 4194304-byte maximum/,
+    );
+    expect(() => new FrameReader(() => undefined).push(frame({ t: "out", raw: -1 }))).toThrow(
+      /raw count -1 is not a byte count/,
+    );
+  });
+
   it("refuses a frame above the maximum from its header alone", () => {
     const reader = new FrameReader(() => undefined);
     const header = Buffer.alloc(4);
@@ -54,7 +92,7 @@ describe("FrameWriter", () => {
       const writer = new FrameWriter(sender);
       const chunk = new Uint8Array(64 * 1024);
       let frames = 0;
-      while (writer.send({ t: "out", id: "a", s: 0, data: chunk })) frames++;
+      while (writer.sendRaw({ t: "out", id: "a", s: 0 }, [chunk])) frames++;
       // Far beyond Node's 16 KiB mark: a 64 KiB chunk no longer means a pause per chunk.
       expect(sender.writableLength).toBeGreaterThanOrEqual(WRITE_BUFFER_BYTES);
       expect(frames).toBeGreaterThan(4);

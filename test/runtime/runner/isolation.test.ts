@@ -248,7 +248,7 @@ describe("a runner listening on a socket (mode socket)", () => {
     });
     await waitFor("the hostile agent to finish", () => messages.find((m) => m.t === "close"));
     const out = Buffer.concat(
-      messages.filter((m) => m.t === "out").map((m) => Buffer.from((m as { data: Uint8Array }).data)),
+      messages.filter((m) => m.t === "out").flatMap((m) => (m as Extract<RunnerMessage, { t: "out" }>).parts),
     ).toString("utf8");
     expect(out).toContain(`connect ${socketPath}: No such file or directory\n`);
     expect(out).toContain(`signal ${process.pid}: Operation not permitted\n`);
@@ -268,9 +268,13 @@ describe("a runner listening on a socket (mode socket)", () => {
     const grown = rssBytes(child.pid!) - baseline;
     expect(grown).toBeLessThan(64 * 1024 * 1024);
     // Reading again, output flows again.
-    const before = messages.filter((m) => m.t === "out").length;
+    const outputBytes = () =>
+      messages
+        .filter((m): m is Extract<RunnerMessage, { t: "out" }> => m.t === "out")
+        .reduce((sum, m) => sum + m.parts.reduce((bytes, part) => bytes + part.length, 0), 0);
+    const before = outputBytes();
     socket.resume();
-    await waitFor("more output", () => messages.filter((m) => m.t === "out").length > before + 100);
+    await waitFor("more output", () => outputBytes() > before + 16 * 1024 * 1024);
     socket.destroy();
   });
 

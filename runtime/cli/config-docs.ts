@@ -31,7 +31,9 @@ const DESCRIPTIONS: Record<ConfigKey, string> = {
   "server.heartbeatIntervalMs": "ZMTP heartbeat interval (0: off)",
   "server.heartbeatTimeoutMs": "a peer silent this long is dropped",
   "server.heartbeatTtlMs": "heartbeat time-to-live announced to peers",
-  "server.sendHighWaterMark": "messages queued per peer before sends are dropped or refused",
+  "server.sendHighWaterMark": "replies queued per client before sends are dropped or refused",
+  "server.publishHighWaterMark":
+    "stream events (each at most 256 KiB) queued per subscriber before the stream drops events for it",
   "server.receiveHighWaterMark": "messages queued from peers before reading pauses",
   "server.handshakeTimeoutMs": "deadline for a connection's (CURVE) handshake",
   "security.curve": "encrypt and authenticate with CURVE; off only for loopback (or allowInsecure)",

@@ -64,6 +64,7 @@ const serverSchema = z
       `must be at most ${MAX_HEARTBEAT_TTL_MS} ms (libzmq ZMQ_HEARTBEAT_TTL)`,
     ),
     sendHighWaterMark: nonNegativeInt,
+    publishHighWaterMark: positiveInt,
     receiveHighWaterMark: nonNegativeInt,
     handshakeTimeoutMs: durationMs,
   })
@@ -200,6 +201,8 @@ export function defaultConfig(): ZeroplaneConfig {
       heartbeatTimeoutMs: 15_000,
       heartbeatTtlMs: 30_000,
       sendHighWaterMark: 10_000,
+      // Stream events are at most 256 KiB (COALESCE_BYTES): at most 256 MiB queued per slow subscriber.
+      publishHighWaterMark: 1_000,
       receiveHighWaterMark: 10_000,
       handshakeTimeoutMs: 10_000,
     },

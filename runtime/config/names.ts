@@ -108,6 +108,7 @@ export const ENV_VARS = {
   "server.heartbeatTimeoutMs": "ZEROPLANE_SERVER_HEARTBEAT_TIMEOUT_MS",
   "server.heartbeatTtlMs": "ZEROPLANE_SERVER_HEARTBEAT_TTL_MS",
   "server.sendHighWaterMark": "ZEROPLANE_SERVER_SEND_HIGH_WATER_MARK",
+  "server.publishHighWaterMark": "ZEROPLANE_SERVER_PUBLISH_HIGH_WATER_MARK",
   "server.receiveHighWaterMark": "ZEROPLANE_SERVER_RECEIVE_HIGH_WATER_MARK",
   "server.handshakeTimeoutMs": "ZEROPLANE_SERVER_HANDSHAKE_TIMEOUT_MS",
   "security.curve": "ZEROPLANE_SECURITY_CURVE",

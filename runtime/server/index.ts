@@ -133,7 +133,7 @@ async function compose(
   });
   if (config.nats.enabled) await startNats(config, logger, metrics, handler.handle, runner, state, cleanup);
 
-  const publisher = new StreamPublisher(sockets.pub, metrics, logger, config.server.sendHighWaterMark);
+  const publisher = new StreamPublisher(sockets.pub, metrics, logger, config.server.publishHighWaterMark);
   const onLifecycle = (event: Parameters<EventSink["publish"]>[0]) => state.sink?.publish(event);
   runner.on("lifecycle", onLifecycle);
   runner.on("stream", (event) => publisher.publish(event));

@@ -49,7 +49,7 @@ export function serverSocketOptions(
     context,
     // Replies still queued at close get this long to leave.
     linger: 500,
-    sendHighWaterMark: server.sendHighWaterMark,
+    sendHighWaterMark: kind === "router" ? server.sendHighWaterMark : server.publishHighWaterMark,
     ...(kind === "router" ? { receiveHighWaterMark: server.receiveHighWaterMark } : {}),
     maxMessageSize: hardMessageLimit(server.maxMessageBytes),
     heartbeatInterval: server.heartbeatIntervalMs,

@@ -15,8 +15,12 @@ import { STREAM_TOPICS, type StreamEvent } from "../protocol/index.js";
 import { SendQueue } from "./send-queue.js";
 import { encodeOutputEvent, encodeStreamEvent } from "../protocol/codec.js";
 
-/** The largest output event built from coalesced chunks (a single larger chunk goes out as it is). */
-export const COALESCE_BYTES = 1024 * 1024;
+/**
+ * The largest output event built from coalesced chunks (a single larger chunk goes out as it is; the
+ * runner's are at most 64 KiB). Past 256 KiB the figures barely move, and a slow subscriber's queue
+ * is at most server.publishHighWaterMark events of this size.
+ */
+export const COALESCE_BYTES = 256 * 1024;
 
 type OutputEvent = Extract<StreamEvent, { kind: "output" }>;
 

@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ZeroplaneConfigInput } from "../runtime/config/index.js";
+import { RUNNER_BUNDLE_NAME } from "../runtime/runner/remote/connect.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../test/support/server-process.js";
 import type { Keys } from "./load.js";
 
@@ -39,6 +40,17 @@ export async function bundleServer(): Promise<{ entry: string; remove(): void }>
     target: "node20",
     packages: "external",
     outfile: entry,
+    logLevel: "warning",
+  });
+  // The runner's own bundle beside it, as in the image (runnerCommandArgs prefers it).
+  await build({
+    entryPoints: [join(repoRoot, "runtime/runner/main.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    outfile: join(dir, "server", RUNNER_BUNDLE_NAME),
     logLevel: "warning",
   });
   return { entry, remove: () => rmSync(dir, { recursive: true, force: true }) };

@@ -3,7 +3,7 @@
  * enforced (rlimits set by util-linux `prlimit` just before the agent's command is executed), and
  * how an agent that ran into one is described. See "Per-agent limits" in docs/runner.md.
  */
-import { ProtocolError } from "../protocol/index.js";
+import { ProtocolError } from "../protocol/errors.js";
 
 /** Where util-linux installs prlimit on Debian and in the image. */
 export const PRLIMIT_PATH = "/usr/bin/prlimit";

@@ -10,7 +10,7 @@ import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_PATHS, ENV_VARS } from "../config/index.js";
+import { DEFAULT_PATHS, ENV_VARS } from "../config/names.js";
 import { isEntryModule } from "../entry.js";
 import { InlineLauncher } from "./inline-launcher.js";
 import { LISTENING_LINE } from "./remote/connect.js";
@@ -151,5 +151,6 @@ export function runRunnerFromArgs(argv: readonly string[]): void {
   });
 }
 
-if (isEntryModule(import.meta.url, /[\\/]runner[\\/]main\.[cm]?[jt]s$/))
+// runtime/runner/main.ts, or its own bundle (zeroplane-runner.mjs, see remote/connect.ts).
+if (isEntryModule(import.meta.url, /([\\/]runner[\\/]main\.[cm]?[jt]s|[\\/]zeroplane-runner\.mjs)$/))
   runRunnerFromArgs(process.argv.slice(2));

@@ -10,7 +10,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ENV_VARS } from "../config/index.js";
+import { ENV_VARS } from "../config/names.js";
 import { sweepMarkedProcesses } from "./marker-sweep.js";
 import { isAlive, readProcStat, readProcStatAsync, signalGroup } from "./process-groups.js";
 

@@ -24,6 +24,24 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("ZEROPLANE_")));
 }
 
+function commandLineOf(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+      } catch {
+        return false; // exited meanwhile
+      }
+    })
+    .map(Number);
+}
+
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((path) =>
     statSync(join(dir, path)).isFile(),
@@ -76,7 +94,7 @@ describe("the image bundle (runtime/image/bundle.ts)", () => {
     expect(readFileSync(cli, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(statSync(cli).mode & 0o111).not.toBe(0);
     for (const file of filesUnder(join(out, "bin"))) {
-      expect(file).toMatch(/^(zeroplane|chunks\/[\w-]+)\.mjs$/);
+      expect(file).toMatch(/^(zeroplane|zeroplane-runner|chunks\/[\w-]+)\.mjs$/);
       // The kit's synthesis libraries stay out of the image, even behind `init`'s lazy import.
       expect(readFileSync(join(out, "bin", file), "utf8"), file).not.toMatch(/cdk8s|fast-json-patch/);
     }
@@ -166,6 +184,17 @@ describe("the image bundle (runtime/image/bundle.ts)", () => {
       await waitForHttp200(`http://127.0.0.1:${http}${HTTP_PATHS.readyz}`, child, 30_000, () => output);
       const health = await client.health();
       expect(health.serverId).toBe("bundle-test");
+      // Agents run from the runner's own bundle, not from a second copy of the CLI: no zeromq
+      // addon in that process (the CLI's runner maps it), so every agent's fork copies less.
+      const runner = childrenOf(child.pid!).find((pid) => commandLineOf(pid).startsWith("zeroplane-runner"));
+      expect(readFileSync(`/proc/${runner!}/maps`, "utf8")).not.toContain("addon.node");
+      expect(readFileSync(`/proc/${child.pid!}/maps`, "utf8")).toContain("addon.node");
+      const agent = await client.spawn({ command: "sh", args: ["-c", "printf from-the-runner"] });
+      for (let tries = 0; tries < 100 && (await client.get(agent.id)).status !== "exited"; tries++) {
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      const printed = await client.output({ agentId: agent.id, stream: "stdout" });
+      expect(Buffer.from(printed.data).toString()).toBe("from-the-runner");
       expect(output).not.toMatch(/error/i);
       child.kill("SIGTERM");
       expect(await exited).toBe(0);

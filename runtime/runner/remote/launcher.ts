@@ -5,7 +5,7 @@
  * and later spawns fail with the reason.
  */
 import type { Socket } from "node:net";
-import { ProtocolError } from "../../protocol/index.js";
+import { ProtocolError } from "../../protocol/errors.js";
 import type { LaunchEvents, LaunchSpec, LaunchedProcess, ProcessLauncher } from "../launcher.js";
 import type { ReapReport } from "../records.js";
 import { FrameWriter, WRITE_CHUNK_BYTES, readFrames } from "./frames.js";

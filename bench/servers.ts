@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ZeroplaneConfigInput } from "../runtime/config/index.js";
-import { RUNNER_BUNDLE_NAME } from "../runtime/runner/remote/connect.js";
+import { RUNNER_BUNDLE_NAME } from "../runtime/config/names.js";
 import { startServerProcess, testServerConfig, type ServerProcess } from "../test/support/server-process.js";
 import type { Keys } from "./load.js";
 

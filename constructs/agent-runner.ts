@@ -11,6 +11,7 @@ import {
   DEFAULT_PATHS,
   ENV_VARS,
   RUNNER_CONTAINER_ARGS,
+  RUNNER_CONTAINER_COMMAND,
 } from "../runtime/config/names.js";
 import { containerResources, pullPolicy, restrictedContainerSecurityContext } from "./common.js";
 import type { ResourceSpec } from "./platform.js";
@@ -96,6 +97,7 @@ export function runnerContainer(props: AgentRunnerProps): k8s.Container {
     name: AGENT_RUNNER_CONTAINER,
     image: props.image,
     imagePullPolicy: pullPolicy(props.image),
+    command: [...RUNNER_CONTAINER_COMMAND],
     args: [...RUNNER_CONTAINER_ARGS],
     env: env.sort((a, b) => a.name.localeCompare(b.name)),
     resources: containerResources(props.resources),

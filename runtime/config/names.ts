@@ -60,7 +60,24 @@ export const DEFAULT_PATHS = {
 export const RUNNER_MODES = ["process", "socket", "inline"] as const;
 export type RunnerMode = (typeof RUNNER_MODES)[number];
 
-/** Arguments of the runner container (after the image's `zeroplane` entrypoint). */
+/**
+ * The runner's own bundle, beside the CLI in the image (runtime/image/bundle.ts) and beside any bundled
+ * entry: it loads only what the runner needs, so every agent's fork copies less (docs/runner.md).
+ */
+export const RUNNER_BUNDLE_NAME = "zeroplane-runner.mjs";
+/** Where the image installs its application (runtime/Dockerfile). */
+export const IMAGE_APP_DIR = "/opt/zeroplane";
+/**
+ * The runner container's command: the runner's own bundle under tini (PID 1 must reap the orphans
+ * of agents), in place of the image's `zeroplane` entrypoint.
+ */
+export const RUNNER_CONTAINER_COMMAND = [
+  "/usr/bin/tini",
+  "--",
+  "node",
+  `${IMAGE_APP_DIR}/bin/${RUNNER_BUNDLE_NAME}`,
+] as const;
+/** Arguments of the runner container, after RUNNER_CONTAINER_COMMAND. */
 export const RUNNER_CONTAINER_ARGS = ["runner", "--listen", DEFAULT_PATHS.runnerSocket] as const;
 
 /** The dedicated unprivileged uid/gid agents run as when the runner starts as root, and the runner container's uid. */

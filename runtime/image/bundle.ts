@@ -27,7 +27,7 @@ import {
 } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RUNNER_BUNDLE_NAME } from "../runner/remote/connect.js";
+import { RUNNER_BUNDLE_NAME } from "../config/names.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 

@@ -28,12 +28,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthenticationError, ZeroplaneClient } from "../client/index.js";
 import {
+  AGENT_DEFAULT_GID,
+  AGENT_DEFAULT_UID,
   ALLOWLIST_KEY,
   CURVE_SECRET_KEYS,
   DEFAULT_PATHS,
   DEFAULT_PORTS,
   ENV_VARS,
   HTTP_PATHS,
+  RUNNER_CONTAINER_ARGS,
+  RUNNER_CONTAINER_COMMAND,
 } from "../config/index.js";
 import { generateKeypair, writeKeypair, type CurveKeypair } from "../security/keys.js";
 import { ContainerEngine, type ImageInspect } from "./container-engine.js";
@@ -157,6 +161,56 @@ async function checkKeygen(engine: ContainerEngine, image: string, work: string)
   );
 }
 
+/**
+ * The Kubernetes runner container's command (RUNNER_CONTAINER_COMMAND and RUNNER_CONTAINER_ARGS, as
+ * the AgentRunner construct sets them) as the agent uid: it must start the runner's own bundle under
+ * tini and listen, with its ready file where the probes look.
+ */
+async function checkRunnerContainer(engine: ContainerEngine, image: string): Promise<void> {
+  const name = `zeroplane-smoke-runner-${process.pid}`;
+  const [entrypoint, ...command] = RUNNER_CONTAINER_COMMAND;
+  await engine.ok([
+    "run",
+    "--detach",
+    "--name",
+    name,
+    "--read-only",
+    "--cap-drop=ALL",
+    "--security-opt=no-new-privileges",
+    "--user",
+    `${AGENT_DEFAULT_UID}:${AGENT_DEFAULT_GID}`,
+    "--tmpfs",
+    `${DEFAULT_PATHS.runnerDir}:uid=${AGENT_DEFAULT_UID},gid=${AGENT_DEFAULT_GID}`,
+    "--tmpfs",
+    `/tmp:uid=${AGENT_DEFAULT_UID},gid=${AGENT_DEFAULT_GID}`,
+    "-e",
+    `${ENV_VARS["runner.stateDir"]}=/tmp/state`,
+    "--entrypoint",
+    entrypoint,
+    image,
+    ...command,
+    ...RUNNER_CONTAINER_ARGS,
+  ]);
+  try {
+    const deadline = Date.now() + 20_000;
+    let logs = await engine.logs(name);
+    while (
+      !logs.includes(`zeroplane runner listening ${DEFAULT_PATHS.runnerSocket}`) &&
+      Date.now() < deadline
+    ) {
+      await sleep(200);
+      logs = await engine.logs(name);
+    }
+    check(
+      logs.includes(`zeroplane runner listening ${DEFAULT_PATHS.runnerSocket}`),
+      `the runner container (${[...RUNNER_CONTAINER_COMMAND, ...RUNNER_CONTAINER_ARGS].join(" ")}) did not listen within 20 s. Its log:\n${logs}`,
+    );
+    await engine.ok(["exec", name, "test", "-e", DEFAULT_PATHS.runnerReadyFile]);
+  } finally {
+    await engine.run(["rm", "--force", name], 30_000);
+  }
+}
+
 /** Polls /readyz until it answers 200; fails early, with the reason, if the container stops. */
 async function waitForReady(engine: ContainerEngine, container: string, url: string): Promise<void> {
   const deadline = Date.now() + READY_DEADLINE_MS;
@@ -240,6 +294,9 @@ async function main(): Promise<void> {
 
     step("zeroplane keygen in the image, as the keygen Job runs it");
     await checkKeygen(engine, image, work);
+
+    step("the runner container's command, as the agent uid: the runner's own bundle listens");
+    await checkRunnerContainer(engine, image);
 
     step("server keypair and allowlist on the host, mounted read-only");
     const curveDir = join(work, "curve");

@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
+import { RUNNER_BUNDLE_NAME } from "../../config/names.js";
 import { buildAgentEnv, DEFAULT_AGENT_PATH } from "../agent-env.js";
 
 /** The runner's listening line on stdout, once it accepts its connection. */
@@ -39,9 +40,6 @@ export interface StartRunnerOptions {
   readonly agentGid: number;
   readonly timeoutMs: number;
 }
-
-/** The runner's own bundle, beside a bundled entry script (runtime/image/bundle.ts, bench/servers.ts). */
-export const RUNNER_BUNDLE_NAME = "zeroplane-runner.mjs";
 
 /**
  * How to run the `zeroplane runner` command from this process: from source (tsx) the runner's own

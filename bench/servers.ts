@@ -32,27 +32,22 @@ export async function bundleServer(): Promise<{ entry: string; remove(): void }>
   chmodSync(dir, 0o755);
   // server/main.* is the name runtime/server/main.ts recognises as "run me" (see isMainModule there).
   const entry = join(dir, "server", "main.mjs");
-  await build({
-    entryPoints: [join(repoRoot, "runtime/server/main.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    outfile: entry,
-    logLevel: "warning",
-  });
-  // The runner's own bundle beside it, as in the image (runnerCommandArgs prefers it).
-  await build({
-    entryPoints: [join(repoRoot, "runtime/runner/main.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    outfile: join(dir, "server", RUNNER_BUNDLE_NAME),
-    logLevel: "warning",
-  });
+  // The server, and the runner's own bundle beside it as in the image (runnerCommandArgs prefers it).
+  for (const [source, outfile] of [
+    ["runtime/server/main.ts", entry],
+    ["runtime/runner/main.ts", join(dir, "server", RUNNER_BUNDLE_NAME)],
+  ] as const) {
+    await build({
+      entryPoints: [join(repoRoot, source)],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      packages: "external",
+      outfile,
+      logLevel: "warning",
+    });
+  }
   return { entry, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -84,7 +79,10 @@ export async function startAgentServer(
   writeFileSync(secretKeyFile, keys.server.secretKey, { mode: 0o600 });
   writeFileSync(allowlistFile, `${keys.client.publicKey}\n`);
   // BENCH_NODE_ARGS: extra Node flags for the server (--trace-gc, for example).
-  const profileArgs = [...profileNodeArgs(name), ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+  const profileArgs = [
+    ...profileNodeArgs(name),
+    ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean),
+  ];
   const server = await startServerProcess({
     nodeArgs: [...profileArgs, entry],
     config: testServerConfig({

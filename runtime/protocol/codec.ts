@@ -268,7 +268,10 @@ type OutputEvent = Extract<StreamEvent, { kind: "output" }>;
  * An output event whose `data` is the concatenation of `parts` (consecutive chunks sent as one
  * event), built with every byte copied once, straight into the frame.
  */
-export function encodeOutputEvent(fields: Omit<OutputEvent, "data">, parts: readonly Uint8Array[]): Uint8Array {
+export function encodeOutputEvent(
+  fields: Omit<OutputEvent, "data">,
+  parts: readonly Uint8Array[],
+): Uint8Array {
   let dataBytes = 0;
   for (const part of parts) dataBytes += part.byteLength;
   const prefix = encodeDataPrefix(fields, dataBytes);

@@ -109,7 +109,12 @@ describe("the runner container", () => {
     expect(runner.image).toBe(server.image);
     expect(runner.args).toEqual([...RUNNER_CONTAINER_ARGS]);
     // The runner's own bundle (smaller than the CLI, so forks are cheaper), under tini.
-    expect(runner.command).toEqual(["/usr/bin/tini", "--", "node", "/opt/zeroplane/bin/zeroplane-runner.mjs"]);
+    expect(runner.command).toEqual([
+      "/usr/bin/tini",
+      "--",
+      "node",
+      "/opt/zeroplane/bin/zeroplane-runner.mjs",
+    ]);
     expect(runner.args).toContain(DEFAULT_PATHS.runnerSocket);
     expect(runner.ports).toBeUndefined();
   });

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ZeroplaneClient } from "../../runtime/client/index.js";
 import { CURVE_SECRET_KEYS, HTTP_PATHS } from "../../runtime/config/index.js";
 import { freePorts } from "../support/ports.js";
+import { childrenOf, commandLineOf } from "../support/processes.js";
 
 const run = promisify(execFile);
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -22,24 +23,6 @@ const packageVersion = (
 /** The environment without ZEROPLANE_* variables, so only the flags under test configure the CLI. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("ZEROPLANE_")));
-}
-
-function commandLineOf(pid: number): string {
-  return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
-      } catch {
-        return false; // exited meanwhile
-      }
-    })
-    .map(Number);
 }
 
 function filesUnder(dir: string): string[] {

@@ -104,7 +104,8 @@ export class FrameReader {
         this.onMessage(message);
         continue;
       }
-      if (!Number.isInteger(raw) || raw < 0) throw new RangeError(`runner protocol raw count ${raw} is not a byte count`);
+      if (!Number.isInteger(raw) || raw < 0)
+        throw new RangeError(`runner protocol raw count ${raw} is not a byte count`);
       refuseAbove(raw, "raw payload");
       this.raw = { message, parts: [], remaining: raw };
       if (raw === 0) this.takeRaw(this.raw);

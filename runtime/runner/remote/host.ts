@@ -74,7 +74,8 @@ export class RunnerHost {
     const held = this.heldOutput;
     if (!held) return;
     this.heldOutput = null;
-    if (!this.writer.sendRaw({ t: "out", id: held.id, s: held.s }, held.parts)) this.launcher.pauseOutput(true);
+    if (!this.writer.sendRaw({ t: "out", id: held.id, s: held.s }, held.parts))
+      this.launcher.pauseOutput(true);
   }
 
   private onMessage(message: ServerMessage): void {

@@ -61,9 +61,9 @@ describe("FrameReader", () => {
   });
 
   it("refuses a raw payload above the maximum, or a raw count that is not a byte count", () => {
-    expect(() => new FrameReader(() => undefined).push(frame({ t: "out", raw: MAX_FRAME_BYTES + 1 }))).toThrow(
-      /raw payload of 4194305 bytes is above the 4194304-byte maximum/,
-    );
+    expect(() =>
+      new FrameReader(() => undefined).push(frame({ t: "out", raw: MAX_FRAME_BYTES + 1 })),
+    ).toThrow(/raw payload of 4194305 bytes is above the 4194304-byte maximum/);
     expect(() => new FrameReader(() => undefined).push(frame({ t: "out", raw: -1 }))).toThrow(
       /raw count -1 is not a byte count/,
     );

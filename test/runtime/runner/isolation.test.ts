@@ -6,16 +6,7 @@
  * down when that connection drops.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +25,7 @@ import {
   type ServerProcess,
 } from "../../support/server-process.js";
 import { WireClient } from "../server/wire-client.js";
+import { childrenOf } from "../../support/processes.js";
 import { alive, waitFor } from "./helpers.js";
 
 /** Tries each attack and prints one line per attempt: what it tried, then OPENED/DELIVERED/CONNECTED or the error. */
@@ -88,21 +80,6 @@ async function waitForEnd(client: WireClient, agentId: string): Promise<AgentInf
 async function stdoutOf(client: WireClient, agentId: string): Promise<string> {
   const output = await client.request("output", { agentId, limit: 1024 * 1024 });
   return Buffer.from(output.data).toString("utf8");
-}
-
-/** Pids of live processes whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 function uidOf(pid: number): number {

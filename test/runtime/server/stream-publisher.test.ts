@@ -28,7 +28,10 @@ async function pubSub(): Promise<{ publisher: StreamPublisher; received: StreamE
   const sub = new Subscriber({ linger: 0 });
   sub.connect(pub.lastEndpoint!);
   sub.subscribe();
-  cleanups.push(() => sub.close(), () => pub.close());
+  cleanups.push(
+    () => sub.close(),
+    () => pub.close(),
+  );
   const received: StreamEvent[] = [];
   void (async () => {
     for await (const [, body] of sub) received.push(decode(body!) as StreamEvent);
@@ -94,7 +97,11 @@ describe("StreamPublisher", () => {
   it("sends a status event after the output published before it", async () => {
     const { publisher, received } = await pubSub();
     publisher.publish(output("a", 0, Buffer.from("last words")));
-    publisher.publish({ kind: "status", agent: { id: "a", status: "exited" } as AgentInfo, previous: "running" });
+    publisher.publish({
+      kind: "status",
+      agent: { id: "a", status: "exited" } as AgentInfo,
+      previous: "running",
+    });
     await waitFor("both events", () => received.length === 2, 10_000);
     expect(received.map((e) => e.kind)).toEqual(["output", "status"]);
   });
@@ -126,7 +133,10 @@ describe("a subscriber that stops reading", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const baseline = rssBytes(server.pid);
 
-    const agent = await client.request("spawn", { command: "head", args: ["-c", String(1024 * MiB), "/dev/zero"] });
+    const agent = await client.request("spawn", {
+      command: "head",
+      args: ["-c", String(1024 * MiB), "/dev/zero"],
+    });
     await waitFor(
       "the agent to finish writing",
       async () => (await client.request("get", { agentId: agent.id })).status === "exited",

@@ -180,9 +180,9 @@ async function checkRunnerContainer(engine: ContainerEngine, image: string): Pro
     "--user",
     `${AGENT_DEFAULT_UID}:${AGENT_DEFAULT_GID}`,
     "--tmpfs",
-    `${DEFAULT_PATHS.runnerDir}:uid=${AGENT_DEFAULT_UID},gid=${AGENT_DEFAULT_GID}`,
+    `${DEFAULT_PATHS.runnerDir}:rw,mode=1777`,
     "--tmpfs",
-    `/tmp:uid=${AGENT_DEFAULT_UID},gid=${AGENT_DEFAULT_GID}`,
+    "/tmp:rw,mode=1777",
     "-e",
     `${ENV_VARS["runner.stateDir"]}=/tmp/state`,
     "--entrypoint",
@@ -207,6 +207,8 @@ async function checkRunnerContainer(engine: ContainerEngine, image: string): Pro
     );
     await engine.ok(["exec", name, "test", "-e", DEFAULT_PATHS.runnerReadyFile]);
   } finally {
+    // The runner ignores SIGTERM by design (it waits for the server's drain): kill it outright.
+    await engine.run(["kill", name], 30_000);
     await engine.run(["rm", "--force", name], 30_000);
   }
 }

@@ -52,6 +52,19 @@ describe("OutputBuffer", () => {
     expect(buffer.read(420, 7).data.toString()).toBe(written.slice(420, 427));
   });
 
+  it("keeps bulk chunks as they are, and still merges the tiny writes that follow them", () => {
+    const KiB = 1024;
+    const buffer = new OutputBuffer(64 * 1024 * KiB);
+    for (let index = 0; index < 500; index++) buffer.append(Buffer.alloc(64 * KiB, index));
+    // Nothing merged: no copy of bulk output, and what is held is what is kept.
+    expect(buffer.chunkCount).toBe(500);
+    expect(buffer.heldBytes).toBe(500 * 64 * KiB);
+    for (let index = 0; index < 1_000; index++) buffer.append(Buffer.from("x"));
+    expect(buffer.chunkCount).toBeLessThanOrEqual(500 + 2 * MAX_CHUNKS);
+    expect(buffer.read(500 * 64 * KiB, 4 * KiB).data.toString()).toBe("x".repeat(1_000));
+    expect(buffer.read(64 * KiB * 7, 3).data).toEqual(Buffer.from([7, 7, 7]));
+  });
+
   it("merges neighbours of mixed sizes into at most MAX_CHUNKS chunks, keeping every byte in order", () => {
     const cap = 50_000;
     const buffer = new OutputBuffer(cap);

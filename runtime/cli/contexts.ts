@@ -27,6 +27,8 @@ export const contextSchema = z
     clientPublicKeyFile: absolutePath.optional(),
     /** NATS URLs for `zeroplane events`. */
     natsUrls: z.array(z.string()).optional(),
+    /** File with the NATS token for those URLs (`zeroplane up` writes one). */
+    natsTokenFile: absolutePath.optional(),
     timeoutMs: z.number().int().positive().optional(),
     placement: z.enum(PLACEMENT_STRATEGIES as [PlacementStrategy, ...PlacementStrategy[]]).optional(),
     /** For contexts written by `zeroplane up`: the directory its processes run from. */

@@ -178,13 +178,21 @@ interface EventsFlags {
 }
 
 /**
- * The context's NATS URLs, used only when neither a server config (--server-config, ZEROPLANE_CONFIG)
- * nor ZEROPLANE_NATS_URLS names them: flags, then the environment, then the context.
+ * The context's NATS URLs (and token file, for a context `zeroplane up` wrote), used only when
+ * neither a server config (--server-config, ZEROPLANE_CONFIG) nor ZEROPLANE_NATS_URLS names them:
+ * flags, then the environment, then the context.
  */
-function contextNatsUrls(flags: EventsFlags, env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+function contextNats(
+  flags: EventsFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): { urls: string[]; tokenFile?: string } | undefined {
   if (flags.serverConfig || env[CONFIG_FILE_ENV] || env[ENV_VARS["nats.urls"]]) return undefined;
-  const urls = activeContext(flags.context, env)?.context.natsUrls;
-  return urls?.length ? [...urls] : undefined;
+  const context = activeContext(flags.context, env)?.context;
+  if (!context?.natsUrls?.length) return undefined;
+  return {
+    urls: [...context.natsUrls],
+    ...(context.natsTokenFile ? { tokenFile: context.natsTokenFile } : {}),
+  };
 }
 
 function parseFromSeq(value: string): number {
@@ -223,12 +231,14 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object per line: { streamSeq, subject, event }")
     .action(
       action(async (flags: EventsFlags) => {
-        const urls = flags.natsUrl?.length ? flags.natsUrl : contextNatsUrls(flags);
+        const fromContext = flags.natsUrl?.length ? undefined : contextNats(flags);
+        const urls = flags.natsUrl?.length ? flags.natsUrl : fromContext?.urls;
         const config = loadConfig({
           ...(flags.serverConfig ? { file: flags.serverConfig } : {}),
           overrides: {
             nats: {
               ...(urls ? { urls } : {}),
+              ...(fromContext?.tokenFile ? { tokenFile: fromContext.tokenFile } : {}),
               ...(flags.stream ? { stream: flags.stream } : {}),
               ...(flags.subjectPrefix ? { subjectPrefix: flags.subjectPrefix } : {}),
             },

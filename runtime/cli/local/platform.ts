@@ -2,9 +2,12 @@
  * The whole platform on one machine (`zeroplane up` / `zeroplane down`): a 3-node NATS JetStream
  * cluster and N agent servers with CURVE keys and an allowlist, events on, all on free loopback
  * ports, as background processes with their logs, keys, config and state in one directory.
+ * NATS asks every client for a token and every route for a password (keys/nats.token, mode 0600),
+ * so another user of the machine cannot read or write the event stream or the registry buckets.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { stringify as stringifyYaml } from "yaml";
@@ -25,6 +28,10 @@ import {
   stopProcesses,
   type ProcessRef,
 } from "./processes.js";
+
+/** The NATS token `up` generates, under DIR/keys; routes use it as their password. */
+export const NATS_TOKEN_FILE = "nats.token";
+const NATS_ROUTE_USER = "route";
 
 /** Nodes of the NATS cluster: three, the smallest JetStream cluster that survives losing one. */
 export const NATS_NODES = 3;
@@ -149,6 +156,11 @@ export async function up(options: UpOptions): Promise<UpResult> {
     writeNamedKeypair(keys, "client", true);
   const allowlistFile = join(keys, "allowlist.txt");
   writeFileWithMode(allowlistFile, readFileSync(join(keys, "client.key"), "utf8"), 0o600);
+  // NATS credentials: clients present the token, routes the same secret as their password.
+  const natsTokenFile = join(keys, NATS_TOKEN_FILE);
+  if (!existsSync(natsTokenFile))
+    writeFileWithMode(natsTokenFile, `${randomBytes(32).toString("hex")}\n`, 0o600);
+  const natsToken = readFileSync(natsTokenFile, "utf8").trim();
 
   const ports = await freePorts(NATS_NODES * 3 + options.servers * 3);
   const take = () => ports.shift()!;
@@ -191,18 +203,21 @@ export async function up(options: UpOptions): Promise<UpResult> {
       const config = join(dir, "nats", `${node.name}.conf`);
       const routes = nats
         .filter((other) => other !== node)
-        .map((other) => `"nats-route://127.0.0.1:${other.cluster}"`)
+        .map((other) => `"nats-route://${NATS_ROUTE_USER}:${natsToken}@127.0.0.1:${other.cluster}"`)
         .join(", ");
-      writeFileSync(
+      // Holds the token: readable by this user only.
+      writeFileWithMode(
         config,
         [
           `server_name: ${node.name}`,
           `listen: "127.0.0.1:${node.client}"`,
           `http: "127.0.0.1:${node.monitor}"`,
+          `authorization { token: "${natsToken}" }`,
           `jetstream { store_dir: "${join(dir, "nats", node.name)}", max_file_store: 1GB, max_memory_store: 64MB }`,
-          `cluster { name: zeroplane-local, listen: "127.0.0.1:${node.cluster}", routes: [${routes}] }`,
+          `cluster { name: zeroplane-local, listen: "127.0.0.1:${node.cluster}", authorization { user: ${NATS_ROUTE_USER}, password: "${natsToken}" }, routes: [${routes}] }`,
           "",
         ].join("\n"),
+        0o600,
       );
       start("nats", node.name, natsServer, ["-c", config]);
     }
@@ -224,7 +239,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
         http: { host: "127.0.0.1", port: server.http },
         security: { curve: true, secretKeyFile: join(keys, "server.key_secret"), allowlistFile },
         runner: { stateDir: join(dir, "servers", server.name) },
-        nats: { enabled: true, urls: natsUrls, replicas: NATS_NODES },
+        nats: { enabled: true, urls: natsUrls, replicas: NATS_NODES, tokenFile: natsTokenFile },
       };
       const configFile = join(dir, "servers", `${server.name}.yaml`);
       writeFileWithMode(configFile, stringifyYaml(config), 0o600);
@@ -243,6 +258,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
       serverPublicKeyFile: serverKeyFile,
       clientSecretKeyFile: clientKeyFile,
       natsUrls,
+      natsTokenFile,
       upDir: dir,
     };
     await checkThroughClient(context);

@@ -15,9 +15,11 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect as connectNats } from "nats";
 import { parse as parseYaml } from "yaml";
 import { EXIT_CODES } from "../../../runtime/cli/shared.js";
 import { descendants } from "../../../runtime/cli/local/processes.js";
+import { NATS_TOKEN_FILE } from "../../../runtime/cli/local/platform.js";
 import { ensureNatsServer } from "../../support/system-tools.js";
 import { runCli, type CliResult } from "./support/run-cli.js";
 
@@ -100,6 +102,32 @@ describe("zeroplane up and down", () => {
     const unknown = await zeroplane("health", "--context", "none");
     expect(unknown.code).toBe(EXIT_CODES.usage);
     expect(unknown.stderr).toContain('no context named "none"');
+  }, 60_000);
+
+  it("NATS asks for the token up generated (mode 0600, never in the context): without it, no connection", async () => {
+    const file = parseYaml(readFileSync(contextsFile, "utf8")) as {
+      contexts: { local: { natsUrls: string[]; natsTokenFile: string } };
+    };
+    const { natsUrls, natsTokenFile } = file.contexts.local;
+    expect(natsTokenFile).toBe(join(dir, "keys", NATS_TOKEN_FILE));
+    expect(statSync(natsTokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(natsTokenFile, "utf8").trim();
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(readFileSync(contextsFile, "utf8")).not.toContain(token);
+    // The node configs hold the token: readable by this user only.
+    for (const name of ["nats-1", "nats-2", "nats-3"]) {
+      expect(statSync(join(dir, "nats", `${name}.conf`)).mode & 0o777).toBe(0o600);
+    }
+    for (const url of natsUrls) {
+      await expect(connectNats({ servers: url, reconnect: false, timeout: 5_000 })).rejects.toThrow(
+        /authorization/i,
+      );
+      await expect(
+        connectNats({ servers: url, reconnect: false, timeout: 5_000, token: "not-the-token" }),
+      ).rejects.toThrow(/authorization/i);
+    }
+    const allowed = await connectNats({ servers: natsUrls[0]!, reconnect: false, token });
+    await allowed.close();
   }, 60_000);
 
   it("the servers refuse a client without the context's keys: CURVE is on", async () => {

@@ -8,7 +8,9 @@
  * bytes over CURVE between two processes (PUSH/PULL, 64 KiB frames, bench/stream-peer.ts). Agents
  * run in the separate runner (runner.mode process, the default).
  *
- * Also the CURVE cost itself: raw PUSH/PULL with and without CURVE, in 64 KiB and 1 MiB frames.
+ * Also the floor of the process layout itself (bench/stream-relay.ts: the same four processes with
+ * nothing of Zeroplane in them), and the CURVE cost: raw PUSH/PULL with and without CURVE, in 64 KiB
+ * and 1 MiB frames.
  *
  *   npx tsx bench/run.ts stream
  */
@@ -44,6 +46,30 @@ async function rawRate(keys: Keys | null, bytes: number, frameBytes: number): Pr
     return rate;
   } finally {
     await helper.stop();
+  }
+}
+
+/**
+ * The same bytes through the output path's process layout with nothing of Zeroplane in it
+ * (bench/stream-relay.ts): agent, bare runner, bare server pushing over CURVE, this process.
+ */
+async function relayRate(keys: Keys, bytes: number): Promise<number> {
+  const script = join(repoRoot, "bench", "stream-relay.ts");
+  const server = await startHelper(script, ["server"], /^listening (\S+) (\S+)$/m, {
+    BENCH_CURVE_SECRET_KEY: keys.server.secretKey,
+  });
+  try {
+    const pulled = pullBytes(server.line[1]!, keys);
+    const runner = await startHelper(script, ["runner", server.line[2]!, String(bytes)], /^relaying$/m);
+    try {
+      const { bytes: received, rate } = await pulled;
+      if (received !== bytes) throw new Error(`the relay moved ${received} of ${bytes} bytes`);
+      return rate;
+    } finally {
+      await runner.stop();
+    }
+  } finally {
+    await server.stop();
   }
 }
 
@@ -137,6 +163,7 @@ export async function run(report: Report): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "zeroplane-bench-stream-"));
   const bundle = await bundleServer();
   const raw: number[] = [];
+  const relay: number[] = [];
   const follow: Record<string, number[]> = {};
   const publish: Record<string, number[]> = {};
   const delivered: Record<string, number[]> = {};
@@ -144,6 +171,7 @@ export async function run(report: Report): Promise<void> {
   try {
     for (let runIndex = 0; runIndex < RUNS; runIndex++) {
       raw.push(await rawRate(keys, ONE_AGENT_BYTES, CHUNK));
+      relay.push(await relayRate(keys, ONE_AGENT_BYTES));
       const server = await startAgentServer(
         bundle.entry,
         keys,
@@ -195,6 +223,20 @@ export async function run(report: Report): Promise<void> {
       }),
     );
   }
+  report(
+    compared(relay, raw, {
+      ...mibps,
+      name: "stream.layout_floor_1_agent",
+      note: `the output path's process layout with nothing of Zeroplane in it (bench/stream-relay.ts): head -c ${ONE_AGENT_BYTES / MB} MiB into a pipe, a bare runner process copying it into a Unix socket, a bare server process pushing each chunk over CURVE, read here; baseline: raw zeromq.js over CURVE between two processes. What the four processes cost on this machine, whatever the code in them`,
+    }),
+  );
+  report(
+    compared(follow["1_agent"]!, relay, {
+      ...mibps,
+      name: "stream.follow_1_agent_vs_layout_floor",
+      note: "logs --follow, 1 agent (stream.follow_1_agent) against stream.layout_floor_1_agent: what Zeroplane's code costs beyond its process layout",
+    }),
+  );
   for (const label of ["64KiB", "1MiB"]) {
     report(
       compared(curveCost[`curve_${label}`]!, curveCost[`plain_${label}`]!, {

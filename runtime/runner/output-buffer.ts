@@ -104,13 +104,15 @@ export class OutputBuffer {
   }
 
   /**
-   * Replaces the two adjacent chunks with the smallest total by one copy of both, if that is small.
-   * Returns whether it merged.
+   * Replaces the two adjacent chunks with the smallest total among the newest MAX_CHUNKS + 1 by one
+   * copy of both, if that is small. Returns whether it merged. Only appends make new small pairs, and
+   * they are at the tail: older chunks were merged while they were there, so a ring of a thousand bulk
+   * chunks is not scanned whole per append.
    */
   private mergeSmallestPair(): boolean {
     let at = 0;
     let smallest = Infinity;
-    for (let i = 0; i + 1 < this.chunks.length; i++) {
+    for (let i = Math.max(0, this.chunks.length - MAX_CHUNKS - 1); i + 1 < this.chunks.length; i++) {
       const size = this.chunks[i]!.length + this.chunks[i + 1]!.length;
       if (size < smallest) {
         smallest = size;

@@ -14,7 +14,7 @@ import { curveKeyPair } from "zeromq";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_DEFAULT_UID, AGENT_DEFAULT_GID, DEFAULT_PATHS } from "../../../runtime/config/index.js";
 import type { AgentInfo } from "../../../runtime/protocol/index.js";
-import { FrameWriter, readFrames } from "../../../runtime/runner/remote/frames.js";
+import { COALESCE_BYTES, FrameWriter, readFrames } from "../../../runtime/runner/remote/frames.js";
 import { runnerReadyFile } from "../../../runtime/runner/main.js";
 import { LISTENING_LINE, runnerCommandArgs } from "../../../runtime/runner/remote/connect.js";
 import type { RunnerMessage } from "../../../runtime/runner/remote/messages.js";
@@ -252,6 +252,12 @@ describe("a runner listening on a socket (mode socket)", () => {
     const before = outputBytes();
     socket.resume();
     await waitFor("more output", () => outputBytes() > before + 16 * 1024 * 1024);
+    // Reads of one turn go out as one message (coalesced, up to 1 MiB), not one per 64 KiB pipe read.
+    const sizes = messages
+      .filter((m): m is Extract<RunnerMessage, { t: "out" }> => m.t === "out")
+      .map((m) => m.parts.reduce((bytes, part) => bytes + part.length, 0));
+    expect(Math.max(...sizes)).toBeGreaterThan(64 * 1024);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(COALESCE_BYTES);
     socket.destroy();
   });
 

@@ -250,7 +250,7 @@ function binHeader(length: number): number[] {
  * frame: the encoder would copy them into its buffer and then out again. Returns null when `fields`
  * do not encode as a fixmap of fewer than 15 entries (then take the plain way).
  */
-export function encodeDataPrefix(fields: Record<string, unknown>, dataBytes: number): Buffer | null {
+function encodeDataPrefix(fields: Record<string, unknown>, dataBytes: number): Buffer | null {
   const head = encoder.encodeSharedRef(fields);
   const first = head[0]!;
   if ((first & 0xf0) !== 0x80 || (first & 0x0f) >= 15) return null;
